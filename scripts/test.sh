@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, builds, then runs every
+# test inside a private network namespace (the test lab), where all of
+# 127.0.0.0/8 is ours and no packet can leave the machine.
+#
+#   ./scripts/test.sh            everything
+#   ./scripts/test.sh NAME       only tests whose name contains NAME
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+
+# Build outside the namespace (cargo may need to download crates).
+cargo build --release --bins
+cargo test --no-run --quiet
+
+if [ "$(id -u)" != 0 ]; then
+  echo "test.sh: the test lab needs root for its network namespace (CI runs as root); re-running with sudo" >&2
+  exec sudo -E env "PATH=$PATH" "$0" "$@"
+fi
+
+# Inside the namespace: bring up loopback, then run all tests, including the
+# ones marked #[ignore] because they need the lab.
+exec unshare --net -- ./scripts/lab-run.sh "$@"

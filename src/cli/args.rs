@@ -1,0 +1,157 @@
+//! Every flag of `mailsetup`, defined once with its help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use mailsetup::lookup::{DEFAULT_ISPDB_URL, Options};
+
+/// Finds, checks and writes email account settings.
+///
+/// mailsetup finds the incoming and outgoing servers, ports, security,
+/// authentication and username an email address needs; checks that those
+/// servers really work and says how to fix them when they don't; and writes
+/// an iPhone configuration profile, Thunderbird autoconfig or Outlook
+/// Autodiscover file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailsetup",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
+#[command(
+    after_help = "Exit status: 0 success, 1 nothing found or an error finding, 2 usage or internal error."
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Discover the account settings of an address.
+    ///
+    /// Asks the built-in provider table first; for other domains (unless
+    /// --offline) the domain's autoconfig file, the ISPDB, Autodiscover, DNS
+    /// MX and SRV records, and likely server names, all at once.
+    Lookup(LookupArgs),
+    /// Print the man page or shell completions.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Print one JSON document on stdout and nothing else.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Narrate each step on stderr (secrets are never shown).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Use this DNS server instead of the system's (IP or IP:PORT).
+    #[arg(long, value_name = "IP[:PORT]", global = true, value_parser = parse_dns)]
+    pub dns: Option<SocketAddr>,
+    /// Trust the root certificates in this PEM file too.
+    #[arg(long, value_name = "PEM", global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// One overall deadline for network work, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "15", global = true, value_parser = parse_secs)]
+    pub timeout: Duration,
+    /// Base URL of a Thunderbird-style ISPDB; URL/<domain> is fetched.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_ISPDB_URL, global = true)]
+    pub ispdb_url: String,
+    /// Use built-in data only: nothing touches the network.
+    #[arg(long, global = true)]
+    pub offline: bool,
+}
+
+impl Global {
+    /// The library's lookup options.
+    pub fn options(&self) -> Options {
+        Options {
+            offline: self.offline,
+            timeout: self.timeout,
+            dns: self.dns,
+            ca_file: self.ca_file.clone(),
+            ispdb_url: self.ispdb_url.clone(),
+            verify: false,
+        }
+    }
+}
+
+/// `lookup EMAIL`.
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// The email address, e.g. someone@msn.com.
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
+    /// Also probe the servers found (TLS handshake and capabilities, never a
+    /// login) and mark them verified when the certificate matches.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// `generate WHAT`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// man, bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "WHAT")]
+    pub what: String,
+}
+
+fn parse_dns(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("'{s}' is not an IP address or IP:PORT"))
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flag_table_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dns_accepts_ip_and_ip_port() {
+        assert_eq!(parse_dns("127.0.0.53").unwrap().port(), 53);
+        assert_eq!(parse_dns("127.0.0.53:5353").unwrap().port(), 5353);
+        assert_eq!(parse_dns("[::1]:53").unwrap().port(), 53);
+        assert!(parse_dns("dns.example").is_err());
+    }
+
+    #[test]
+    fn timeout_must_be_positive() {
+        assert_eq!(parse_secs("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_secs("0").is_err());
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("nan").is_err());
+    }
+}

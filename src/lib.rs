@@ -1,0 +1,30 @@
+//! mailsetup: gets people's email working.
+//!
+//! The library behind the `mailsetup` command and its HTTP service. Data
+//! flows one way:
+//!
+//! 1. **input** — [`address`] parses what the user typed; [`settings`] is the
+//!    model every other module speaks.
+//! 2. **discovery** — [`lookup`] asks the built-in [`provider`] table, then
+//!    the network sources; [`autoconfig`] reads Thunderbird's XML format.
+//! 3. **output** — [`output`] renders results for people and programs.
+//!
+//! The CLI (`src/main.rs`, `src/cli/`) and the server only wire these
+//! together; neither holds logic of its own.
+//!
+//! ```
+//! use mailsetup::{address::EmailAddress, lookup};
+//! let email: EmailAddress = "someone@msn.com".parse().unwrap();
+//! let found = lookup::lookup_builtin(&email).unwrap();
+//! assert_eq!(found.settings.incoming[0].host, "outlook.office365.com");
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod address;
+pub mod autoconfig;
+pub mod lookup;
+pub mod output;
+pub mod provider;
+pub mod settings;

@@ -1,0 +1,32 @@
+//! The `mailsetup` command. All logic lives in the library; this file only
+//! parses the command line, runs it and maps the result to an exit status.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors
+            // to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = cli::run(cli);
+    if let Err(cli::Fatal(msg)) = &result {
+        // A reader that went away (`| head`) is not an error.
+        if msg.contains(&std::io::Error::from(ErrorKind::BrokenPipe).to_string()) {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("mailsetup: {msg}");
+    }
+    cli::exit_code(&result)
+}

@@ -1,0 +1,8 @@
+//! Output formats: how results are shown to people and programs.
+//!
+//! Each submodule turns a result into text and does nothing else: no I/O,
+//! no discovery. The CLI and the HTTP server both call these writers, so
+//! there is one copy of every format.
+
+pub mod human;
+pub mod text;

@@ -1,0 +1,137 @@
+//! End-to-end tests of the `mailsetup` binary: exit status, stdout/stderr
+//! discipline and the human output people read.
+
+use std::process::{Command, Output};
+
+fn mailsetup(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn msn_human_output() {
+    let o = mailsetup(&["lookup", "--offline", "someone@msn.com"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!("lookup_msn", stdout(&o));
+}
+
+#[test]
+fn gmail_human_output() {
+    let o = mailsetup(&["lookup", "--offline", "jane.doe@gmail.com"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!("lookup_gmail", stdout(&o));
+}
+
+#[test]
+fn regional_provider_human_output() {
+    let o = mailsetup(&["lookup", "--offline", "max@gmx.de"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!("lookup_gmx", stdout(&o));
+}
+
+#[test]
+fn msn_json_has_the_interface_fields_and_nothing_else_on_stdout() {
+    let o = mailsetup(&["lookup", "--offline", "--json", "Someone@MSN.COM"]);
+    assert!(o.status.success());
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    assert_eq!(v["email"], "Someone@msn.com");
+    assert_eq!(v["provider"]["id"], "outlook.com");
+    assert_eq!(v["source"], "provider-db");
+    assert_eq!(v["trust"], "verified");
+    let imap = &v["incoming"][0];
+    assert_eq!(imap["protocol"], "imap");
+    assert_eq!(imap["host"], "outlook.office365.com");
+    assert_eq!(imap["port"], 993);
+    assert_eq!(imap["security"], "tls");
+    assert_eq!(imap["auth"], serde_json::json!(["oauth2"]));
+    assert_eq!(imap["username"], "Someone@msn.com");
+    assert_eq!(v["incoming"][1]["url"], "pop3s://outlook.office365.com:995");
+    assert_eq!(v["outgoing"][0]["url"], "smtp://smtp-mail.outlook.com:587");
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["code"] == "oauth-required")
+    );
+    assert_eq!(v["tried"][0]["result"], "found");
+}
+
+#[test]
+fn idn_domain_is_shown_in_unicode() {
+    let o = mailsetup(&["lookup", "--offline", "--json", "user@bücher.example"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["email"], "user@bücher.example");
+    assert!(stderr(&o).contains("bücher.example is not in the built-in provider table"));
+}
+
+#[test]
+fn unknown_domain_offline_exits_1_and_names_the_network_sources() {
+    let o = mailsetup(&["lookup", "--offline", "someone@unknown-company.test"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let e = stderr(&o);
+    assert!(e.contains("without --offline"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
+
+#[test]
+fn bad_addresses_exit_2_with_one_line_and_no_panic() {
+    let long = format!("{}@example.com", "a".repeat(250));
+    for bad in [
+        "",
+        "someone.msn.com",
+        "a@b@msn.com",
+        "some\u{1}one@msn.com",
+        "x\ny@msn.com",
+        long.as_str(),
+        "@msn.com",
+        "a@",
+    ] {
+        let o = mailsetup(&["lookup", "--offline", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(o.stdout.is_empty(), "{bad:?}");
+        let e = stderr(&o);
+        assert_eq!(e.lines().count(), 1, "{bad:?}: {e}");
+        assert!(e.starts_with("mailsetup: "), "{e}");
+        assert!(!e.contains("panicked") && !e.contains("backtrace"), "{e}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = mailsetup(&["lookup"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = mailsetup(&["lookup", "a@msn.com", "--timeout", "-3"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = mailsetup(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn man_page_and_completions_are_generated_from_the_flags() {
+    let man = mailsetup(&["generate", "man"]);
+    assert!(man.status.success());
+    let text = stdout(&man);
+    assert!(text.contains(".TH mailsetup"), "not a man page");
+    assert!(text.contains("offline"));
+    for shell in ["bash", "zsh", "fish"] {
+        let o = mailsetup(&["generate", shell]);
+        assert!(o.status.success(), "{shell}");
+        assert!(stdout(&o).contains("ispdb-url"), "{shell}");
+    }
+    assert_eq!(mailsetup(&["generate", "tcsh"]).status.code(), Some(2));
+}
