@@ -21,4 +21,4 @@ fi
 
 # Inside the namespace: bring up loopback, then run all tests, including the
 # ones marked #[ignore] because they need the lab.
-exec unshare --net -- ./scripts/lab-run.sh "$@"
+exec unshare --net --pid --fork --mount-proc -- ./scripts/lab-run.sh "$@"

@@ -25,6 +25,7 @@
 pub mod address;
 pub mod autoconfig;
 pub mod lookup;
+pub mod net;
 pub mod output;
 pub mod provider;
 pub mod settings;

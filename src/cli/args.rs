@@ -44,6 +44,19 @@ pub enum Command {
     /// --offline) the domain's autoconfig file, the ISPDB, Autodiscover, DNS
     /// MX and SRV records, and likely server names, all at once.
     Lookup(LookupArgs),
+    /// Connect to the servers and report what is wrong, with fixes.
+    ///
+    /// Probes the incoming and outgoing servers (given, or discovered):
+    /// DNS, TCP, TLS, certificate, STARTTLS, capabilities, authentication
+    /// mechanisms, and a login when a secret is given. Exit status 0 when no
+    /// error was found, 1 when at least one was.
+    Check(CheckArgs),
+    /// Write a profile: iPhone .mobileconfig, Thunderbird autoconfig, Outlook
+    /// Autodiscover XML, or iPhone steps.
+    Profile(ProfileArgs),
+    /// Run the HTTP service: autoconfig, Autodiscover, iPhone profiles and a
+    /// web page.
+    Serve(ServeArgs),
     /// Print the man page or shell completions.
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -99,6 +112,74 @@ pub struct LookupArgs {
     /// login) and mark them verified when the certificate matches.
     #[arg(long)]
     pub verify: bool,
+}
+
+/// `check EMAIL|DOMAIN`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The email address (or, for a domain audit, the domain).
+    #[arg(value_name = "EMAIL")]
+    pub target: String,
+    /// The incoming server to check instead of the discovered one, e.g.
+    /// imaps://outlook.office365.com:993.
+    #[arg(long, value_name = "URL")]
+    pub incoming: Option<String>,
+    /// The outgoing server to check instead of the discovered one, e.g.
+    /// smtp://smtp-mail.outlook.com:587.
+    #[arg(long, value_name = "URL")]
+    pub outgoing: Option<String>,
+    /// The username to log in with (default: as discovered, usually the
+    /// address).
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    /// Read the password from standard input and log in.
+    #[arg(long, conflicts_with = "oauth_token_stdin")]
+    pub password_stdin: bool,
+    /// Read an OAuth2 access token from standard input and log in with
+    /// XOAUTH2.
+    #[arg(long)]
+    pub oauth_token_stdin: bool,
+}
+
+/// `profile EMAIL`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The email address.
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// mobileconfig (default), autoconfig, autodiscover or ios-steps.
+    #[arg(long, value_name = "FORMAT", default_value = "mobileconfig")]
+    pub format: String,
+    /// Sign the profile with this certificate (PEM; the chain may follow).
+    #[arg(long, value_name = "PEM", requires = "sign_key")]
+    pub sign_cert: Option<std::path::PathBuf>,
+    /// The private key of --sign-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "sign_cert")]
+    pub sign_key: Option<std::path::PathBuf>,
+    /// The incoming server instead of the discovered one.
+    #[arg(long, value_name = "URL")]
+    pub incoming: Option<String>,
+    /// The outgoing server instead of the discovered one.
+    #[arg(long, value_name = "URL")]
+    pub outgoing: Option<String>,
+    /// For Outlook.com and Microsoft 365: an Exchange account that signs in
+    /// with Microsoft (OAuth) instead of an IMAP account.
+    #[arg(long)]
+    pub exchange: bool,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The operator's configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// `generate WHAT`.

@@ -8,8 +8,11 @@
 //! error. A closed pipe is not an error.
 
 pub mod args;
+pub mod check;
 pub mod generate;
 pub mod lookup;
+pub mod profile;
+pub mod serve;
 
 use std::process::ExitCode;
 
@@ -37,6 +40,9 @@ impl<E: std::fmt::Display> From<E> for Fatal {
 pub fn run(cli: Cli) -> Result<Outcome, Fatal> {
     match cli.command {
         Command::Lookup(a) => lookup::run(a, &cli.global),
+        Command::Check(a) => check::run(a, &cli.global),
+        Command::Profile(a) => profile::run(a, &cli.global),
+        Command::Serve(a) => serve::run(a, &cli.global),
         Command::Generate(a) => generate::run(a),
     }
 }

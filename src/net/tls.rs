@@ -1,0 +1,107 @@
+//! TLS client configuration: which roots are trusted.
+//!
+//! Every TLS connection the program makes — HTTPS for autoconfig and
+//! Autodiscover, IMAP/POP3/SMTP probes — uses a [`rustls::ClientConfig`]
+//! built here, so there is one answer to "whom do we trust": the built-in
+//! Mozilla roots (webpki-roots), the system's roots, and the roots of
+//! `--ca-file`. Certificates are always validated; there is no switch to turn
+//! that off.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+
+/// Why the trust store could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsSetupError {
+    /// The CA file could not be read.
+    #[error("cannot read the CA file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// The CA file holds no usable certificate.
+    #[error("the CA file {0} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)")]
+    Empty(PathBuf),
+    /// A certificate in the CA file was rejected.
+    #[error("the CA file {0} holds a certificate that cannot be used as a root: {1}")]
+    BadCert(PathBuf, rustls::Error),
+}
+
+/// The crypto provider every config uses (ring: pure, no C build step beyond
+/// ring's own).
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The roots to trust: built-in, system, and `ca_file`.
+pub fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // The system's roots are a bonus: a machine without any still works with
+    // the built-in ones, so failures here are ignored.
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        for cert in read_pem_certs(path)? {
+            roots
+                .add(cert)
+                .map_err(|e| TlsSetupError::BadCert(path.to_path_buf(), e))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// Reads every certificate of a PEM file.
+pub fn read_pem_certs(
+    path: &Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, TlsSetupError> {
+    let data = std::fs::read(path).map_err(|e| TlsSetupError::Read(path.to_path_buf(), e))?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut data.as_slice())
+        .filter_map(Result::ok)
+        .collect();
+    if certs.is_empty() {
+        return Err(TlsSetupError::Empty(path.to_path_buf()));
+    }
+    Ok(certs)
+}
+
+/// A client configuration that validates certificates against
+/// [`root_store`], TLS 1.2 and 1.3.
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsSetupError> {
+    let roots = root_store(ca_file)?;
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_roots_are_present() {
+        let roots = root_store(None).unwrap();
+        assert!(roots.len() > 100);
+    }
+
+    #[test]
+    fn bad_ca_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        assert!(matches!(
+            client_config(Some(&missing)),
+            Err(TlsSetupError::Read(..))
+        ));
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate").unwrap();
+        assert!(matches!(
+            client_config(Some(&empty)),
+            Err(TlsSetupError::Empty(..))
+        ));
+    }
+}

@@ -1,0 +1,158 @@
+//! The test lab, shared by every integration test that needs a network.
+//!
+//! `scripts/test.sh` runs the tests inside a private network, PID and mount
+//! namespace (`scripts/lab-run.sh`): loopback is up, every 127.0.0.x
+//! address and every port is ours, and nothing can leave the machine. Daemons
+//! a test starts (dnsmasq, dovecot, fake servers) die with the namespace.
+//!
+//! Tests that need the lab are marked
+//! `#[ignore = "needs the test lab: run ./scripts/test.sh"]`; the script
+//! runs them with `--include-ignored`. [`require`] makes such a test fail
+//! loudly, instead of touching the real network, when run outside the lab.
+//!
+//! Address plan (each test binary and each test takes its own addresses so
+//! tests can run in parallel):
+//! - 127.0.0.53        the lab's DNS server (dnsmasq)
+//! - 127.0.1.0/24      discovery tests (issue: network lookup)
+//! - 127.0.2.0/24      check / probe tests
+//! - 127.0.3.0/24      profile tests
+//! - 127.0.4.0/24      serve tests
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
+/// Panics unless running inside the lab's namespace.
+pub fn require() {
+    assert!(
+        std::env::var_os("MAILSETUP_LAB").is_some(),
+        "this test needs the test lab's private network namespace: run ./scripts/test.sh"
+    );
+}
+
+/// A throwaway certificate authority made at test time.
+pub struct TestCa {
+    dir: tempfile::TempDir,
+    issuer: Issuer<'static, KeyPair>,
+    /// The CA certificate, PEM.
+    pub ca_pem: String,
+}
+
+/// A leaf certificate issued by a [`TestCa`].
+pub struct Leaf {
+    /// The certificate followed by the CA certificate, PEM.
+    pub chain_pem: String,
+    /// The private key, PEM.
+    pub key_pem: String,
+    /// `chain_pem` written to a file.
+    pub cert_file: PathBuf,
+    /// `key_pem` written to a file.
+    pub key_file: PathBuf,
+}
+
+impl TestCa {
+    /// A new CA, its certificate written to [`TestCa::ca_file`].
+    pub fn new() -> TestCa {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mailsetup test CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca_pem = cert.pem();
+        std::fs::write(dir.path().join("ca.pem"), &ca_pem).unwrap();
+        TestCa {
+            dir,
+            issuer: Issuer::new(params, key),
+            ca_pem,
+        }
+    }
+
+    /// The CA certificate's file, for `--ca-file`.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A directory that lives as long as the CA.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A leaf for `names` (DNS names or IP addresses), valid now.
+    pub fn issue(&self, names: &[&str]) -> Leaf {
+        self.issue_with(names, |_| {})
+    }
+
+    /// A leaf for `names`, with `tweak` applied to its parameters (e.g. to
+    /// make it expired: set `not_after` in the past).
+    pub fn issue_with(&self, names: &[&str], tweak: impl FnOnce(&mut CertificateParams)) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        tweak(&mut params);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let chain_pem = format!("{}{}", cert.pem(), self.ca_pem);
+        let key_pem = key.serialize_pem();
+        let stem = names
+            .first()
+            .copied()
+            .unwrap_or("leaf")
+            .replace(['*', ':'], "_");
+        let unique = format!("{stem}-{}", rand_suffix());
+        let cert_file = self.dir.path().join(format!("{unique}.crt"));
+        let key_file = self.dir.path().join(format!("{unique}.key"));
+        std::fs::write(&cert_file, &chain_pem).unwrap();
+        std::fs::write(&key_file, &key_pem).unwrap();
+        Leaf {
+            chain_pem,
+            key_pem,
+            cert_file,
+            key_file,
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Leaf {
+    /// A rustls server configuration presenting this certificate.
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        let certs: Vec<_> = rustls_pemfile::certs(&mut self.chain_pem.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        let key = rustls_pemfile::private_key(&mut self.key_pem.as_bytes())
+            .unwrap()
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        Arc::new(config)
+    }
+}

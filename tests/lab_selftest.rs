@@ -1,0 +1,50 @@
+//! Checks that the test lab itself works: the namespace, loopback addresses,
+//! and the throwaway CA, so a broken lab fails here first and clearly.
+
+mod lab;
+
+use std::net::SocketAddr;
+
+#[tokio::test]
+async fn test_ca_issues_certificates_that_the_program_trusts() {
+    let ca = lab::TestCa::new();
+    let leaf = ca.issue(&["imap.lab.test", "127.0.9.1"]);
+    let acceptor = tokio_rustls::TlsAcceptor::from(leaf.server_config());
+    let client = mailsetup::net::tls::client_config(Some(&ca.ca_file())).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(client);
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move { acceptor.accept(b).await.map(|_| ()) });
+    let name = rustls::pki_types::ServerName::try_from("imap.lab.test").unwrap();
+    connector
+        .connect(name, a)
+        .await
+        .expect("handshake with a lab certificate");
+
+    // Without --ca-file the same certificate is refused.
+    let plain = tokio_rustls::TlsConnector::from(mailsetup::net::tls::client_config(None).unwrap());
+    let acceptor = tokio_rustls::TlsAcceptor::from(leaf.server_config());
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move { acceptor.accept(b).await.map(|_| ()) });
+    let name = rustls::pki_types::ServerName::try_from("imap.lab.test").unwrap();
+    assert!(
+        plain.connect(name, a).await.is_err(),
+        "an unknown CA must be refused"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+async fn lab_has_every_loopback_address_and_privileged_ports() {
+    lab::require();
+    // Standard ports on addresses other than 127.0.0.1: only possible in the
+    // lab's own namespace, as root.
+    let addr: SocketAddr = "127.0.9.9:993".parse().unwrap();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind 127.0.9.9:993 in the lab");
+    let accept = tokio::spawn(async move { listener.accept().await.map(|_| ()) });
+    tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect inside the lab");
+    accept.await.unwrap().unwrap();
+}
