@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 ip link set lo up
 export MAILSETUP_LAB=1
 export RUST_BACKTRACE=0
-cargo test --offline --quiet -- --include-ignored "$@"
+# Arguments are cargo test arguments: a test name filter, --test FILE, …
+cargo test --offline --quiet "$@" -- --include-ignored

@@ -4,7 +4,7 @@
 # 127.0.0.0/8 is ours and no packet can leave the machine.
 #
 #   ./scripts/test.sh            everything
-#   ./scripts/test.sh NAME       only tests whose name contains NAME
+#   ./scripts/test.sh ARGS...    extra cargo test arguments (--test FILE, a name filter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -48,3 +48,33 @@ async fn lab_has_every_loopback_address_and_privileged_ports() {
         .expect("connect inside the lab");
     accept.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+async fn lab_dns_answers_its_records_and_nothing_else() {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    use lab::dns::{Dns, Record};
+    let dns = Dns::start(
+        "127.0.9.53",
+        &[
+            Record::a("imap.selftest.test", "127.0.9.10"),
+            Record::mx("selftest.test", "mx.selftest.test", 10),
+        ],
+    );
+    let config = ResolverConfig::from_name_servers(vec![NameServerConfig::udp(dns.addr.ip())]);
+    let resolver = hickory_resolver::Resolver::builder_with_config(
+        config,
+        hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+    )
+    .build()
+    .unwrap();
+    let ips = resolver.lookup_ip("imap.selftest.test.").await.unwrap();
+    assert_eq!(ips.iter().next().unwrap().to_string(), "127.0.9.10");
+    let mx = resolver.mx_lookup("selftest.test.").await.unwrap();
+    let names: Vec<String> = mx.answers().iter().map(|r| r.data.to_string()).collect();
+    assert!(
+        names.iter().any(|n| n.contains("mx.selftest.test")),
+        "{names:?}"
+    );
+    assert!(resolver.lookup_ip("nothing.selftest.test.").await.is_err());
+}

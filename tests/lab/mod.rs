@@ -20,6 +20,8 @@
 
 #![allow(dead_code)]
 
+pub mod dns;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
