@@ -28,4 +28,5 @@ pub mod lookup;
 pub mod net;
 pub mod output;
 pub mod provider;
+pub mod server;
 pub mod settings;

@@ -1,0 +1,206 @@
+//! The router: every endpoint, and the layers around them.
+//!
+//! [`app`] builds the whole service from an [`AppState`], so tests can
+//! drive it with `tower::ServiceExt::oneshot` as well as over a socket.
+//! Layers, outermost first: case-insensitive Autodiscover paths, metrics,
+//! request log (route pattern and status only: no query, so no address),
+//! request deadline (408), security headers, body size limit; on the
+//! endpoints that may start a discovery, the per-client rate limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{from_fn_with_state, map_request};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use super::config::Config;
+use super::handlers::{api, apple, autoconfig, autodiscover, ops, page};
+use super::metrics::{self, Metrics};
+use super::origin::OriginPolicy;
+use super::pox::MAX_BODY;
+use super::ratelimit::{self, LimitState, Limiter};
+use super::resolve::{DiscoverFn, Resolver};
+use super::signing::Signer;
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where answers come from.
+    pub resolver: Arc<Resolver>,
+    /// How to read who is asking and by which name.
+    pub origin: Arc<OriginPolicy>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// The per-client rate limiter of the discovery endpoints.
+    pub limiter: Arc<Limiter>,
+    /// Signs Apple profiles, when a certificate is configured.
+    pub signer: Option<Arc<Signer>>,
+    /// Whether addresses may be logged at info level.
+    pub log_addresses: bool,
+    /// The deadline of one request.
+    pub request_timeout: Duration,
+}
+
+/// Why the service cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The signing certificate or key is unusable.
+    #[error("the profile-signing certificate: {0}")]
+    Signing(String),
+    /// The TLS certificate or key is unusable.
+    #[error("the TLS certificate: {0}")]
+    Tls(#[from] super::tls::CertError),
+    /// A listening socket could not be opened.
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+impl AppState {
+    /// The state for `config`, discovering with `discover`.
+    pub fn new(config: &Config, discover: DiscoverFn) -> Result<AppState, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let signer = match &config.signing {
+            Some(paths) => Some(Arc::new(
+                Signer::load(paths).map_err(|e| StartError::Signing(e.to_string()))?,
+            )),
+            None => None,
+        };
+        Ok(AppState {
+            resolver: Arc::new(Resolver::new(config, discover, metrics.clone())),
+            origin: Arc::new(OriginPolicy {
+                trust_forwarded: config.trust_forwarded,
+                tls: config.tls.is_some(),
+                public_url: config.public_url.clone(),
+            }),
+            metrics,
+            limiter: Arc::new(Limiter::new(config.rate_limit)),
+            signer,
+            log_addresses: config.log_addresses,
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    /// Logs that `email` was asked about: at info level only when the
+    /// operator allows addresses in logs, else the domain at info and the
+    /// address at debug.
+    pub fn log_lookup(&self, endpoint: &str, email: &crate::address::EmailAddress) {
+        if self.log_addresses {
+            tracing::info!(endpoint, email = %email, "lookup");
+        } else {
+            tracing::info!(endpoint, domain = email.domain(), "lookup");
+            tracing::debug!(endpoint, email = %email, "lookup");
+        }
+    }
+}
+
+/// The whole service.
+pub fn app(state: AppState) -> Router {
+    let limit = LimitState {
+        limiter: state.limiter.clone(),
+        origin: state.origin.clone(),
+    };
+    let discovery = Router::new()
+        .route("/mail/config-v1.1.xml", get(autoconfig::autoconfig))
+        .route(
+            "/.well-known/autoconfig/mail/config-v1.1.xml",
+            get(autoconfig::autoconfig),
+        )
+        .route("/autodiscover/autodiscover.xml", post(autodiscover::pox))
+        .route("/apple/mobileconfig", get(apple::mobileconfig))
+        .route("/apple/steps", get(apple::steps))
+        .route("/api/v1/lookup", get(api::lookup))
+        .route("/", get(page::index))
+        .route_layer(from_fn_with_state(limit, ratelimit::limit));
+    let routes = Router::new()
+        .route("/autodiscover/autodiscover.json", get(autodiscover::json))
+        .route(
+            "/autodiscover/autodiscover.json/v1.0/{email}",
+            get(autodiscover::json_v1),
+        )
+        .route("/qr.svg", get(page::qr))
+        .route("/static/style.css", get(page::style))
+        .route("/static/app.js", get(page::script))
+        .route("/healthz", get(ops::healthz))
+        .route(
+            "/metrics",
+            get(metrics::serve).with_state(state.metrics.clone()),
+        )
+        .merge(discovery)
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let endpoint = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |m| m.as_str());
+                    tracing::info_span!("request", method = %req.method(), endpoint)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
+        .with_state(state);
+    Router::new().fallback_service(routes.layer(map_request(case_insensitive_paths)))
+}
+
+/// Outlook and its kin spell the Autodiscover path every way
+/// (`/Autodiscover/Autodiscover.xml`, `/AutoDiscover/...`): fold its fixed
+/// part to lower case before routing. The rest (an address in the v1.0
+/// form) keeps its case.
+async fn case_insensitive_paths(mut req: Request) -> Request {
+    const FIXED: [&str; 2] = [
+        "/autodiscover/autodiscover.xml",
+        "/autodiscover/autodiscover.json",
+    ];
+    let path = req.uri().path();
+    let Some(prefix) = FIXED.iter().find(|f| {
+        path.get(..f.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(f))
+    }) else {
+        return req;
+    };
+    if path.starts_with(prefix) {
+        return req;
+    }
+    let rest = &path[prefix.len()..];
+    let rest = match rest.get(..6) {
+        Some(v) if v.eq_ignore_ascii_case("/v1.0/") => format!("/v1.0/{}", &rest[6..]),
+        _ => rest.to_string(),
+    };
+    let new_path = match req.uri().query() {
+        Some(q) => format!("{prefix}{rest}?{q}"),
+        None => format!("{prefix}{rest}"),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = new_path.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}

@@ -1,0 +1,635 @@
+//! The operator's configuration file (`mailsetup serve --config mail.toml`).
+//!
+//! This module owns the file's format and its checks, and nothing else: it
+//! reads TOML text into a [`Config`] and refuses anything it cannot serve
+//! safely, naming the file, the line and what to change. Every check runs
+//! before the server binds a socket, so a broken file never half-starts a
+//! service. Certificate and key files are only checked for being readable
+//! here; [`super::tls`] and the profile signer load them.
+//!
+//! ```toml
+//! listen = ["[::]:443"]
+//! [tls]
+//! cert = "/etc/mailsetup/fullchain.pem"
+//! key = "/etc/mailsetup/privkey.pem"
+//! [[domain]]
+//! name = "example.com"
+//! display_name = "Example Mail"
+//! incoming = [{ url = "imaps://imap.example.com", auth = ["password"] }]
+//! outgoing = [{ url = "smtps://smtp.example.com", auth = ["password"] }]
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::provider::ServerSpec;
+use crate::settings::{Protocol, Security};
+
+/// A configuration the server refuses to start with.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: String,
+    /// The line (1-based) the problem is on.
+    pub line: usize,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// The whole configuration, checked. The default is the help-desk mode
+/// that `serve` runs in without `--config`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen (`--listen` overrides).
+    pub listen: Vec<SocketAddr>,
+    /// The service's public base URL (for links and QR codes); taken from
+    /// the request's Host header when absent.
+    pub public_url: Option<String>,
+    /// Whether to answer for domains not listed, from built-in data and
+    /// discovery (the help-desk mode). True when no domain is listed.
+    pub help_desk: bool,
+    /// Behind a reverse proxy: take the client address from the last
+    /// `X-Forwarded-For` entry and the scheme from `X-Forwarded-Proto`.
+    pub trust_forwarded: bool,
+    /// Whether email addresses may appear in logs at info level.
+    pub log_addresses: bool,
+    /// HTTPS certificate and key; plain HTTP when absent.
+    pub tls: Option<CertKey>,
+    /// Certificate and key that sign Apple profiles; unsigned when absent.
+    pub signing: Option<CertKey>,
+    /// Per-client rate limit on the discovery endpoints.
+    pub rate_limit: RateLimit,
+    /// The discovery cache.
+    pub cache: CacheConfig,
+    /// How long one request may take before it is answered with 408.
+    pub request_timeout: Duration,
+    /// The operator's domains, by every name (main name and aliases).
+    pub domains: HashMap<String, std::sync::Arc<DomainConfig>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: Vec::new(),
+            public_url: None,
+            help_desk: true,
+            trust_forwarded: false,
+            log_addresses: false,
+            tls: None,
+            signing: None,
+            rate_limit: RateLimit::default(),
+            cache: CacheConfig::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            domains: HashMap::new(),
+        }
+    }
+}
+
+/// How long a request may take unless the configuration says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A certificate (chain) file and its private key file, PEM.
+#[derive(Debug, Clone)]
+pub struct CertKey {
+    /// The certificate, followed by its chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// The per-client rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per minute per client; 0 turns the limit off.
+    pub per_minute: u32,
+    /// Requests a client may make at once before the rate applies.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_minute: 120,
+            burst: 30,
+        }
+    }
+}
+
+/// The discovery cache's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// How long a discovery result is reused.
+    pub ttl: Duration,
+    /// How many domains are kept at most.
+    pub capacity: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            ttl: Duration::from_secs(600),
+            capacity: 10_000,
+        }
+    }
+}
+
+/// One of the operator's domains.
+#[derive(Debug, Clone)]
+pub struct DomainConfig {
+    /// The main domain name (ASCII, lower case).
+    pub name: String,
+    /// The name clients show for the account's provider.
+    pub display_name: String,
+    /// A short name (Thunderbird's `displayShortName`).
+    pub short_name: String,
+    /// Servers, or `None` to discover them like for any domain.
+    pub servers: Option<DomainServers>,
+    /// A CalDAV URL; `%EMAILADDRESS%` and kin are expanded.
+    pub caldav: Option<String>,
+    /// A CardDAV URL; `%EMAILADDRESS%` and kin are expanded.
+    pub carddav: Option<String>,
+}
+
+/// The servers the operator lists for a domain, best first.
+#[derive(Debug, Clone)]
+pub struct DomainServers {
+    /// The username template (`%EMAILADDRESS%`, `%EMAILLOCALPART%`).
+    pub username: String,
+    /// Incoming servers.
+    pub incoming: Vec<ServerSpec>,
+    /// Outgoing servers.
+    pub outgoing: Vec<ServerSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    listen: Vec<Spanned<String>>,
+    public_url: Option<Spanned<String>>,
+    help_desk: Option<bool>,
+    #[serde(default)]
+    trust_forwarded: bool,
+    #[serde(default)]
+    log_addresses: bool,
+    tls: Option<FileCertKey>,
+    signing: Option<FileCertKey>,
+    rate_limit: Option<FileRateLimit>,
+    cache: Option<FileCache>,
+    request_timeout_secs: Option<Spanned<u64>>,
+    #[serde(default)]
+    domain: Vec<FileDomain>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCertKey {
+    cert: Spanned<PathBuf>,
+    key: Spanned<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRateLimit {
+    per_minute: u32,
+    burst: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCache {
+    ttl_secs: u64,
+    capacity: Spanned<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDomain {
+    name: Spanned<String>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
+    display_name: Option<String>,
+    short_name: Option<String>,
+    discover: Option<Spanned<bool>>,
+    username: Option<String>,
+    #[serde(default)]
+    incoming: Vec<Spanned<ServerSpec>>,
+    #[serde(default)]
+    outgoing: Vec<Spanned<ServerSpec>>,
+    caldav: Option<Spanned<String>>,
+    carddav: Option<Spanned<String>>,
+}
+
+/// Reads and checks a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        message: format!("cannot read the configuration file: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and checks configuration `text` read from `path` (used in
+/// messages and to resolve relative certificate paths).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let at = |span: Range<usize>, message: String| ConfigError {
+        file: path.display().to_string(),
+        line: line_of(text, span.start),
+        message,
+    };
+    let file: File = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+        ConfigError {
+            file: path.display().to_string(),
+            line,
+            message: format!(
+                "{} (see the example configuration in the README)",
+                e.message().trim_end()
+            ),
+        }
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+
+    let mut listen = Vec::new();
+    for l in &file.listen {
+        let addr = l.get_ref().parse::<SocketAddr>().map_err(|_| {
+            at(
+                l.span(),
+                format!(
+                    "'{}' is not an address to listen on: write IP:PORT, such as \"[::]:443\" or \"127.0.0.1:8080\"",
+                    l.get_ref()
+                ),
+            )
+        })?;
+        listen.push(addr);
+    }
+
+    let public_url = match &file.public_url {
+        Some(u) => {
+            let v = u.get_ref().trim_end_matches('/');
+            if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains(['?', '#']) {
+                return Err(at(
+                    u.span(),
+                    format!(
+                        "public_url '{v}' must be an http:// or https:// base URL without query, such as \"https://autoconfig.example.com\""
+                    ),
+                ));
+            }
+            Some(v.to_string())
+        }
+        None => None,
+    };
+
+    let tls = file
+        .tls
+        .as_ref()
+        .map(|c| cert_key(c, base, "tls", &at))
+        .transpose()?;
+    let signing = file
+        .signing
+        .as_ref()
+        .map(|c| cert_key(c, base, "signing", &at))
+        .transpose()?;
+
+    let rate_limit = match &file.rate_limit {
+        None => RateLimit::default(),
+        Some(r) => {
+            let burst = match &r.burst {
+                Some(b) if *b.get_ref() == 0 && r.per_minute > 0 => {
+                    return Err(at(
+                        b.span(),
+                        "rate_limit.burst must be at least 1 (set per_minute = 0 to turn the limit off)".into(),
+                    ));
+                }
+                Some(b) => *b.get_ref(),
+                None => r.per_minute.clamp(1, 30),
+            };
+            RateLimit {
+                per_minute: r.per_minute,
+                burst,
+            }
+        }
+    };
+
+    let cache = match &file.cache {
+        None => CacheConfig::default(),
+        Some(c) if *c.capacity.get_ref() == 0 => {
+            return Err(at(
+                c.capacity.span(),
+                "cache.capacity must be at least 1 (the number of domains kept)".into(),
+            ));
+        }
+        Some(c) => CacheConfig {
+            ttl: Duration::from_secs(c.ttl_secs),
+            capacity: *c.capacity.get_ref(),
+        },
+    };
+
+    let request_timeout = match &file.request_timeout_secs {
+        None => DEFAULT_REQUEST_TIMEOUT,
+        Some(t) if !(1..=600).contains(t.get_ref()) => {
+            return Err(at(
+                t.span(),
+                "request_timeout_secs must be between 1 and 600".into(),
+            ));
+        }
+        Some(t) => Duration::from_secs(*t.get_ref()),
+    };
+
+    let mut domains = HashMap::new();
+    for d in &file.domain {
+        let dc = std::sync::Arc::new(domain(d, &at)?);
+        for n in std::iter::once(&d.name).chain(&d.aliases) {
+            let ascii = crate::address::check_domain(n.get_ref())
+                .map_err(|e| at(n.span(), format!("domain: {e}")))?;
+            if domains.insert(ascii.clone(), dc.clone()).is_some() {
+                return Err(at(
+                    n.span(),
+                    format!("the domain {ascii} is listed twice: list each domain once"),
+                ));
+            }
+        }
+    }
+
+    Ok(Config {
+        listen,
+        public_url,
+        help_desk: file.help_desk.unwrap_or(file.domain.is_empty()),
+        trust_forwarded: file.trust_forwarded,
+        log_addresses: file.log_addresses,
+        tls,
+        signing,
+        rate_limit,
+        cache,
+        request_timeout,
+        domains,
+    })
+}
+
+type At<'a> = dyn Fn(Range<usize>, String) -> ConfigError + 'a;
+
+fn cert_key(c: &FileCertKey, base: &Path, table: &str, at: &At) -> Result<CertKey, ConfigError> {
+    let check = |p: &Spanned<PathBuf>, what: &str| {
+        let path = base.join(p.get_ref());
+        std::fs::metadata(&path).map_err(|e| {
+            at(
+                p.span(),
+                format!(
+                    "[{table}] {what} file {} cannot be read ({e}): give the path of a PEM file",
+                    path.display()
+                ),
+            )
+        })?;
+        Ok(path)
+    };
+    Ok(CertKey {
+        cert: check(&c.cert, "cert")?,
+        key: check(&c.key, "key")?,
+    })
+}
+
+fn domain(d: &FileDomain, at: &At) -> Result<DomainConfig, ConfigError> {
+    let name = crate::address::check_domain(d.name.get_ref())
+        .map_err(|e| at(d.name.span(), format!("domain: {e}")))?;
+    let listed = !d.incoming.is_empty() || !d.outgoing.is_empty();
+    let discover = d.discover.as_ref().is_some_and(|b| *b.get_ref());
+    let servers = match (discover, listed) {
+        (true, true) => {
+            return Err(at(
+                d.discover.as_ref().map_or(d.name.span(), |b| b.span()),
+                format!(
+                    "{name}: either list incoming and outgoing servers or set discover = true, not both"
+                ),
+            ));
+        }
+        (true, false) => None,
+        (false, _) if d.incoming.is_empty() || d.outgoing.is_empty() => {
+            return Err(at(
+                d.name.span(),
+                format!(
+                    "{name}: list at least one incoming and one outgoing server, such as incoming = [{{ url = \"imaps://imap.{name}\", auth = [\"password\"] }}], or set discover = true"
+                ),
+            ));
+        }
+        (false, _) => {
+            for s in &d.incoming {
+                check_server(s, true, at)?;
+            }
+            for s in &d.outgoing {
+                check_server(s, false, at)?;
+            }
+            Some(DomainServers {
+                username: d
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| "%EMAILADDRESS%".into()),
+                incoming: d.incoming.iter().map(|s| s.get_ref().clone()).collect(),
+                outgoing: d.outgoing.iter().map(|s| s.get_ref().clone()).collect(),
+            })
+        }
+    };
+    let dav = |u: &Option<Spanned<String>>, what: &str| -> Result<Option<String>, ConfigError> {
+        match u {
+            Some(u) if !u.get_ref().starts_with("https://") => Err(at(
+                u.span(),
+                format!("{what} must be an https:// URL (clients send passwords to it)"),
+            )),
+            Some(u) => Ok(Some(u.get_ref().clone())),
+            None => Ok(None),
+        }
+    };
+    let display_name = d.display_name.clone().unwrap_or_else(|| name.clone());
+    Ok(DomainConfig {
+        short_name: d.short_name.clone().unwrap_or_else(|| display_name.clone()),
+        display_name,
+        servers,
+        caldav: dav(&d.caldav, "caldav")?,
+        carddav: dav(&d.carddav, "carddav")?,
+        name,
+    })
+}
+
+fn check_server(s: &Spanned<ServerSpec>, incoming: bool, at: &At) -> Result<(), ConfigError> {
+    let url = &s.get_ref().url;
+    let problem = if incoming && url.protocol == Protocol::Smtp {
+        Some("an SMTP server is listed under incoming: move it to outgoing")
+    } else if !incoming && url.protocol != Protocol::Smtp {
+        Some("outgoing servers are SMTP (smtps:// or smtp://): move IMAP and POP3 to incoming")
+    } else if url.security == Security::None {
+        Some(
+            "a server without encryption would make clients send passwords in clear: use imaps://, smtps:// or STARTTLS (imap://, smtp://)",
+        )
+    } else if url.protocol == Protocol::Smtp && url.port == 25 {
+        Some("port 25 is for servers relaying mail: clients submit on 465 (smtps://) or 587")
+    } else if s.get_ref().auth.is_empty() {
+        Some("auth is empty: list at least one method, such as auth = [\"password\"]")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(at(s.span(), format!("{url}: {p}"))),
+        None => Ok(()),
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        parse(text, Path::new("mail.toml")).unwrap_err()
+    }
+
+    const GOOD: &str = r#"
+listen = ["127.0.0.1:8080"]
+[[domain]]
+name = "Example.COM"
+aliases = ["example.net"]
+display_name = "Example Mail"
+incoming = [{ url = "imaps://imap.example.com", auth = ["password"] }]
+outgoing = [{ url = "smtp://smtp.example.com", auth = ["password"] }]
+caldav = "https://dav.example.com/%EMAILADDRESS%/"
+"#;
+
+    #[test]
+    fn a_good_file_gives_domains_by_every_name() {
+        let c = parse(GOOD, Path::new("mail.toml")).unwrap();
+        assert_eq!(c.listen, ["127.0.0.1:8080".parse().unwrap()]);
+        assert!(!c.help_desk, "listing domains turns help-desk mode off");
+        let d = &c.domains["example.com"];
+        assert_eq!(d.display_name, "Example Mail");
+        assert_eq!(d.short_name, "Example Mail");
+        assert!(std::sync::Arc::ptr_eq(d, &c.domains["example.net"]));
+        let s = d.servers.as_ref().unwrap();
+        assert_eq!(s.username, "%EMAILADDRESS%");
+        assert_eq!(s.outgoing[0].url.port, 587);
+        assert_eq!(c.rate_limit, RateLimit::default());
+    }
+
+    #[test]
+    fn an_empty_file_is_help_desk_mode() {
+        let c = parse("", Path::new("mail.toml")).unwrap();
+        assert!(c.help_desk);
+        assert!(c.domains.is_empty());
+        let d = Config::default();
+        assert_eq!(
+            (d.help_desk, d.rate_limit, d.cache, d.request_timeout),
+            (c.help_desk, c.rate_limit, c.cache, c.request_timeout)
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let e = err("listen = [\"127.0.0.1:8080\"]\n\n[[domain]\nname = 1\n");
+        assert_eq!((e.file.as_str(), e.line), ("mail.toml", 3), "{e}");
+        assert!(e.to_string().starts_with("mail.toml:3: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_on_their_line() {
+        let e = err("help_desk = true\nlisten_on = \"x\"\n");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("listen_on"), "{e}");
+    }
+
+    #[test]
+    fn every_semantic_error_names_its_line_and_the_fix() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("listen = [\"localhost\"]", 1, "IP:PORT"),
+            ("public_url = \"ftp://x\"", 1, "https://"),
+            ("[rate_limit]\nper_minute = 10\nburst = 0", 3, "at least 1"),
+            ("[cache]\nttl_secs = 1\ncapacity = 0", 3, "at least 1"),
+            ("request_timeout_secs = 0", 1, "between 1 and 600"),
+            (
+                "[tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"",
+                2,
+                "cannot be read",
+            ),
+        ];
+        for (text, line, want) in cases {
+            let e = err(text);
+            assert_eq!(e.line, *line, "{text}: {e}");
+            assert!(e.message.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn domain_errors_are_found() {
+        let dup = GOOD.replace("example.net", "example.com");
+        let e = err(&dup);
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("listed twice"), "{e}");
+
+        let bad_name = GOOD.replace("Example.COM", "exa mple");
+        assert!(err(&bad_name).message.contains("not a valid domain"));
+
+        let smtp_in = GOOD.replace("imaps://imap", "smtps://imap");
+        let e = err(&smtp_in);
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("move it to outgoing"), "{e}");
+
+        let imap_out = GOOD.replace("smtp://smtp", "imap://smtp");
+        assert!(err(&imap_out).message.contains("outgoing servers are SMTP"));
+
+        let clear = GOOD.replace(
+            "imaps://imap.example.com",
+            "imap://imap.example.com?security=none",
+        );
+        assert!(err(&clear).message.contains("without encryption"));
+
+        let relay = GOOD.replace("smtp://smtp.example.com", "smtp://smtp.example.com:25");
+        assert!(err(&relay).message.contains("port 25"));
+
+        let both = GOOD.replace("display_name", "discover = true\ndisplay_name");
+        let e = err(&both);
+        assert!(e.message.contains("not both"), "{e}");
+
+        let none = "[[domain]]\nname = \"example.org\"\n";
+        let e = err(none);
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("discover = true"), "{e}");
+
+        let http_dav = GOOD.replace("https://dav", "http://dav");
+        assert!(err(&http_dav).message.contains("https://"));
+
+        let bad_url = GOOD.replace("imaps://imap.example.com", "http://imap.example.com");
+        let e = err(&bad_url);
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("not a mail scheme"), "{e}");
+    }
+
+    #[test]
+    fn discover_domains_have_no_servers() {
+        let c = parse(
+            "[[domain]]\nname = \"example.org\"\ndiscover = true\n",
+            Path::new("m.toml"),
+        )
+        .unwrap();
+        assert!(c.domains["example.org"].servers.is_none());
+    }
+
+    #[test]
+    fn line_of_counts_newlines() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 99), 3);
+    }
+}

@@ -1,0 +1,146 @@
+//! What the server answers when it cannot do what was asked.
+//!
+//! Handlers return [`AppError`]; it becomes a response with a status that
+//! says whose fault it is (4xx: the request; 5xx: ours) and a message that
+//! says what to do. Internal failures are logged with their details and
+//! answered with a generic sentence, so nothing internal (paths, key
+//! material, stack traces) reaches a client. [`ApiError`] gives the same
+//! errors as JSON for `/api/v1/...`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::address::AddressError;
+
+/// A request the server cannot answer as asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The request is missing something or is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The address is not an email address (400).
+    #[error("{0}")]
+    Address(#[from] AddressError),
+    /// The domain is not served here, or nothing was found for it (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request was understood but cannot be answered with what was asked
+    /// for, e.g. a password profile for an OAuth-only provider (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body is not of a type this endpoint reads (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than the endpoint accepts (413).
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The client asked too often (429).
+    #[error("too many requests from your address: try again in {0} seconds")]
+    RateLimited(u64),
+    /// Our own failure (500); the detail is logged, never shown.
+    #[error("something went wrong on the server; the operator can find the details in its log")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) | AppError::Address(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message for the client.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Address(e) => format!("not a usable email address: {e}"),
+            other => other.to_string(),
+        }
+    }
+
+    /// Logs internal failures; call once when turning into a response.
+    fn log(&self) {
+        if let AppError::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+    }
+
+    /// Headers every error response carries.
+    fn decorate(&self, mut r: Response) -> Response {
+        if let AppError::RateLimited(secs) = self {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+        }
+        r
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let r = (self.status(), format!("{}\n", self.message())).into_response();
+        self.decorate(r)
+    }
+}
+
+/// An [`AppError`] answered as `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let body = serde_json::json!({ "error": e.message() });
+        let r = (e.status(), axum::Json(body)).into_response();
+        e.decorate(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_say_whose_fault_it_is() {
+        let bad: AddressError = crate::address::EmailAddress::parse("x").unwrap_err();
+        assert_eq!(AppError::from(bad).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(AppError::TooLarge(1).status().as_u16(), 413);
+        assert_eq!(AppError::RateLimited(3).status().as_u16(), 429);
+        assert!(AppError::Internal("x".into()).status().is_server_error());
+    }
+
+    #[test]
+    fn internal_details_are_not_shown() {
+        let e = AppError::Internal("/etc/secret/key.pem: permission denied".into());
+        assert!(!e.message().contains("key.pem"));
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn rate_limited_answers_carry_retry_after() {
+        let r = ApiError(AppError::RateLimited(7)).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn address_errors_say_what_to_fix() {
+        let e = AppError::from(crate::address::EmailAddress::parse("a.b").unwrap_err());
+        assert!(e.message().contains("has no @"), "{}", e.message());
+    }
+}

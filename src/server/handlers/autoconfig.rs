@@ -1,0 +1,57 @@
+//! Thunderbird autoconfig: `GET /mail/config-v1.1.xml` and
+//! `GET /.well-known/autoconfig/mail/config-v1.1.xml`.
+//!
+//! `emailaddress` is optional, as the autoconfig draft allows: Thunderbird
+//! for Android, KMail and Geary leave it out. Without it the domain comes
+//! from the Host header (`autoconfig.example.com` stands for
+//! `example.com`) and usernames keep their placeholders
+//! (`%EMAILADDRESS%`) for the client to fill in.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{optional_address, params};
+use crate::address::EmailAddress;
+use crate::server::app::AppState;
+use crate::server::error::AppError;
+use crate::server::origin::mail_domain;
+use crate::server::render;
+
+/// `GET /mail/config-v1.1.xml?emailaddress=E`.
+pub async fn autoconfig(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let params = params(query)?;
+    let (email, templated) = match optional_address(&params, &["emailaddress"])? {
+        Some(e) => (e, false),
+        None => {
+            let host = state.origin.host(&headers)?;
+            let domain = mail_domain(&host);
+            let e = EmailAddress::parse(&format!("%EMAILLOCALPART%@{domain}")).map_err(|_| {
+                AppError::BadRequest(format!(
+                    "no emailaddress given and the host name {host} names no mail domain: add ?emailaddress=someone@example.com"
+                ))
+            })?;
+            (e, true)
+        }
+    };
+    if !templated {
+        state.log_lookup("autoconfig", &email);
+    }
+    let mut resolved = state.resolver.resolve(&email).await?;
+    if templated {
+        render::restore_placeholders(&mut resolved);
+    }
+    let xml = render::autoconfig(&resolved)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        xml,
+    )
+        .into_response())
+}

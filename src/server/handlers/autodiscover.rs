@@ -1,0 +1,194 @@
+//! Outlook Autodiscover: the POX endpoint (`POST
+//! /autodiscover/autodiscover.xml`) and the v2 JSON endpoint new Outlook
+//! asks first (`GET /autodiscover/autodiscover.json`), which only points
+//! back at the POX URL.
+//!
+//! Failures of the POX endpoint are answered with Autodiscover's own
+//! `Error` document (code 600, or 601 for a response schema not served
+//! here) so that Outlook and a person reading the body both learn what
+//! went wrong; the HTTP status still says whose fault it was.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::params;
+use crate::address::EmailAddress;
+use crate::server::app::AppState;
+use crate::server::error::AppError;
+use crate::server::pox::{self, ErrorCode, OUTLOOK_2006A, PoxError};
+use crate::server::render;
+
+const XML: &str = "application/xml; charset=utf-8";
+
+/// `POST /autodiscover/autodiscover.xml` (any case).
+pub async fn pox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match answer(&state, &headers, body).await {
+        Ok(xml) => ([(header::CONTENT_TYPE, XML)], xml).into_response(),
+        Err((status, code, message)) => (
+            status,
+            [(header::CONTENT_TYPE, XML)],
+            pox::error_response(code, &message),
+        )
+            .into_response(),
+    }
+}
+
+type Failure = (StatusCode, ErrorCode, String);
+
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<String, Failure> {
+    let invalid = |status, message: String| (status, ErrorCode::InvalidRequest, message);
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let essence = ct
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !(essence == "text/xml" || essence == "application/xml" || essence.ends_with("+xml")) {
+            return Err(invalid(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("the body must be XML (Content-Type: text/xml), not {essence}"),
+            ));
+        }
+    }
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            PoxError::TooLarge.to_string()
+        } else {
+            format!("the request body could not be read: {}", e.body_text())
+        };
+        invalid(status, message)
+    })?;
+    let request = pox::parse_request(&body).map_err(|e| {
+        let status = match e {
+            PoxError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        invalid(status, e.to_string())
+    })?;
+    if !(request.schema.is_empty() || request.schema.eq_ignore_ascii_case(OUTLOOK_2006A)) {
+        // Not a failure of the request: this server answers one schema only
+        // (ActiveSync clients ask for "mobilesync").
+        return Err((
+            StatusCode::OK,
+            ErrorCode::ProviderUnavailable,
+            format!("only the response schema {OUTLOOK_2006A} is served here"),
+        ));
+    }
+    let email = EmailAddress::parse(&request.email)
+        .map_err(|e| invalid(StatusCode::BAD_REQUEST, AppError::from(e).message()))?;
+    state.log_lookup("autodiscover", &email);
+    let fail = |e: AppError| invalid(e.status(), e.message());
+    let resolved = state.resolver.resolve(&email).await.map_err(fail)?;
+    render::autodiscover(&resolved).map_err(fail)
+}
+
+/// `GET /autodiscover/autodiscover.json?Email=E&Protocol=AutodiscoverV1`.
+pub async fn json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let params = match params(query) {
+        Ok(p) => p,
+        Err(e) => return v2_error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.message()),
+    };
+    let email = find(&params, "email");
+    v2(&state, &headers, email, &params)
+}
+
+/// `GET /autodiscover/autodiscover.json/v1.0/{email}?Protocol=AutodiscoverV1`.
+pub async fn json_v1(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let params = match params(query) {
+        Ok(p) => p,
+        Err(e) => return v2_error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.message()),
+    };
+    v2(&state, &headers, Some(email.as_str()), &params)
+}
+
+fn find<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn v2(
+    state: &AppState,
+    headers: &HeaderMap,
+    email: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Response {
+    let protocol = find(params, "protocol").unwrap_or("");
+    if !protocol.eq_ignore_ascii_case("AutodiscoverV1") {
+        return v2_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidProtocol",
+            &format!(
+                "The given protocol value '{protocol}' is invalid. Supported values are 'AutodiscoverV1'"
+            ),
+        );
+    }
+    let email = match email.map(EmailAddress::parse) {
+        Some(Ok(e)) => e,
+        Some(Err(e)) => {
+            return v2_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidUser",
+                &AppError::from(e).message(),
+            );
+        }
+        None => {
+            return v2_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidUser",
+                "no email address given: add ?Email=someone@example.com",
+            );
+        }
+    };
+    if !state.resolver.serves(email.domain()) {
+        return v2_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("{} is not served here", email.domain()),
+        );
+    }
+    match state.origin.base_url(headers) {
+        Ok(base) => Json(serde_json::json!({
+            "Protocol": "AutodiscoverV1",
+            "Url": format!("{base}/autodiscover/autodiscover.xml"),
+        }))
+        .into_response(),
+        Err(e) => v2_error(e.status(), "InvalidRequest", &e.message()),
+    }
+}
+
+fn v2_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "ErrorCode": code, "ErrorMessage": message })),
+    )
+        .into_response()
+}

@@ -1,0 +1,209 @@
+//! The server's Prometheus metrics, served at `/metrics`.
+//!
+//! Three families, kept with the maintained `prometheus-client` crate and
+//! encoded in the OpenMetrics text format:
+//!
+//! - `mailsetup_http_requests_total{endpoint,status}` — every answer;
+//! - `mailsetup_http_request_duration_seconds{endpoint}` — latency;
+//! - `mailsetup_discovery_sources_total{source,result}` — what each network
+//!   discovery asked and what came of it (cache hits are not discoveries).
+//!
+//! `endpoint` is the route's pattern (`/api/v1/lookup`), never the path a
+//! client sent, so the number of series stays bounded whatever is asked.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::lookup::Tried;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DiscoveryLabels {
+    source: String,
+    result: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to about 4 s.
+    Histogram::new(exponential_buckets(0.00025, 2.0, 15))
+}
+
+/// The metrics registry and its families.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    discovery: Family<DiscoveryLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("mailsetup");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let discovery = Family::<DiscoveryLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by endpoint and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by endpoint",
+            latency.clone(),
+        );
+        registry.register(
+            "discovery_sources",
+            "Sources asked by network discovery, by source and outcome",
+            discovery.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            discovery,
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn request(&self, endpoint: &str, status: StatusCode, seconds: f64) {
+        let endpoint = endpoint.to_string();
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.clone(),
+                status: status.as_u16(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(seconds);
+    }
+
+    /// Counts the sources one discovery asked.
+    pub fn discovery(&self, tried: &[Tried]) {
+        for t in tried {
+            let result = serde_json::to_value(t.result)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "unknown".into());
+            self.discovery
+                .get_or_create(&DiscoveryLabels {
+                    source: t.source.to_string(),
+                    result,
+                })
+                .inc();
+        }
+    }
+
+    /// The OpenMetrics text of every family.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // A poisoned lock means a panic while encoding earlier; the registry
+        // itself is still consistent, so keep serving it.
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+            tracing::error!(error = %e, "encoding metrics");
+        }
+        out
+    }
+}
+
+/// Middleware: counts and times every request under its route pattern.
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    metrics.request(&endpoint, response.status(), start.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookup::TryResult;
+    use crate::settings::Source;
+
+    #[test]
+    fn requests_and_discoveries_are_counted() {
+        let m = Metrics::new();
+        m.request("/healthz", StatusCode::OK, 0.001);
+        m.request("/healthz", StatusCode::OK, 0.002);
+        m.request("/api/v1/lookup", StatusCode::BAD_REQUEST, 0.001);
+        m.discovery(&[Tried {
+            source: Source::Autoconfig,
+            url: "https://autoconfig.example.org/".into(),
+            result: TryResult::NotFound,
+            ms: 3,
+            detail: None,
+        }]);
+        let text = m.encode();
+        assert!(
+            text.contains(r#"mailsetup_http_requests_total{endpoint="/healthz",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"mailsetup_http_requests_total{endpoint="/api/v1/lookup",status="400"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"mailsetup_http_request_duration_seconds_count{endpoint="/healthz"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"mailsetup_discovery_sources_total{source="autoconfig",result="not-found"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

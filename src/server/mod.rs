@@ -1,0 +1,189 @@
+//! `mailsetup serve`: the HTTP service for mail operators and help desks.
+//!
+//! It answers Thunderbird's autoconfig, Outlook's Autodiscover (POX and
+//! the v2 JSON pointer), iPhone profiles, the `lookup --json` document and
+//! a settings page, from the operator's configured domains or, in
+//! help-desk mode, from built-in data and network discovery. The modules:
+//!
+//! - [`config`]: the operator's TOML file and its checks;
+//! - [`resolve`]: where answers come from, with the discovery cache;
+//! - [`app`]: the router and its layers; [`handlers`]: the endpoints;
+//! - [`render`]: the bridge to the output writers; [`page`]: the web page;
+//! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
+//!   and host name; [`ratelimit`], [`metrics`], [`error`];
+//! - [`tls`]: HTTPS with certificate reload; [`signing`]: signed profiles.
+//!
+//! [`Server`] binds the sockets (so a bad address fails before anything
+//! is served) and then serves until a shutdown signal, letting requests in
+//! flight finish within the request deadline.
+//!
+//! The server keeps no state between requests except caches, so more load
+//! means more instances behind any load balancer.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod metrics;
+pub mod origin;
+pub mod page;
+pub mod pox;
+pub mod ratelimit;
+pub mod render;
+pub mod resolve;
+pub mod signing;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use app::{AppState, StartError, app};
+pub use config::Config;
+use origin::Peer;
+use resolve::DiscoverFn;
+use tls::{ReloadingCert, TlsListener};
+
+/// Where the server listens without `--listen` or `listen` in the file.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// A server whose sockets are bound, ready to serve.
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    tls: Option<Arc<ReloadingCert>>,
+    state: AppState,
+}
+
+impl Server {
+    /// Checks certificates, builds the state and binds every address of
+    /// `listen` (or the configuration's, or [`DEFAULT_LISTEN`]).
+    pub async fn bind(
+        config: &Config,
+        listen: &[SocketAddr],
+        discover: DiscoverFn,
+    ) -> Result<Server, StartError> {
+        let tls = match &config.tls {
+            Some(paths) => Some(Arc::new(ReloadingCert::load(paths.clone())?)),
+            None => None,
+        };
+        let state = AppState::new(config, discover)?;
+        let default: SocketAddr = DEFAULT_LISTEN.parse().expect("a valid constant");
+        let addrs: Vec<SocketAddr> = if !listen.is_empty() {
+            listen.to_vec()
+        } else if !config.listen.is_empty() {
+            config.listen.clone()
+        } else {
+            vec![default]
+        };
+        let mut listeners = Vec::new();
+        for addr in addrs {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| StartError::Listen(addr, e))?;
+            listeners.push(l);
+        }
+        Ok(Server {
+            listeners,
+            tls,
+            state,
+        })
+    }
+
+    /// The addresses actually bound (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The shared state (for tests that look at the metrics).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight
+    /// finish (each is bounded by the request deadline) and returns.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let grace = self.state.request_timeout + Duration::from_secs(1);
+        self.state.limiter.spawn_cleaner(Duration::from_secs(60));
+        let router = app(self.state);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let config = match &self.tls {
+            Some(cert) => {
+                #[cfg(unix)]
+                tls::reload_on_sighup(cert.clone()).map_err(StartError::Signals)?;
+                Some(cert.server_config())
+            }
+            None => None,
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for listener in self.listeners {
+            let addr = listener
+                .local_addr()
+                .map_err(|e| StartError::Listen(SocketAddr::from(([0, 0, 0, 0], 0)), e))?;
+            let mut stop = stop_rx.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            let router = router.clone();
+            match &config {
+                Some(c) => {
+                    tracing::info!("listening on https://{addr}");
+                    let l = TlsListener::new(listener, c.clone())
+                        .map_err(|e| StartError::Listen(addr, e))?;
+                    let svc = router.into_make_service_with_connect_info::<Peer>();
+                    tasks.spawn(async move {
+                        axum::serve(l, svc).with_graceful_shutdown(stopped).await
+                    });
+                }
+                None => {
+                    tracing::info!("listening on http://{addr}");
+                    let svc = router.into_make_service_with_connect_info::<Peer>();
+                    tasks.spawn(async move {
+                        axum::serve(listener, svc)
+                            .with_graceful_shutdown(stopped)
+                            .await
+                    });
+                }
+            }
+        }
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop_tx.send(true);
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("requests still running after {grace:?}; stopping anyway");
+        }
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

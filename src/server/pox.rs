@@ -1,0 +1,334 @@
+//! The Outlook POX Autodiscover request, and the `Error` response.
+//!
+//! Outlook POSTs a small document:
+//!
+//! ```xml
+//! <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+//!   <Request>
+//!     <EMailAddress>someone@example.com</EMailAddress>
+//!     <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
+//!   </Request>
+//! </Autodiscover>
+//! ```
+//!
+//! [`parse_request`] reads it with quick-xml, free of I/O, and refuses what a
+//! hostile client could abuse: any DOCTYPE (so no DTD and no entity is ever
+//! defined, let alone expanded), entity references other than XML's five and
+//! character references, nesting deeper than [`MAX_DEPTH`], bodies over
+//! [`MAX_BODY`], and fields over [`MAX_FIELD`]. The success response is
+//! written by [`crate::output`]; the `Error` response Outlook understands
+//! (codes 600 and 601) is written here by [`error_response`].
+
+use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+
+/// The response schema this server answers with.
+pub const OUTLOOK_2006A: &str =
+    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+
+/// The largest request body read, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The deepest element nesting accepted (a real request has three levels).
+pub const MAX_DEPTH: usize = 8;
+/// The longest field value accepted, in bytes.
+pub const MAX_FIELD: usize = 1024;
+
+/// What the request asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoxRequest {
+    /// `Request/EMailAddress`, trimmed.
+    pub email: String,
+    /// `Request/AcceptableResponseSchema`, trimmed; empty when absent.
+    pub schema: String,
+}
+
+/// Why a request body was refused. Each message says what to send instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoxError {
+    /// Over [`MAX_BODY`].
+    #[error("the request body is over {MAX_BODY} bytes; an Autodiscover request is a few hundred")]
+    TooLarge,
+    /// Not UTF-8.
+    #[error("the request body is not UTF-8 text")]
+    NotUtf8,
+    /// A DOCTYPE declaration.
+    #[error("DOCTYPE declarations are not accepted: send the Autodiscover request without a DTD")]
+    Dtd,
+    /// An entity other than `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`.
+    #[error(
+        "the entity &{0}; is not accepted: only XML's five predefined entities and character references are"
+    )]
+    Entity(String),
+    /// Deeper than [`MAX_DEPTH`].
+    #[error("elements are nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// A field over [`MAX_FIELD`].
+    #[error("a field is longer than {MAX_FIELD} bytes")]
+    FieldTooLong,
+    /// Not well-formed XML.
+    #[error("the request is not well-formed XML: {0}")]
+    Malformed(String),
+    /// Well-formed, but not `<Autodiscover><Request>…`.
+    #[error("the root element is <{0}>, not <Autodiscover>: send an Outlook Autodiscover request")]
+    NotAutodiscover(String),
+    /// No `Request/EMailAddress`.
+    #[error("the request has no <EMailAddress> in <Request>")]
+    NoEmail,
+}
+
+/// Reads an Autodiscover request body.
+pub fn parse_request(body: &[u8]) -> Result<PoxRequest, PoxError> {
+    if body.len() > MAX_BODY {
+        return Err(PoxError::TooLarge);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| PoxError::NotUtf8)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut path: Vec<String> = Vec::new();
+    let mut email = None::<String>;
+    let mut schema = None::<String>;
+    let mut seen_root = false;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| PoxError::Malformed(e.to_string()))?;
+        // The field whose text is being read, if any.
+        let field = match path.as_slice() {
+            [_, r, f] if r == "Request" && f == "EMailAddress" => Some(&mut email),
+            [_, r, f] if r == "Request" && f == "AcceptableResponseSchema" => Some(&mut schema),
+            _ => None,
+        };
+        match event {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_string();
+                if path.is_empty() {
+                    if seen_root {
+                        return Err(PoxError::Malformed("more than one root element".into()));
+                    }
+                    if name != "Autodiscover" {
+                        return Err(PoxError::NotAutodiscover(name));
+                    }
+                    seen_root = true;
+                }
+                path.push(name);
+                if path.len() > MAX_DEPTH {
+                    return Err(PoxError::TooDeep);
+                }
+            }
+            Event::Empty(e) if path.is_empty() => {
+                return Err(PoxError::NotAutodiscover(
+                    e.local_name().as_ref().to_string(),
+                ));
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Text(t) => append(field, &t.xml10_content())?,
+            Event::CData(c) => append(field, &c.xml10_content())?,
+            Event::GeneralRef(r) => {
+                let resolved = if r.is_char_ref() {
+                    let c = r
+                        .resolve_char_ref()
+                        .map_err(|e| PoxError::Malformed(e.to_string()))?
+                        .ok_or_else(|| {
+                            PoxError::Malformed("a character reference to nothing".into())
+                        })?;
+                    c.to_string()
+                } else {
+                    resolve_predefined_entity(&r)
+                        .ok_or_else(|| PoxError::Entity(r.to_string()))?
+                        .to_string()
+                };
+                append(field, &resolved)?;
+            }
+            Event::DocType(_) => return Err(PoxError::Dtd),
+            Event::Eof if !path.is_empty() => {
+                return Err(PoxError::Malformed(format!(
+                    "the document ends inside <{}>",
+                    path.join("><")
+                )));
+            }
+            Event::Eof => break,
+            Event::Empty(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+        }
+    }
+    if !seen_root {
+        return Err(PoxError::Malformed(
+            "the body holds no XML element: send an Outlook Autodiscover request".into(),
+        ));
+    }
+    let email = email
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or(PoxError::NoEmail)?;
+    Ok(PoxRequest {
+        email,
+        schema: schema.map(|s| s.trim().to_string()).unwrap_or_default(),
+    })
+}
+
+fn append(field: Option<&mut Option<String>>, s: &str) -> Result<(), PoxError> {
+    if let Some(f) = field {
+        let v = f.get_or_insert_with(String::new);
+        if v.len() + s.len() > MAX_FIELD {
+            return Err(PoxError::FieldTooLong);
+        }
+        v.push_str(s);
+    }
+    Ok(())
+}
+
+/// Autodiscover's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 600: the request is invalid (malformed, no address).
+    InvalidRequest,
+    /// 601: the requested response schema is not provided here.
+    ProviderUnavailable,
+}
+
+/// The Autodiscover `Error` response (the 2006 response schema) with
+/// `message` escaped.
+pub fn error_response(code: ErrorCode, message: &str) -> String {
+    let (num, text) = match code {
+        ErrorCode::InvalidRequest => (600, "Invalid Request"),
+        ErrorCode::ProviderUnavailable => (601, "Provider is not available"),
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response>
+    <Error>
+      <ErrorCode>{num}</ErrorCode>
+      <Message>{text}</Message>
+      <DebugData>{}</DebugData>
+    </Error>
+  </Response>
+</Autodiscover>
+"#,
+        escape(message)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(email: &str, schema: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+  <Request>
+    <EMailAddress>{email}</EMailAddress>
+    <AcceptableResponseSchema>{schema}</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>"#
+        )
+    }
+
+    #[test]
+    fn outlooks_request_is_read() {
+        let r = parse_request(request(" jane@example.com ", OUTLOOK_2006A).as_bytes()).unwrap();
+        assert_eq!(r.email, "jane@example.com");
+        assert_eq!(r.schema, OUTLOOK_2006A);
+    }
+
+    #[test]
+    fn predefined_and_character_references_are_resolved() {
+        let r = parse_request(request("a&amp;b&#x40;example.com", "x").as_bytes()).unwrap();
+        assert_eq!(r.email, "a&b@example.com");
+        let r = parse_request(request("<![CDATA[c@example.com]]>", "").as_bytes()).unwrap();
+        assert_eq!(r.email, "c@example.com");
+    }
+
+    #[test]
+    fn prefixed_names_and_a_bom_are_fine() {
+        let body = "\u{feff}<a:Autodiscover xmlns:a=\"urn:x\"><a:Request><a:EMailAddress>p@example.com</a:EMailAddress></a:Request></a:Autodiscover>";
+        assert_eq!(
+            parse_request(body.as_bytes()).unwrap().email,
+            "p@example.com"
+        );
+    }
+
+    #[test]
+    fn dtds_are_refused_before_any_entity_is_defined() {
+        let billion = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
+<Autodiscover><Request><EMailAddress>&lol2;</EMailAddress></Request></Autodiscover>"#;
+        assert_eq!(parse_request(billion.as_bytes()), Err(PoxError::Dtd));
+        let xxe = r#"<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><Autodiscover/>"#;
+        assert_eq!(parse_request(xxe.as_bytes()), Err(PoxError::Dtd));
+    }
+
+    #[test]
+    fn undefined_entities_are_refused() {
+        let e = parse_request(request("&xxe;", "").as_bytes()).unwrap_err();
+        assert_eq!(e, PoxError::Entity("xxe".into()));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!(
+            "<Autodiscover>{}{}</Autodiscover>",
+            "<a>".repeat(1000),
+            "</a>".repeat(1000)
+        );
+        assert_eq!(parse_request(deep.as_bytes()), Err(PoxError::TooDeep));
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let big = vec![b' '; MAX_BODY + 1];
+        assert_eq!(parse_request(&big), Err(PoxError::TooLarge));
+        let long = request(&"a".repeat(MAX_FIELD + 1), "");
+        assert_eq!(parse_request(long.as_bytes()), Err(PoxError::FieldTooLong));
+    }
+
+    #[test]
+    fn malformed_bodies_say_so() {
+        for (body, want) in [
+            ("", "no XML element"),
+            ("<Autodiscover><Request>", "well-formed"),
+            ("<Autodiscover></Request>", "well-formed"),
+            ("<Autodiscover/><Autodiscover/>", "root"),
+            ("<html><body/></html>", "<html>"),
+            ("{\"email\": \"x@y.z\"}", "no XML element"),
+            (
+                "<Autodiscover><Request></Request></Autodiscover>",
+                "no <EMailAddress>",
+            ),
+        ] {
+            let e = parse_request(body.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(want), "{body}: {e}");
+        }
+        assert_eq!(parse_request(&[0xff, 0xfe, 0x3c]), Err(PoxError::NotUtf8));
+    }
+
+    #[test]
+    fn error_responses_escape_the_message() {
+        let x = error_response(ErrorCode::InvalidRequest, "<b>&\"");
+        assert!(x.contains("<ErrorCode>600</ErrorCode>"));
+        assert!(x.contains("&lt;b&gt;&amp;&quot;"), "{x}");
+        assert!(error_response(ErrorCode::ProviderUnavailable, "").contains("601"));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap deterministic fuzz: every prefix and many byte flips of a
+        // real request.
+        let base = request("jane@example.com", OUTLOOK_2006A).into_bytes();
+        for cut in 0..base.len() {
+            let _ = parse_request(&base[..cut]);
+        }
+        for i in 0..base.len() {
+            for b in [0u8, b'<', b'>', b'&', b'/', 0x80] {
+                let mut v = base.clone();
+                v[i] = b;
+                let _ = parse_request(&v);
+            }
+        }
+    }
+}

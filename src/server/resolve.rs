@@ -1,0 +1,262 @@
+//! From an address to the settings the server answers with.
+//!
+//! One place decides where an answer comes from: the operator's own
+//! domains (servers from the configuration, or discovered when the
+//! configuration says `discover = true`), then — in help-desk mode only —
+//! the built-in provider table, then network discovery through
+//! [`crate::lookup::lookup`].
+//!
+//! Discovery results are cached per domain in a bounded moka cache with a
+//! time to live, and concurrent requests for one domain share a single
+//! discovery (moka's `get_with` coalesces them). To make one entry serve
+//! every address of a domain, discovery runs for the placeholder address
+//! `%EMAILLOCALPART%@domain` and each answer is personalised afterwards;
+//! this also keeps users' addresses from being sent to the sources asked.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::config::{Config, DomainConfig, DomainServers};
+use super::error::AppError;
+use super::metrics::Metrics;
+use crate::address::EmailAddress;
+use crate::lookup::{self, Lookup, LookupError, Tried, TryResult};
+use crate::provider::{IosAccount, ProviderTable};
+use crate::settings::{ProviderRef, Server, Settings, Source, Trust};
+
+/// The local part discovery runs with; see the module documentation.
+const PLACEHOLDER_LOCAL: &str = "%EMAILLOCALPART%";
+
+/// Network discovery for one address: [`lookup::lookup`] in production; a
+/// test may count or slow calls.
+pub type DiscoverFn =
+    Arc<dyn Fn(EmailAddress) -> BoxFuture<'static, Result<Lookup, LookupError>> + Send + Sync>;
+
+/// Discovery with [`lookup::lookup`] and `opts`.
+pub fn network_discovery(opts: lookup::Options) -> DiscoverFn {
+    let opts = Arc::new(opts);
+    Arc::new(move |email| {
+        let opts = opts.clone();
+        Box::pin(async move { lookup::lookup(&email, &opts).await })
+    })
+}
+
+/// An answer, with what the outputs need beyond the lookup document.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The address asked about.
+    pub email: EmailAddress,
+    /// The `lookup --json` document.
+    pub lookup: Lookup,
+    /// The operator's configuration for the domain, when it is theirs.
+    pub domain: Option<Arc<DomainConfig>>,
+    /// The iPhone's built-in account type for the provider, if any.
+    pub ios: Option<IosAccount>,
+}
+
+impl Resolved {
+    /// The CalDAV URL for this address, expanded.
+    pub fn caldav(&self) -> Option<String> {
+        let d = self.domain.as_ref()?;
+        d.caldav.as_deref().map(|u| self.email.expand(u))
+    }
+
+    /// The CardDAV URL for this address, expanded.
+    pub fn carddav(&self) -> Option<String> {
+        let d = self.domain.as_ref()?;
+        d.carddav.as_deref().map(|u| self.email.expand(u))
+    }
+}
+
+/// Finds settings for addresses; cheap to share.
+pub struct Resolver {
+    domains: HashMap<String, Arc<DomainConfig>>,
+    help_desk: bool,
+    cache: moka::future::Cache<String, Result<Lookup, LookupError>>,
+    discover: DiscoverFn,
+    metrics: Arc<Metrics>,
+}
+
+impl Resolver {
+    /// A resolver for `config`, discovering with `discover`.
+    pub fn new(config: &Config, discover: DiscoverFn, metrics: Arc<Metrics>) -> Resolver {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(config.cache.capacity)
+            .time_to_live(config.cache.ttl)
+            .build();
+        Resolver {
+            domains: config.domains.clone(),
+            help_desk: config.help_desk,
+            cache,
+            discover,
+            metrics,
+        }
+    }
+
+    /// Whether the server answers for `domain` at all (without asking
+    /// anything): one of the operator's, or any in help-desk mode.
+    pub fn serves(&self, domain: &str) -> bool {
+        self.help_desk || self.domains.contains_key(domain)
+    }
+
+    /// The settings for `email`.
+    pub async fn resolve(&self, email: &EmailAddress) -> Result<Resolved, AppError> {
+        let own = self.domains.get(email.domain()).cloned();
+        let lookup = match &own {
+            Some(d) => match &d.servers {
+                Some(servers) => configured(email, d, servers),
+                None => self.discovered(email).await?,
+            },
+            None if !self.help_desk => return Err(self.not_served(email.domain())),
+            None => match lookup::lookup_builtin(email) {
+                Some(found) => found,
+                None => self.discovered(email).await?,
+            },
+        };
+        let mut lookup = lookup;
+        if let Some(d) = &own {
+            lookup.settings.provider = Some(ProviderRef {
+                id: d.name.clone(),
+                name: d.display_name.clone(),
+            });
+        }
+        let ios = match lookup.settings.source {
+            Source::ProviderDb | Source::Mx => lookup
+                .settings
+                .provider
+                .as_ref()
+                .and_then(|p| ProviderTable::builtin().by_id(&p.id))
+                .and_then(|p| p.ios),
+            _ => None,
+        };
+        Ok(Resolved {
+            email: email.clone(),
+            lookup,
+            domain: own,
+            ios,
+        })
+    }
+
+    fn not_served(&self, domain: &str) -> AppError {
+        let mut names: Vec<&str> = self.domains.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        AppError::NotFound(format!(
+            "this service answers for {} only, not for {domain}: ask your own mail provider for its settings",
+            names.join(", ")
+        ))
+    }
+
+    async fn discovered(&self, email: &EmailAddress) -> Result<Lookup, AppError> {
+        let domain = email.domain().to_string();
+        let template = EmailAddress::parse(&format!("{PLACEHOLDER_LOCAL}@{domain}"))
+            .map_err(|e| AppError::Internal(format!("placeholder address for {domain}: {e}")))?;
+        let discover = self.discover.clone();
+        let metrics = self.metrics.clone();
+        let result = self
+            .cache
+            .get_with(domain, async move {
+                let r = discover(template).await;
+                let tried = match &r {
+                    Ok(l) => &l.tried,
+                    Err(e) => e.tried(),
+                };
+                metrics.discovery(tried);
+                r
+            })
+            .await;
+        match result {
+            Ok(found) => Ok(personalise(found, email)),
+            Err(e) => Err(AppError::NotFound(e.to_string())),
+        }
+    }
+}
+
+/// The settings an operator listed for their domain.
+fn configured(email: &EmailAddress, d: &DomainConfig, servers: &DomainServers) -> Lookup {
+    let server = |spec: &crate::provider::ServerSpec| Server {
+        protocol: spec.url.protocol,
+        host: spec.url.host.clone(),
+        port: spec.url.port,
+        security: spec.url.security,
+        auth: spec.auth.clone(),
+        username: email.expand(spec.username.as_deref().unwrap_or(&servers.username)),
+    };
+    let mut settings = Settings {
+        provider: None,
+        incoming: servers.incoming.iter().map(server).collect(),
+        outgoing: servers.outgoing.iter().map(server).collect(),
+        source: Source::User,
+        trust: Trust::Verified,
+        notes: Vec::new(),
+    };
+    settings.sort_servers();
+    let tried = vec![Tried {
+        source: Source::User,
+        url: format!("config:{}", d.name),
+        result: TryResult::Found,
+        ms: 0,
+        detail: None,
+    }];
+    lookup::finish(email, settings, tried)
+}
+
+/// Turns a lookup made for the placeholder address into `email`'s: the
+/// placeholder stands exactly where `email`'s local part belongs, since
+/// `%EMAILADDRESS%` expanded to `%EMAILLOCALPART%@domain`.
+fn personalise(found: Lookup, email: &EmailAddress) -> Lookup {
+    let mut settings = found.settings;
+    for s in settings
+        .incoming
+        .iter_mut()
+        .chain(settings.outgoing.iter_mut())
+    {
+        s.username = s
+            .username
+            .replace(PLACEHOLDER_LOCAL, email.base_local_part());
+    }
+    lookup::finish(email, settings, found.tried)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{AuthMethod, Protocol, Security};
+
+    fn template_lookup() -> Lookup {
+        let t = EmailAddress::parse("%EMAILLOCALPART%@example.org").unwrap();
+        let server = |p, host: &str, port| Server {
+            protocol: p,
+            host: host.into(),
+            port,
+            security: Security::Tls,
+            auth: vec![AuthMethod::Password],
+            username: t.expand("%EMAILADDRESS%"),
+        };
+        let settings = Settings {
+            provider: None,
+            incoming: vec![server(Protocol::Imap, "imap.example.org", 993)],
+            outgoing: vec![server(Protocol::Smtp, "smtp.example.org", 465)],
+            source: Source::Autoconfig,
+            trust: Trust::Verified,
+            notes: vec![],
+        };
+        lookup::finish(&t, settings, vec![])
+    }
+
+    #[test]
+    fn placeholder_addresses_parse() {
+        let t = EmailAddress::parse("%EMAILLOCALPART%@example.org").unwrap();
+        assert_eq!(t.expand("%EMAILADDRESS%"), "%EMAILLOCALPART%@example.org");
+    }
+
+    #[test]
+    fn personalising_gives_what_a_direct_lookup_would() {
+        let email = EmailAddress::parse("Jane+news@example.org").unwrap();
+        let l = personalise(template_lookup(), &email);
+        assert_eq!(l.settings.incoming[0].username, "Jane@example.org");
+        assert_eq!(l.email, "Jane+news@example.org");
+        assert!(l.settings.notes.iter().any(|n| n.code == "subaddress"));
+    }
+}
