@@ -30,8 +30,10 @@ pub async fn run(ctx: Arc<Ctx>, potential: Potential) -> Option<Found> {
     first
         .query_pairs_mut()
         .append_pair("emailaddress", &ctx.email.ascii());
-    let well_known =
-        Url::parse(&format!("https://{d}/.well-known/autoconfig/mail/config-v1.1.xml")).ok()?;
+    let well_known = Url::parse(&format!(
+        "https://{d}/.well-known/autoconfig/mail/config-v1.1.xml"
+    ))
+    .ok()?;
     if let Some(s) = first_found(&ctx, [first, well_known]).await {
         return Some(Found {
             rank: Rank::AutoconfigHttps,
@@ -41,7 +43,10 @@ pub async fn run(ctx: Arc<Ctx>, potential: Potential) -> Option<Found> {
     potential.lower_to(Rank::Http);
     let plain = [
         Url::parse(&format!("http://autoconfig.{d}/mail/config-v1.1.xml")).ok()?,
-        Url::parse(&format!("http://{d}/.well-known/autoconfig/mail/config-v1.1.xml")).ok()?,
+        Url::parse(&format!(
+            "http://{d}/.well-known/autoconfig/mail/config-v1.1.xml"
+        ))
+        .ok()?,
     ];
     first_found(&ctx, plain).await.map(|settings| Found {
         rank: rank_of(&settings),
@@ -90,15 +95,18 @@ pub async fn fetch_config(ctx: &Ctx, source: Source, url: Url) -> Option<Setting
         let provider = cfg
             .providers
             .iter()
-            .find(|p| p.domains.iter().any(|d| d.eq_ignore_ascii_case(&ctx.domain)))
+            .find(|p| {
+                p.domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&ctx.domain))
+            })
             .unwrap_or(&cfg.providers[0]); // parse() guarantees at least one provider
         provider.to_settings(&ctx.email, &cfg, source, trust)
     });
     match settings {
         Ok(mut s) => {
-            let detail = (!fetched.secure).then(|| {
-                "over plain HTTP: unverified, confirm with your provider".to_string()
-            });
+            let detail = (!fetched.secure)
+                .then(|| "over plain HTTP: unverified, confirm with your provider".to_string());
             attempt.finish(TryResult::Found, detail);
             s.sort_servers();
             Some(s)

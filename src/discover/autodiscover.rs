@@ -69,7 +69,10 @@ async fn via_srv(ctx: &Ctx) -> Option<Settings> {
         }
     };
     let Some(target) = answer.records.iter().find(|r| !r.target.is_empty()) else {
-        attempt.finish(TryResult::NotFound, Some("not offered (target \".\")".into()));
+        attempt.finish(
+            TryResult::NotFound,
+            Some("not offered (target \".\")".into()),
+        );
         return None;
     };
     if let Some(why) = autodiscover_forbidden(&target.target, &ctx.domain) {
@@ -81,7 +84,10 @@ async fn via_srv(ctx: &Ctx) -> Option<Settings> {
         "https://{}:{port}/autodiscover/autodiscover.xml",
         target.target
     )) else {
-        attempt.finish(TryResult::Invalid, Some(format!("bad target {}", target.target)));
+        attempt.finish(
+            TryResult::Invalid,
+            Some(format!("bad target {}", target.target)),
+        );
         return None;
     };
     attempt.finish(TryResult::Found, Some(url.to_string()));
@@ -108,7 +114,11 @@ async fn ask(ctx: &Ctx, mut url: Url, trust: Trust) -> Option<Settings> {
     let mut steps: Vec<String> = Vec::new();
     for round in 0..=MAX_REDIRECTS {
         let body = pox::request(&email.login_address()).into_bytes();
-        let fetched = match ctx.http.post_xml(url.clone(), body, ctx.deadline, &allow).await {
+        let fetched = match ctx
+            .http
+            .post_xml(url.clone(), body, ctx.deadline, &allow)
+            .await
+        {
             Ok(f) => f,
             Err(e) => {
                 attempt.fetch_failed(&e);
@@ -118,7 +128,9 @@ async fn ask(ctx: &Ctx, mut url: Url, trust: Trust) -> Option<Settings> {
         let refuse = |why: String| (TryResult::RefusedInsecure, why);
         let outcome = match pox::parse(&fetched.body) {
             Err(e) => (TryResult::Invalid, e.to_string()),
-            Ok(PoxResponse::Error(msg)) => (TryResult::NotFound, format!("server says: {msg:.200}")),
+            Ok(PoxResponse::Error(msg)) => {
+                (TryResult::NotFound, format!("server says: {msg:.200}"))
+            }
             Ok(PoxResponse::Settings(p)) => match pox::to_settings(&p, &email, trust) {
                 Some(s) => {
                     steps.push(format!("settings from {}", fetched.url));
@@ -140,7 +152,10 @@ async fn ask(ctx: &Ctx, mut url: Url, trust: Trust) -> Option<Settings> {
                     "redirectAddr to {next} refused: it leaves {}",
                     ctx.domain
                 )),
-                Err(_) => (TryResult::Invalid, format!("redirectAddr to a bad address {a:.100}")),
+                Err(_) => (
+                    TryResult::Invalid,
+                    format!("redirectAddr to a bad address {a:.100}"),
+                ),
             },
             Ok(PoxResponse::RedirectUrl(u)) => match Url::parse(&u) {
                 Ok(next)

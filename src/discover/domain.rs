@@ -77,7 +77,10 @@ mod tests {
             registrable("mx1.mail.hoster.co.uk").as_deref(),
             Some("hoster.co.uk")
         );
-        assert_eq!(registrable("mx.hoster.test").as_deref(), Some("hoster.test"));
+        assert_eq!(
+            registrable("mx.hoster.test").as_deref(),
+            Some("hoster.test")
+        );
         assert_eq!(
             registrable("aspmx.l.google.com").as_deref(),
             Some("google.com")

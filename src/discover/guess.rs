@@ -218,8 +218,12 @@ pub async fn probe(
         let greeting = read_greeting(tcp, deadline).await?;
         return check_greeting(url.protocol, greeting, false);
     }
-    let name = ServerName::try_from(url.host.clone())
-        .map_err(|_| (TryResult::Invalid, "not a valid TLS server name".to_string()))?;
+    let name = ServerName::try_from(url.host.clone()).map_err(|_| {
+        (
+            TryResult::Invalid,
+            "not a valid TLS server name".to_string(),
+        )
+    })?;
     let connector = tokio_rustls::TlsConnector::from(tls.clone());
     let stream = match timeout_at(deadline, connector.connect(name, tcp)).await {
         Err(_) => return Err(timeout()),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::time::Instant;
 
-use crate::lookup::{TryResult, Tried};
+use crate::lookup::{Tried, TryResult};
 use crate::net::http::FetchError;
 use crate::settings::Source;
 
@@ -231,7 +231,10 @@ mod tests {
             TryResult::RefusedInsecure
         );
         assert_eq!(fetch_result(&FetchError::TooLarge(1)), TryResult::Invalid);
-        assert_eq!(fetch_result(&FetchError::NotFound(404)), TryResult::NotFound);
+        assert_eq!(
+            fetch_result(&FetchError::NotFound(404)),
+            TryResult::NotFound
+        );
         assert_eq!(fetch_result(&FetchError::Timeout), TryResult::Timeout);
         assert_eq!(
             fetch_result(&FetchError::TooManyRedirects("x".into())),

@@ -54,12 +54,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::address::EmailAddress;
-use crate::lookup::{Options, TryResult, Tried};
+use crate::lookup::{Options, Tried, TryResult};
 use crate::net::dns::{Dns, DnsError, Mx};
 use crate::net::http::Http;
 use crate::settings::{Settings, Source};
-pub use log::Observer;
 use log::Log;
+pub use log::Observer;
 
 /// Where an answer ranks: earlier variants are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -207,7 +207,9 @@ const SOURCES: [(Source, Rank, SourceFn); 6] = [
         Box::pin(autodiscover::run(c))
     }),
     (Source::Mx, Rank::Mx, |c, _| Box::pin(mx::run(c))),
-    (Source::Guess, Rank::Guess, |c, p| Box::pin(guess::run(c, p))),
+    (Source::Guess, Rank::Guess, |c, p| {
+        Box::pin(guess::run(c, p))
+    }),
 ];
 
 /// Runs every source for `email` and returns the best answer.

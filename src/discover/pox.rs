@@ -154,7 +154,11 @@ pub fn parse(xml: &[u8]) -> Result<PoxResponse, PoxError> {
     if let Some(msg) = field("Error/Message").or_else(|| field("Error/ErrorCode")) {
         return Ok(PoxResponse::Error(msg));
     }
-    match field("Account/Action").as_deref().map(str::to_ascii_lowercase).as_deref() {
+    match field("Account/Action")
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("redirectaddr") => field("Account/RedirectAddr")
             .map(PoxResponse::RedirectAddr)
             .ok_or_else(|| invalid("redirectAddr without an address")),
@@ -208,7 +212,11 @@ fn add_text(
 }
 
 fn on(v: &Option<String>) -> Option<bool> {
-    match v.as_deref().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+    match v
+        .as_deref()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         Some("on") | Some("true") => Some(true),
         Some("off") | Some("false") => Some(false),
         _ => None,
@@ -233,7 +241,10 @@ impl PoxProtocol {
             Some(993 | 995 | 465) | None => Security::Tls,
             Some(_) => Security::Starttls,
         };
-        let enc = self.encryption.as_deref().map(|e| e.trim().to_ascii_lowercase());
+        let enc = self
+            .encryption
+            .as_deref()
+            .map(|e| e.trim().to_ascii_lowercase());
         let security = match enc.as_deref() {
             Some("ssl") => Security::Tls,
             Some("tls") => Security::Starttls,
@@ -271,8 +282,15 @@ impl PoxProtocol {
 }
 
 /// The settings `protocols` give `email`; `None` if none is usable.
-pub fn to_settings(protocols: &[PoxProtocol], email: &EmailAddress, trust: Trust) -> Option<Settings> {
-    let servers: Vec<Server> = protocols.iter().filter_map(|p| p.to_server(email)).collect();
+pub fn to_settings(
+    protocols: &[PoxProtocol],
+    email: &EmailAddress,
+    trust: Trust,
+) -> Option<Settings> {
+    let servers: Vec<Server> = protocols
+        .iter()
+        .filter_map(|p| p.to_server(email))
+        .collect();
     if servers.is_empty() {
         return None;
     }

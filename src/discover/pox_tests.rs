@@ -44,10 +44,7 @@ fn the_request_names_the_address_and_the_outlook_schema() {
     let r = request("a<b@example.test");
     assert!(r.contains("<EMailAddress>a&lt;b@example.test</EMailAddress>"));
     assert!(r.contains("outlook/responseschema/2006a"));
-    assert!(matches!(
-        parse(r.as_bytes()),
-        Err(PoxError::Invalid(_))
-    ));
+    assert!(matches!(parse(r.as_bytes()), Err(PoxError::Invalid(_))));
 }
 
 #[test]
@@ -133,7 +130,10 @@ fn malformed_oversized_and_deep_inputs_are_errors() {
     ] {
         assert!(parse(bad.as_bytes()).is_err(), "{bad:?}");
     }
-    assert!(matches!(parse(&[0xff, 0xfe, 0x00]), Err(PoxError::Invalid(_))));
+    assert!(matches!(
+        parse(&[0xff, 0xfe, 0x00]),
+        Err(PoxError::Invalid(_))
+    ));
     let big = vec![b' '; MAX_XML_BYTES + 1];
     assert_eq!(parse(&big), Err(PoxError::TooLarge));
     let deep = format!(
@@ -141,7 +141,12 @@ fn malformed_oversized_and_deep_inputs_are_errors() {
         "<a>".repeat(1000),
         "</a>".repeat(1000)
     );
-    assert!(parse(deep.as_bytes()).unwrap_err().to_string().contains("deeply"));
+    assert!(
+        parse(deep.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("deeply")
+    );
 }
 
 #[test]
@@ -187,9 +192,24 @@ fn security_follows_encryption_then_ssl_then_port() {
         (s.security, s.port)
     };
     assert_eq!(sec(proto(None, None, None)), (Security::Tls, 993));
-    assert_eq!(sec(proto(Some("143"), Some("on"), None)), (Security::Starttls, 143));
-    assert_eq!(sec(proto(Some("143"), Some("off"), None)), (Security::None, 143));
-    assert_eq!(sec(proto(Some("993"), Some("off"), Some("SSL"))), (Security::Tls, 993));
-    assert_eq!(sec(proto(None, None, Some("TLS"))), (Security::Starttls, 143));
-    assert_eq!(sec(proto(Some("993"), None, Some("Auto"))), (Security::Tls, 993));
+    assert_eq!(
+        sec(proto(Some("143"), Some("on"), None)),
+        (Security::Starttls, 143)
+    );
+    assert_eq!(
+        sec(proto(Some("143"), Some("off"), None)),
+        (Security::None, 143)
+    );
+    assert_eq!(
+        sec(proto(Some("993"), Some("off"), Some("SSL"))),
+        (Security::Tls, 993)
+    );
+    assert_eq!(
+        sec(proto(None, None, Some("TLS"))),
+        (Security::Starttls, 143)
+    );
+    assert_eq!(
+        sec(proto(Some("993"), None, Some("Auto"))),
+        (Security::Tls, 993)
+    );
 }

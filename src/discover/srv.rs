@@ -47,7 +47,11 @@ pub async fn run(ctx: Arc<Ctx>) -> Option<Found> {
     for (protocol, security, answer) in answers {
         let Some(answer) = answer else { continue };
         let before = servers.len();
-        for r in answer.records.iter().filter(|r| !r.target.is_empty() && r.port != 0) {
+        for r in answer
+            .records
+            .iter()
+            .filter(|r| !r.target.is_empty() && r.port != 0)
+        {
             let Ok(url) = ServerUrl::new(protocol, &r.target, r.port, security) else {
                 continue;
             };
@@ -86,7 +90,11 @@ pub async fn run(ctx: Arc<Ctx>) -> Option<Found> {
     };
     settings.sort_servers();
     Some(Found {
-        rank: if validated { Rank::SrvDnssec } else { Rank::Srv },
+        rank: if validated {
+            Rank::SrvDnssec
+        } else {
+            Rank::Srv
+        },
         settings,
     })
 }

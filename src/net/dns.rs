@@ -42,9 +42,7 @@ pub enum DnsError {
 
 /// Why the resolver could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot set up DNS: {0}; give a name server with --dns IP (for example --dns 9.9.9.9)"
-)]
+#[error("cannot set up DNS: {0}; give a name server with --dns IP (for example --dns 9.9.9.9)")]
 pub struct DnsSetupError(String);
 
 /// One MX record.
@@ -99,7 +97,10 @@ impl Dns {
                     for c in &mut ns.connections {
                         c.port = addr.port();
                     }
-                    Resolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), provider)
+                    Resolver::builder_with_config(
+                        ResolverConfig::from_name_servers(vec![ns]),
+                        provider,
+                    )
                 }
                 None => Resolver::builder(provider).map_err(|e| DnsSetupError(e.to_string()))?,
             };
@@ -241,7 +242,8 @@ impl reqwest::dns::Resolve for Dns {
         let host = name.as_str().to_string();
         Box::pin(async move {
             let ips = dns.ips(&host).await.map_err(|e| {
-                Box::new(ResolveError { host, error: e }) as Box<dyn std::error::Error + Send + Sync>
+                Box::new(ResolveError { host, error: e })
+                    as Box<dyn std::error::Error + Send + Sync>
             })?;
             let addrs: reqwest::dns::Addrs =
                 Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
