@@ -5,6 +5,8 @@
 //! Each test takes its own block of ten addresses in 127.0.1.0/24 (block
 //! `b` is 127.0.1.(10b) … 127.0.1.(10b+9); the DNS server is the first) and
 //! its own made-up `.test` domain, so the tests run in parallel.
+//!
+//! `MAILSETUP_TEST_SHOW=1` prints every run's output (with `--nocapture`).
 
 mod lab;
 
@@ -56,16 +58,12 @@ struct Run {
 fn lookup_with_dns(dns: &str, ca: &TestCa, email: &str, extra: &[&str]) -> Run {
     let start = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-        .args([
-            "lookup",
-            "--json",
-            "--dns",
-            dns,
-            "--ispdb-url",
-            ISPDB,
-            "--timeout",
-            "6",
-        ])
+        .args(["lookup", "--json", "--dns", dns, "--ispdb-url", ISPDB])
+        .args(if extra.contains(&"--timeout") {
+            &[][..]
+        } else {
+            &["--timeout", "6"][..]
+        })
         .arg("--ca-file")
         .arg(ca.ca_file())
         .args(extra)
@@ -74,6 +72,13 @@ fn lookup_with_dns(dns: &str, ca: &TestCa, email: &str, extra: &[&str]) -> Run {
         .output()
         .expect("the binary runs");
     let elapsed = start.elapsed();
+    if std::env::var_os("MAILSETUP_TEST_SHOW").is_some() {
+        eprintln!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         !stderr.contains("panicked"),

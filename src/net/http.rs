@@ -244,7 +244,12 @@ fn classify(e: &reqwest::Error) -> FetchError {
         }
         source = s.source();
     }
-    FetchError::Failed(describe(e))
+    match (e.is_connect(), e.url().and_then(|u| u.host_str())) {
+        (true, Some(host)) => {
+            FetchError::Failed(format!("cannot connect to {host}: {}", describe(e)))
+        }
+        _ => FetchError::Failed(describe(e)),
+    }
 }
 
 /// The most specific message of an error chain (reqwest's own top-level
