@@ -242,8 +242,16 @@ fn the_well_known_autoconfig_url_at_the_domain_itself_answers_too() {
             Reply::xml(config("wk.test", "imap.wk.test", "smtp.wk.test")),
         )],
     );
-    let r = lab.lookup("a@wk.test", &[]);
+    let r = lab.lookup("a@wk.test", &["-v"]);
     r.found();
+    // -v narrates on stderr; stdout stays one JSON document.
+    assert!(
+        r.stderr.contains(
+            "autoconfig: asking https://wk.test/.well-known/autoconfig/mail/config-v1.1.xml"
+        ),
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.json["source"], "autoconfig");
     assert_eq!(r.json["trust"], "verified");
     assert_eq!(r.entry("https://wk.test/.well-known")["result"], "found");

@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use super::domain::registrable;
-use super::{Ctx, Found, Potential, Rank};
+use super::{Ctx, Found, Rank};
 use crate::lookup::TryResult;
 use crate::net::dns::{Dns, DnsError};
 use crate::settings::{AuthMethod, Protocol, Security, Server, ServerUrl, Settings, Source, Trust};
@@ -73,7 +73,7 @@ pub struct Probed {
 }
 
 /// Runs the source.
-pub async fn run(ctx: Arc<Ctx>, _potential: Potential) -> Option<Found> {
+pub async fn run(ctx: Arc<Ctx>) -> Option<Found> {
     let mut cands: Vec<ServerUrl> = candidates(&ctx.domain);
     let mut results: Vec<Option<Option<Probed>>> = vec![None; cands.len()];
     let mut probes: FuturesUnordered<BoxFuture<'_, (usize, Option<Probed>)>> =

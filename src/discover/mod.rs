@@ -207,9 +207,7 @@ const SOURCES: [(Source, Rank, SourceFn); 6] = [
         Box::pin(autodiscover::run(c))
     }),
     (Source::Mx, Rank::Mx, |c, _| Box::pin(mx::run(c))),
-    (Source::Guess, Rank::Guess, |c, p| {
-        Box::pin(guess::run(c, p))
-    }),
+    (Source::Guess, Rank::Guess, |c, _| Box::pin(guess::run(c))),
 ];
 
 /// Runs every source for `email` and returns the best answer.
