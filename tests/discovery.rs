@@ -497,6 +497,77 @@ fn autodiscover_redirects_that_leave_the_domain_are_refused() {
 
 #[test]
 #[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn autodiscover_http_redirects_are_followed_with_the_post_but_never_to_autodiscover_tld() {
+    let b = 21;
+    let lab = Lab::new(
+        b,
+        vec![
+            Record::a("hr.test", &ip(b, 1)),
+            Record::a("autodiscover.hr.test", &ip(b, 1)),
+            Record::a("mail.hr.test", &ip(b, 1)),
+            Record::a("autodiscover.test", &ip(b, 2)),
+        ],
+    );
+    let leaf = lab
+        .ca
+        .issue(&["hr.test", "autodiscover.hr.test", "mail.hr.test"]);
+    let web = Web::start(
+        &ip(b, 1),
+        443,
+        Some(&leaf),
+        vec![
+            Route::post(
+                "hr.test",
+                AUTODISCOVER,
+                Reply::Redirect(
+                    302,
+                    "https://autodiscover.test/autodiscover/autodiscover.xml".into(),
+                ),
+            ),
+            Route::post(
+                "autodiscover.hr.test",
+                AUTODISCOVER,
+                Reply::Redirect(307, "https://mail.hr.test/ews/ad.xml".into()),
+            ),
+            Route::post(
+                "mail.hr.test",
+                "/ews/ad.xml",
+                Reply::xml(pox("imap.hr.test", "smtp.hr.test")),
+            ),
+        ],
+    );
+    let trap_leaf = lab.ca.issue(&["autodiscover.test"]);
+    let trap = Web::start(&ip(b, 2), 443, Some(&trap_leaf), vec![]);
+    let r = lab.lookup("jane@hr.test", &[]);
+    r.found();
+    assert_eq!(r.json["source"], "autodiscover");
+    assert_eq!(r.urls("incoming"), ["imaps://imap.hr.test:993"]);
+    let refused = r.entry("POST https://hr.test/");
+    assert_eq!(refused["result"], "refused-insecure", "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("public suffix"),
+        "{refused}"
+    );
+    assert!(trap.requests().is_empty(), "{:?}", trap.requests());
+    let followed: Vec<_> = web
+        .requests()
+        .into_iter()
+        .filter(|s| s.host == "mail.hr.test")
+        .collect();
+    assert_eq!(followed.len(), 1);
+    assert_eq!(followed[0].method, "POST");
+    assert!(
+        followed[0]
+            .body
+            .contains("<EMailAddress>jane@hr.test</EMailAddress>")
+    );
+}
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
 fn srv_records_answer_and_targets_outside_the_domain_are_unverified() {
     let b = 8;
     let lab = Lab::new(
