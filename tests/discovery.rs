@@ -511,7 +511,9 @@ fn autodiscover_http_redirects_are_followed_with_the_post_but_never_to_autodisco
     let leaf = lab
         .ca
         .issue(&["hr.test", "autodiscover.hr.test", "mail.hr.test"]);
-    let web = Web::start(
+    // Each answer after 200 ms: the refused redirect (one round trip) is
+    // recorded before the followed one (two) answers and ends the lookup.
+    let web = Web::start_delayed(
         &ip(b, 1),
         443,
         Some(&leaf),
@@ -535,6 +537,7 @@ fn autodiscover_http_redirects_are_followed_with_the_post_but_never_to_autodisco
                 Reply::xml(pox("imap.hr.test", "smtp.hr.test")),
             ),
         ],
+        Duration::from_millis(200),
     );
     let trap_leaf = lab.ca.issue(&["autodiscover.test"]);
     let trap = Web::start(&ip(b, 2), 443, Some(&trap_leaf), vec![]);
