@@ -692,6 +692,42 @@ fn guessing_with_a_valid_certificate_everywhere_is_verified() {
 
 #[test]
 #[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn guessing_also_tries_the_mx_hosts_domain() {
+    let b = 22;
+    let lab = Lab::new(
+        b,
+        vec![
+            Record::mx("mxg.test", "mx1.hosting.test", 10),
+            Record::a("imap.hosting.test", &ip(b, 1)),
+        ],
+    );
+    let leaf = lab.ca.issue(&["imap.hosting.test"]);
+    let imap = Greeter::start(&ip(b, 1), 993, Some(&leaf), "* OK", Duration::ZERO);
+    let r = lab.lookup("a@mxg.test", &[]);
+    r.found();
+    assert_eq!(r.json["source"], "guess");
+    assert_eq!(r.urls("incoming"), ["imaps://imap.hosting.test:993"]);
+    assert_eq!(r.json["trust"], "verified");
+    assert_eq!(r.entry("imaps://imap.mxg.test:993")["result"], "not-found");
+    assert!(imap.received().is_empty());
+    // Only the address's domain and the MX host's domain are probed.
+    let guessed: Vec<&str> = r.json["tried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["source"] == "guess")
+        .map(|t| t["url"].as_str().unwrap())
+        .collect();
+    assert!(
+        guessed
+            .iter()
+            .all(|u| u.contains(".mxg.test:") || u.contains(".hosting.test:")),
+        "{guessed:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
 fn a_config_over_plain_http_is_unverified_and_does_not_carry_the_address() {
     let b = 12;
     let lab = Lab::new(b, vec![Record::a("autoconfig.plain.test", &ip(b, 1))]);
