@@ -13,6 +13,7 @@ pub fn run(a: ServeArgs, g: &Global) -> Result<Outcome, Fatal> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let config = match &a.config {
         Some(path) => server::config::load(path)
@@ -25,8 +26,9 @@ pub fn run(a: ServeArgs, g: &Global) -> Result<Outcome, Fatal> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let stop = server::shutdown_signal().map_err(server::StartError::Signals)?;
         let server = Server::bind(&config, &listen, discover).await?;
-        server.serve(server::shutdown_signal()).await
+        server.serve(stop).await
     })?;
     Ok(Outcome::Success)
 }

@@ -164,7 +164,9 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state);
-    Router::new().fallback_service(routes.layer(map_request(case_insensitive_paths)))
+    // Routing happens inside `routes`, so the path is folded outside it.
+    let folded = tower::Layer::layer(&map_request(case_insensitive_paths), routes);
+    Router::new().fallback_service(folded)
 }
 
 /// Outlook and its kin spell the Autodiscover path every way

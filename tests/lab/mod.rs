@@ -23,6 +23,7 @@
 pub mod dns;
 pub mod greeter;
 pub mod https;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

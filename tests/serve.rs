@@ -1,0 +1,918 @@
+//! End-to-end tests of `mailsetup serve`: the real server on a loopback
+//! port (in-process, or the binary for signals and start-up errors) and a
+//! real HTTP client for every endpoint. Outputs are checked against the
+//! outside world's grammars (xmllint with the autoconfig RELAX NG, openssl
+//! for signatures), not against the writers' own code.
+
+mod lab;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use lab::server::{Binary, OPERATOR_TOML, Running, client, config, offline};
+use mailsetup::address::EmailAddress;
+use mailsetup::lookup::{self, Lookup};
+use mailsetup::server::resolve::DiscoverFn;
+use mailsetup::settings::{AuthMethod, Protocol, Security, Server, Settings, Source, Trust};
+use reqwest::StatusCode;
+
+const RNG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/spec/refs/autoconfig.rng"
+);
+
+const OUTLOOK_2006A: &str =
+    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+
+fn pox_request(email: &str, schema: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+  <Request>
+    <EMailAddress>{email}</EMailAddress>
+    <AcceptableResponseSchema>{schema}</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>"#
+    )
+}
+
+/// Validates `xml` with `xmllint --relaxng` against the autoconfig grammar.
+fn assert_valid_autoconfig(xml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config-v1.1.xml");
+    std::fs::write(&file, xml).unwrap();
+    let o = Command::new("xmllint")
+        .args(["--noout", "--relaxng", RNG])
+        .arg(&file)
+        .output()
+        .expect("xmllint is installed (scripts/install-deps.sh)");
+    assert!(
+        o.status.success(),
+        "xmllint rejects the autoconfig answer:\n{}\n{xml}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+async fn operator() -> Running {
+    Running::start(config(OPERATOR_TOML), offline(), "127.0.0.1").await
+}
+
+async fn help_desk() -> Running {
+    Running::start(config(""), offline(), "127.0.0.1").await
+}
+
+/// The text of every `<name>` element in `xml`, in order.
+fn elements(xml: &str, name: &str) -> Vec<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split(&close).next().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_and_metrics_count_requests_by_endpoint_and_status() {
+    let s = help_desk().await;
+    let c = client();
+    for _ in 0..3 {
+        let r = c.get(s.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = c.get(s.url("/api/v1/lookup")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = c.get(s.url("/no/such/path")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = c.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = r.text().await.unwrap();
+    for line in [
+        r#"mailsetup_http_requests_total{endpoint="/healthz",status="200"} 3"#,
+        r#"mailsetup_http_requests_total{endpoint="/api/v1/lookup",status="400"} 1"#,
+        r#"mailsetup_http_requests_total{endpoint="unmatched",status="404"} 1"#,
+        r#"mailsetup_http_request_duration_seconds_count{endpoint="/healthz"} 3"#,
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoconfig_on_both_paths_validates_against_the_grammar() {
+    let s = operator().await;
+    let c = client();
+    for path in [
+        "/mail/config-v1.1.xml",
+        "/.well-known/autoconfig/mail/config-v1.1.xml",
+    ] {
+        let r = c
+            .get(s.url(path))
+            .query(&[("emailaddress", "Jane.Doe@example.test")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .contains("xml")
+        );
+        let xml = r.text().await.unwrap();
+        assert_valid_autoconfig(&xml);
+        assert!(xml.contains("imap.example.test"), "{xml}");
+        assert!(
+            xml.contains("<username>Jane.Doe@example.test</username>"),
+            "{xml}"
+        );
+        // The display name's & and < are escaped, not echoed raw.
+        assert!(!xml.contains("Example & Co <Mail>"), "{xml}");
+    }
+    // Thunderbird reads the answer back: the library's own parser agrees.
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoconfig_without_an_address_takes_the_domain_from_the_host_header() {
+    let s = operator().await;
+    let r = client()
+        .get(s.url("/mail/config-v1.1.xml"))
+        .header("Host", "autoconfig.example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let xml = r.text().await.unwrap();
+    assert_valid_autoconfig(&xml);
+    assert!(xml.contains("<username>%EMAILADDRESS%</username>"), "{xml}");
+    assert!(xml.contains("smtp.example.test"));
+
+    // A host that names no domain of the operator is a 404, not a guess.
+    let r = client()
+        .get(s.url("/mail/config-v1.1.xml"))
+        .header("Host", "autoconfig.elsewhere.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("example.test"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodiscover_round_trip_on_every_spelling_of_the_path() {
+    let s = operator().await;
+    let c = client();
+    for path in [
+        "/autodiscover/autodiscover.xml",
+        "/Autodiscover/Autodiscover.xml",
+        "/AutoDiscover/AutoDiscover.XML",
+    ] {
+        let r = c
+            .post(s.url(path))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body(pox_request("jane@example-alias.test", OUTLOOK_2006A))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let xml = r.text().await.unwrap();
+        assert!(xml.contains(OUTLOOK_2006A), "{xml}");
+        let protocols: Vec<String> = xml
+            .split("<Protocol>")
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        assert_eq!(protocols.len(), 4, "{xml}");
+        let find = |server: &str, port: &str| {
+            protocols
+                .iter()
+                .find(|p| elements(p, "Server") == [server] && elements(p, "Port") == [port])
+                .unwrap_or_else(|| panic!("no {server}:{port} in {xml}"))
+                .clone()
+        };
+        let imap = find("imap.example.test", "993");
+        assert_eq!(elements(&imap, "SSL"), ["on"]);
+        assert_eq!(elements(&imap, "Encryption"), ["SSL"]);
+        assert_eq!(elements(&imap, "SPA"), ["off"]);
+        assert_eq!(elements(&imap, "LoginName"), ["jane@example-alias.test"]);
+        let submission = find("smtp.example.test", "587");
+        assert_eq!(elements(&submission, "Encryption"), ["TLS"]);
+        assert_eq!(elements(&submission, "SPA"), ["off"]);
+        let smtps = find("smtp.example.test", "465");
+        assert_eq!(elements(&smtps, "Encryption"), ["SSL"]);
+    }
+    // Autodiscover is POST only.
+    let r = c
+        .get(s.url("/autodiscover/autodiscover.xml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodiscover_answers_schemas_it_does_not_serve_with_error_601() {
+    let s = operator().await;
+    let r = client()
+        .post(s.url("/autodiscover/autodiscover.xml"))
+        .header("Content-Type", "text/xml")
+        .body(pox_request(
+            "jane@example.test",
+            "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let xml = r.text().await.unwrap();
+    assert!(!status.is_server_error());
+    assert_eq!(elements(&xml, "ErrorCode"), ["601"], "{xml}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_and_malformed_autodiscover_bodies_get_4xx_and_nothing_expanded() {
+    let s = operator().await;
+    let c = client();
+    let billion = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol9 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<Autodiscover><Request><EMailAddress>&lol9;@example.test</EMailAddress></Request></Autodiscover>"#;
+    let xxe = r#"<?xml version="1.0"?>
+<!DOCTYPE a [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Autodiscover><Request><EMailAddress>&xxe;</EMailAddress></Request></Autodiscover>"#;
+    let deep = format!(
+        "<Autodiscover>{}{}</Autodiscover>",
+        "<a>".repeat(5000),
+        "</a>".repeat(5000)
+    );
+    let oversized = format!(
+        "<Autodiscover><Request><EMailAddress>a@example.test</EMailAddress>{}</Request></Autodiscover>",
+        " ".repeat(70 * 1024)
+    );
+    let cases: Vec<(&str, String, &str, u16)> = vec![
+        ("billion laughs", billion.to_string(), "text/xml", 400),
+        ("external entity", xxe.to_string(), "text/xml", 400),
+        (
+            "undefined entity",
+            pox_request("&xxe;", OUTLOOK_2006A),
+            "text/xml",
+            400,
+        ),
+        ("deep nesting", deep, "text/xml", 400),
+        ("over 64 KiB", oversized, "text/xml", 413),
+        ("not XML", "hello".into(), "text/xml", 400),
+        (
+            "truncated",
+            pox_request("a@example.test", "")[..120].to_string(),
+            "text/xml",
+            400,
+        ),
+        (
+            "no address",
+            "<Autodiscover><Request/></Autodiscover>".into(),
+            "text/xml",
+            400,
+        ),
+        (
+            "malformed address",
+            pox_request("not-an-address", OUTLOOK_2006A),
+            "text/xml",
+            400,
+        ),
+        (
+            "unknown domain",
+            pox_request("a@elsewhere.test", OUTLOOK_2006A),
+            "text/xml",
+            404,
+        ),
+        (
+            "JSON body",
+            r#"{"email":"a@example.test"}"#.into(),
+            "application/json",
+            415,
+        ),
+        (
+            "form body",
+            "email=a%40example.test".into(),
+            "application/x-www-form-urlencoded",
+            415,
+        ),
+    ];
+    for (what, body, content_type, want) in cases {
+        let r = c
+            .post(s.url("/autodiscover/autodiscover.xml"))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{what}");
+        let xml = r.text().await.unwrap();
+        assert_eq!(elements(&xml, "ErrorCode"), ["600"], "{what}: {xml}");
+        assert!(
+            !xml.contains("lollol") && !xml.contains("root:"),
+            "{what}: {xml}"
+        );
+    }
+    // Values echoed into the error document are escaped.
+    let r = c
+        .post(s.url("/autodiscover/autodiscover.xml"))
+        .header("Content-Type", "text/xml")
+        .body(pox_request("&lt;script&gt;@x", OUTLOOK_2006A))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let xml = r.text().await.unwrap();
+    assert!(!xml.contains("<script>"), "{xml}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autodiscover_json_points_new_outlook_at_the_pox_url() {
+    let s = operator().await;
+    let c = client();
+    for path in [
+        "/autodiscover/autodiscover.json?Email=jane@example.test&Protocol=AutodiscoverV1",
+        "/autodiscover/autodiscover.json/v1.0/jane@example.test?Protocol=AutodiscoverV1",
+        "/Autodiscover/Autodiscover.json/V1.0/jane@example.test?Protocol=autodiscoverv1",
+    ] {
+        let r = c
+            .get(s.url(path))
+            .header("Host", "autodiscover.example.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "Protocol": "AutodiscoverV1",
+                "Url": "http://autodiscover.example.test/autodiscover/autodiscover.xml"
+            }),
+            "{path}"
+        );
+    }
+    for path in [
+        "/autodiscover/autodiscover.json?Email=jane@example.test&Protocol=ActiveSync",
+        "/autodiscover/autodiscover.json/v1.0/jane@example.test",
+    ] {
+        let r = c.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["ErrorCode"], "InvalidProtocol", "{path}");
+    }
+    s.stop().await;
+}
+
+async fn get_profile(s: &Running, email: &str) -> reqwest::Response {
+    client()
+        .get(s.url("/apple/mobileconfig"))
+        .query(&[("emailaddress", email)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_have_apples_type_and_a_file_name() {
+    let s = help_desk().await;
+    let r = get_profile(&s, "alice@posteo.de").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/x-apple-aspen-config"
+    );
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        disposition,
+        "attachment; filename=\"alice@posteo.de.mobileconfig\""
+    );
+    let body = r.bytes().await.unwrap();
+    let plist: plist::Value = plist::from_bytes(&body).expect("a property list");
+    let payloads = plist
+        .as_dictionary()
+        .and_then(|d| d.get("PayloadContent"))
+        .and_then(|v| v.as_array())
+        .expect("PayloadContent");
+    let mail = payloads[0].as_dictionary().unwrap();
+    assert_eq!(
+        mail.get("PayloadType").and_then(|v| v.as_string()),
+        Some("com.apple.mail.managed")
+    );
+    assert_eq!(
+        mail.get("IncomingMailServerHostName")
+            .and_then(|v| v.as_string()),
+        Some("posteo.de")
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_only_providers_never_get_a_password_profile() {
+    let s = help_desk().await;
+    let r = get_profile(&s, "someone@msn.com").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("com.apple.eas.account"), "{body}");
+    assert!(!body.contains("com.apple.mail.managed"), "{body}");
+    assert!(!body.contains("IncomingPassword"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_profiles_verify_with_openssl() {
+    let ca = lab::TestCa::new();
+    let leaf = ca.issue(&["profiles.example.test"]);
+    let toml = format!(
+        "{OPERATOR_TOML}\n[signing]\ncert = \"{}\"\nkey = \"{}\"\n",
+        leaf.cert_file.display(),
+        leaf.key_file.display()
+    );
+    let s = Running::start(config(&toml), offline(), "127.0.0.1").await;
+    let r = get_profile(&s, "jane@example.test").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/x-apple-aspen-config"
+    );
+    let signed = r.bytes().await.unwrap();
+    assert_eq!(signed[0], 0x30, "DER, not XML");
+    let dir = tempfile::tempdir().unwrap();
+    let (input, content) = (dir.path().join("p.der"), dir.path().join("p.plist"));
+    std::fs::write(&input, &signed).unwrap();
+    let o = Command::new("openssl")
+        .args(["cms", "-verify", "-inform", "DER", "-in"])
+        .arg(&input)
+        .arg("-CAfile")
+        .arg(ca.ca_file())
+        .arg("-out")
+        .arg(&content)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        o.status.success(),
+        "openssl cms -verify: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let inner = std::fs::read_to_string(&content).unwrap();
+    assert!(inner.contains("imap.example.test"), "{inner}");
+    s.stop().await;
+
+    // A signing key that does not exist stops the server before it binds.
+    let broken = toml.replace(
+        &leaf.key_file.display().to_string(),
+        &leaf.cert_file.display().to_string(),
+    );
+    let cfg = config(&broken);
+    let e = mailsetup::server::Server::bind(&cfg, &["127.0.0.1:0".parse().unwrap()], offline())
+        .await
+        .err()
+        .expect("a certificate file as key is refused");
+    assert!(e.to_string().contains("signing"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookup_api_answers_what_the_cli_prints() {
+    let s = help_desk().await;
+    let r = client()
+        .get(s.url("/api/v1/lookup"))
+        .query(&[("email", "Someone@MSN.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let api: serde_json::Value = r.json().await.unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(["lookup", "--offline", "--json", "Someone@MSN.com"])
+        .output()
+        .unwrap();
+    let cli: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(api, cli);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_class_gets_a_4xx_that_says_what_to_do() {
+    let s = operator().await;
+    let c = client();
+    let cases: &[(&str, u16, &str)] = &[
+        ("/api/v1/lookup", 400, "no email address"),
+        ("/api/v1/lookup?email=", 400, "empty"),
+        ("/api/v1/lookup?email=someone.example.test", 400, "has no @"),
+        ("/api/v1/lookup?email=a@elsewhere.test", 404, "example.test"),
+        (
+            "/api/v1/lookup?email=a%00b@example.test",
+            400,
+            "control character",
+        ),
+        (
+            "/mail/config-v1.1.xml?emailaddress=x@@example.test",
+            400,
+            "more than one @",
+        ),
+        ("/apple/mobileconfig", 400, "no email address"),
+        (
+            "/apple/mobileconfig?emailaddress=a@elsewhere.test",
+            404,
+            "example.test",
+        ),
+        ("/qr.svg", 400, "no email address"),
+        ("/?email=%3Cb%3Eoops", 400, "&lt;b&gt;oops"),
+    ];
+    for (path, want, says) in cases {
+        let r = c.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), *want, "{path}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{path}: {text}");
+        assert!(!text.contains("<b>oops"), "{path}: echoed unescaped");
+    }
+    // The API's errors are JSON.
+    let r = c.get(s.url("/api/v1/lookup")).send().await.unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("?email="));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_over_their_rate_get_429_with_retry_after() {
+    let toml = format!("{OPERATOR_TOML}\n[rate_limit]\nper_minute = 6\nburst = 3\n");
+    let s = Running::start(config(&toml), offline(), "127.0.0.1").await;
+    let c = client();
+    let url = s.url("/api/v1/lookup?email=jane@example.test");
+    for i in 0..3 {
+        let r = c.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "request {i}");
+    }
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&wait), "{wait}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("try again"));
+    // Every discovery endpoint shares the client's budget...
+    let r = c
+        .get(s.url("/mail/config-v1.1.xml?emailaddress=jane@example.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // ...while health checks and metrics are never limited.
+    for _ in 0..10 {
+        let r = c.get(s.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    s.stop().await;
+}
+
+/// A discovery that counts its calls and takes `delay`, answering with
+/// an IMAP and an SMTP server under the asked domain.
+fn counting_discovery(calls: Arc<AtomicUsize>, delay: Duration) -> DiscoverFn {
+    Arc::new(move |email: EmailAddress| {
+        let calls = calls.clone();
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            Ok(fake_lookup(&email))
+        })
+    })
+}
+
+fn fake_lookup(email: &EmailAddress) -> Lookup {
+    let server = |protocol, host: String, port, security| Server {
+        protocol,
+        host,
+        port,
+        security,
+        auth: vec![AuthMethod::Password],
+        username: email.expand("%EMAILADDRESS%"),
+    };
+    let d = email.domain();
+    let settings = Settings {
+        provider: None,
+        incoming: vec![server(
+            Protocol::Imap,
+            format!("imap.{d}"),
+            993,
+            Security::Tls,
+        )],
+        outgoing: vec![server(
+            Protocol::Smtp,
+            format!("smtp.{d}"),
+            587,
+            Security::Starttls,
+        )],
+        source: Source::Autoconfig,
+        trust: Trust::Verified,
+        notes: vec![],
+    };
+    let tried = vec![lookup::Tried {
+        source: Source::Autoconfig,
+        url: format!("https://autoconfig.{d}/mail/config-v1.1.xml"),
+        result: lookup::TryResult::Found,
+        ms: 1,
+        detail: None,
+    }];
+    lookup::finish(email, settings, tried)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_for_one_domain_costs_one_discovery() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let s = Running::start(
+        config(""),
+        counting_discovery(calls.clone(), Duration::from_millis(300)),
+        "127.0.0.1",
+    )
+    .await;
+    let c = client();
+    let mut asks = Vec::new();
+    for i in 0..20 {
+        let url = s.url(&format!("/api/v1/lookup?email=user{i}@slow.test"));
+        let c = c.clone();
+        asks.push(tokio::spawn(async move {
+            let r = c.get(url).send().await.unwrap();
+            (r.status(), r.json::<serde_json::Value>().await.unwrap())
+        }));
+    }
+    for (i, a) in asks.into_iter().enumerate() {
+        let (status, v) = a.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        // Each answer is personalised although discovery ran once.
+        assert_eq!(v["incoming"][0]["username"], format!("user{i}@slow.test"));
+        assert_eq!(v["incoming"][0]["host"], "imap.slow.test");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "concurrent lookups coalesce"
+    );
+    // Later requests are served from the cache; another domain is its own.
+    let r = c
+        .get(s.url("/api/v1/lookup?email=late@slow.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let r = c
+        .get(s.url("/api/v1/lookup?email=x@other.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // Built-in providers never reach discovery.
+    let r = c
+        .get(s.url("/api/v1/lookup?email=x@gmail.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // Each discovery's sources are counted once, cache hits not at all.
+    let text = c
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"mailsetup_discovery_sources_total{source="autoconfig",result="found"} 2"#),
+        "{text}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_answers_without_javascript_with_escaped_values() {
+    let s = help_desk().await;
+    let r = client()
+        .get(s.url("/?email=alice%40posteo.de"))
+        .header("Host", "help.example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"<label for="email">"#));
+    assert!(html.contains(r#"value="alice@posteo.de""#));
+    assert!(
+        html.contains("<th scope=\"row\">Host Name</th><td>posteo.de</td>"),
+        "{html}"
+    );
+    assert!(html.contains(
+        r#"href="http://help.example.test/apple/mobileconfig?emailaddress=alice%40posteo.de""#
+    ));
+    assert!(html.contains("<svg role=\"img\""), "an inline QR code");
+    assert!(html.contains(r#"id="steps""#));
+
+    let r = client()
+        .get(s.url("/?email=someone%40msn.com"))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="builtin""#),
+        "OAuth leads with the built-in account"
+    );
+    assert!(html.contains("Download the Exchange (OAuth) profile"));
+    assert!(html.contains(r#"data-code="oauth-required""#));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_requests_in_flight_finish() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut s = Running::start(
+        config(""),
+        counting_discovery(calls.clone(), Duration::from_millis(800)),
+        "127.0.0.1",
+    )
+    .await;
+    let url = s.url("/api/v1/lookup?email=a@slow.test");
+    let base = s.base.clone();
+    let in_flight = tokio::spawn(async move { client().get(url).send().await });
+    while calls.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.signal_stop();
+    let r = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(r.status(), StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(5), s.stopped())
+        .await
+        .expect("the server stops")
+        .unwrap();
+    // New connections are refused once it has stopped.
+    assert!(
+        client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[test]
+fn configuration_errors_name_file_and_line_and_refuse_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mail.toml");
+    std::fs::write(
+        &file,
+        "[[domain]]\nname = \"example.test\"\nincoming = [{ url = \"imaps://imap.example.test\", auth = [\"password\"] }]\noutgoing = [{ url = \"smtp://smtp.example.test:25\", auth = [\"password\"] }]\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{}:4:", file.display())), "{err}");
+    assert!(err.contains("port 25"), "{err}");
+    assert!(err.contains("did not start"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn sigterm_stops_the_binary_cleanly() {
+    let mut b = Binary::start(&["--offline", "--listen", "127.0.0.1:0"]);
+    let addr = b.addr;
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    b.signal("TERM");
+    let status = b
+        .wait_exit(Duration::from_secs(10))
+        .expect("it exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+/// The DER of the certificate `addr` presents for `name`.
+async fn served_certificate(
+    addr: std::net::SocketAddr,
+    ca: &std::path::Path,
+    name: &str,
+) -> Vec<u8> {
+    let config = mailsetup::net::tls::client_config(Some(ca)).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let server_name = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
+    let tls = connector
+        .connect(server_name, tcp)
+        .await
+        .expect("a TLS handshake");
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_tls_certificate() {
+    let ca = lab::TestCa::new();
+    let first = ca.issue(&["autoconfig.example.test"]);
+    let second = ca.issue(&["autoconfig.example.test"]);
+    let cert = ca.dir().join("live.crt");
+    let key = ca.dir().join("live.key");
+    std::fs::write(&cert, &first.chain_pem).unwrap();
+    std::fs::write(&key, &first.key_pem).unwrap();
+    let file = ca.dir().join("mail.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{OPERATOR_TOML}\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let b = Binary::start(&[
+        "--offline",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    let name = "autoconfig.example.test";
+    assert_eq!(
+        served_certificate(b.addr, &ca.ca_file(), name).await,
+        pem_der(&first.chain_pem)
+    );
+    // HTTPS serves the endpoints.
+    let url = format!("https://{name}:{}/healthz", b.addr.port());
+    let https = reqwest::Client::builder()
+        .tls_backend_preconfigured(rustls::ClientConfig::clone(
+            &mailsetup::net::tls::client_config(Some(&ca.ca_file())).unwrap(),
+        ))
+        .resolve(name, b.addr)
+        .build()
+        .unwrap();
+    assert_eq!(
+        https.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // A broken file on reload keeps the old certificate.
+    std::fs::write(&cert, "garbage").unwrap();
+    b.signal("HUP");
+    assert!(
+        b.wait_for_log("not reloaded", Duration::from_secs(5))
+            .is_some()
+    );
+    assert_eq!(
+        served_certificate(b.addr, &ca.ca_file(), name).await,
+        pem_der(&first.chain_pem)
+    );
+    // A renewed certificate is served after SIGHUP, without a restart.
+    std::fs::write(&cert, &second.chain_pem).unwrap();
+    std::fs::write(&key, &second.key_pem).unwrap();
+    b.signal("HUP");
+    assert!(b.wait_for_log("reloaded", Duration::from_secs(5)).is_some());
+    assert_eq!(
+        served_certificate(b.addr, &ca.ca_file(), name).await,
+        pem_der(&second.chain_pem)
+    );
+}
