@@ -27,5 +27,7 @@ pub mod autoconfig;
 pub mod lookup;
 pub mod net;
 pub mod output;
+pub mod profile;
 pub mod provider;
 pub mod settings;
+pub mod sign;
