@@ -136,7 +136,7 @@ pub enum SignError {
 
 enum Key {
     P256(p256::ecdsa::SigningKey),
-    Rsa(rsa::pkcs1v15::SigningKey<Sha256>),
+    Rsa(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
 }
 
 /// A signing certificate with its chain and private key, ready to sign.
@@ -190,7 +190,7 @@ impl Signer {
             Key::P256(k) => p256::PublicKey::from_public_key_der(&spki)
                 .is_ok_and(|p| p == p256::PublicKey::from(k.verifying_key())),
             Key::Rsa(k) => rsa::RsaPublicKey::from_public_key_der(&spki)
-                .is_ok_and(|p| &p == k.as_ref().as_ref()),
+                .is_ok_and(|p| &p == (**k).as_ref().as_ref()),
         };
         if !matches {
             return Err(SignError::KeyMismatch {
@@ -240,8 +240,8 @@ impl Signer {
                     .map_err(|e| cms(&e))?;
             }
             Key::Rsa(k) => {
-                let info =
-                    SignerInfoBuilder::new(k, sid, digest, &econtent, None).map_err(|e| cms(&e))?;
+                let info = SignerInfoBuilder::new(&**k, sid, digest, &econtent, None)
+                    .map_err(|e| cms(&e))?;
                 builder
                     .add_signer_info::<_, rsa::pkcs1v15::Signature>(info)
                     .map_err(|e| cms(&e))?;
@@ -396,7 +396,7 @@ fn rsa_key(k: rsa::RsaPrivateKey, file: &str) -> Result<Key, SignError> {
             ),
         });
     }
-    Ok(Key::Rsa(rsa::pkcs1v15::SigningKey::new(k)))
+    Ok(Key::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k))))
 }
 
 fn curve_name(curve: Option<const_oid::ObjectIdentifier>) -> String {

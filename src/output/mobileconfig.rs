@@ -308,7 +308,7 @@ pub fn exchange_profile(account: &ExchangeAccount<'_>, opts: &Options) -> Vec<u8
         },
     };
     let top_description = format!(
-        "Sets up {shown} as an Exchange account for Mail, Contacts and Calendars. After installing, the iPhone opens {description}'s sign-in page; no password is part of this profile."
+        "Sets up {shown} as an Exchange account for Mail, Contacts and Calendars. After installing, the iPhone opens Microsoft's sign-in page; no password is part of this profile."
     );
     write(payload, &id, top_description, &description, shown, opts)
 }
