@@ -7,7 +7,8 @@
 //!    model every other module speaks.
 //! 2. **discovery** — [`lookup`] asks the built-in [`provider`] table, then
 //!    the network sources; [`autoconfig`] reads Thunderbird's XML format.
-//! 3. **output** — [`output`] renders results for people and programs.
+//! 3. **output** — [`output`] renders results for people and programs;
+//!    [`profile`] writes what a mail client installs, signed by [`sign`].
 //!
 //! The CLI (`src/main.rs`, `src/cli/`) and the server only wire these
 //! together; neither holds logic of its own.
