@@ -1246,3 +1246,74 @@ fn json_carries_text_formats_and_names_written_files() {
     assert_eq!(v["file"], file.to_str().unwrap());
     assert_eq!(v["bytes"], std::fs::metadata(&file).unwrap().len());
 }
+
+#[test]
+fn discovered_oauth_only_servers_of_an_unknown_provider_are_refused_too() {
+    // Settings as a domain's own autoconfig file might give them: no entry
+    // in the built-in table, so the servers' own auth methods decide.
+    let e = email("me@oauth-only.test");
+    let srv = |protocol: Protocol, auth: Vec<AuthMethod>| Server {
+        protocol,
+        host: "mail.oauth-only.test".into(),
+        port: protocol.default_port(Security::Tls),
+        security: Security::Tls,
+        auth,
+        username: "me@oauth-only.test".into(),
+    };
+    let mut s = Settings {
+        provider: None,
+        incoming: vec![srv(Protocol::Imap, vec![AuthMethod::Oauth2])],
+        outgoing: vec![srv(Protocol::Smtp, vec![AuthMethod::Oauth2])],
+        source: Source::Autoconfig,
+        trust: Trust::Verified,
+        notes: vec![],
+    };
+    let err = render_with(&e, &s, Format::Mobileconfig, false).unwrap_err();
+    assert!(
+        matches!(err, ProfileError::OauthOnly { account: None, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("provider's own app"), "{err}");
+    assert!(err.is_refusal());
+
+    // Passwords for sending but not for reading: still no usable account.
+    s.outgoing = vec![srv(Protocol::Smtp, vec![AuthMethod::Password])];
+    let err = render_with(&e, &s, Format::Mobileconfig, false).unwrap_err();
+    assert!(matches!(err, ProfileError::NoIphoneServer(_)), "{err}");
+    assert_eq!(err.code(), "no-iphone-server");
+    assert!(err.to_string().contains("offer only OAuth2"), "{err}");
+
+    // Kerberos only is no better: the iPhone's Mail app cannot do it.
+    s.incoming = vec![srv(Protocol::Imap, vec![AuthMethod::Gssapi])];
+    assert!(matches!(
+        render_with(&e, &s, Format::Mobileconfig, false),
+        Err(ProfileError::NoIphoneServer(_))
+    ));
+}
+
+#[test]
+fn a_signed_profile_is_not_written_to_a_terminal() {
+    // `script` (util-linux) gives the command a terminal as stdout.
+    let pki = Pki::new();
+    let key = KeyPair::generate().unwrap();
+    let key_file = pki.path("k.pem");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let cert = pki.leaf(&key.serialize_pem(), "c.pem");
+    let command = format!(
+        "{} profile --offline alice@posteo.de --sign-cert {} --sign-key {}",
+        env!("CARGO_BIN_EXE_mailsetup"),
+        cert.display(),
+        key_file.display()
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .output()
+        .expect("script is installed (util-linux)");
+    let seen = stdout(&o);
+    assert_eq!(o.status.code(), Some(2), "{seen}");
+    assert!(seen.contains("write it to a file with -o FILE"), "{seen}");
+    assert!(
+        !seen.contains("posteo.de</string>"),
+        "the profile reached the terminal"
+    );
+}

@@ -11,9 +11,9 @@ use std::io::{IsTerminal, Write};
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, Lookup};
 use mailsetup::output::human;
-use mailsetup::output::mobileconfig;
+use mailsetup::output::{iphone, mobileconfig};
 use mailsetup::profile::{self, Format, ProfileError, Request};
-use mailsetup::settings::{ServerUrl, Settings, Trust};
+use mailsetup::settings::{Security, ServerUrl, Settings, Trust};
 use mailsetup::sign::Signer;
 
 use super::args::{Global, ProfileArgs};
@@ -45,6 +45,10 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
         eprintln!(
             "mailsetup: warning: these settings come from an unverified source; confirm them with your provider before typing your password"
         );
+    }
+
+    if matches!(format, Format::Mobileconfig | Format::IosSteps) {
+        warn_if_unencrypted(&settings);
     }
 
     let options = mobileconfig::Options::default();
@@ -156,6 +160,22 @@ fn settings(
     Ok(Some(profile::with_user_servers(
         email, base, incoming, outgoing,
     )?))
+}
+
+/// Says so when the iPhone would send the password without encryption
+/// (only servers given as `?security=none` are like that).
+fn warn_if_unencrypted(settings: &Settings) {
+    let Ok(chosen) = iphone::servers(settings) else {
+        return;
+    };
+    for s in [chosen.incoming, chosen.outgoing] {
+        if s.server.security == Security::None && s.auth.needs_password() {
+            eprintln!(
+                "mailsetup: warning: {} has no encryption: the iPhone will send the password readable to anyone on the way",
+                s.server.url()
+            );
+        }
+    }
 }
 
 fn refuse(email: &EmailAddress, e: &ProfileError, g: &Global) -> Result<Outcome, Fatal> {
