@@ -1,8 +1,11 @@
 //! `mailsetup profile`: every format checked against its grammar (Apple's
 //! schema, the autoconfig RELAX NG, Outlook's POX shape), signed profiles
 //! checked by `openssl cms -verify`, and the OAuth rules checked for every
-//! provider of the built-in table. None of these tests needs a network.
+//! provider of the built-in table. Only the last section, profiles from
+//! settings discovered over the network, needs the test lab (addresses
+//! 127.0.3.0/24); everything else runs with `--offline` or the library.
 
+mod lab;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -1316,4 +1319,162 @@ fn a_signed_profile_is_not_written_to_a_terminal() {
         !seen.contains("posteo.de</string>"),
         "the profile reached the terminal"
     );
+}
+
+// --- profiles from discovered settings (test lab) -----------------------------------
+
+mod discovered {
+    use super::*;
+    use lab::TestCa;
+    use lab::dns::{Dns, Record};
+    use lab::https::{Reply, Route, Web};
+
+    /// The `n`th address of this file's block (127.0.3.0/24, `b` a group
+    /// of ten per test).
+    fn ip(b: u8, n: u8) -> String {
+        format!("127.0.3.{}", b * 10 + n)
+    }
+
+    fn run(dns: &Dns, ca: &TestCa, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+            .arg("profile")
+            .args(["--dns", &dns.addr.to_string(), "--timeout", "6"])
+            .args(["--ispdb-url", "https://ispdb.lab.test/v1.1/"])
+            .arg("--ca-file")
+            .arg(ca.ca_file())
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    }
+
+    fn config(domain: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="{domain}">
+    <domain>{domain}</domain>
+    <displayName>Shop &amp; Co Mail</displayName>
+    <incomingServer type="imap">
+      <hostname>imap.{domain}</hostname><port>143</port><socketType>STARTTLS</socketType>
+      <username>%EMAILLOCALPART%</username><authentication>password-cleartext</authentication>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>smtp.{domain}</hostname><port>587</port><socketType>STARTTLS</socketType>
+      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>"#
+        )
+    }
+
+    #[test]
+    #[ignore = "needs the test lab: run ./scripts/test.sh"]
+    fn a_profile_from_the_domains_own_https_autoconfig_file() {
+        lab::require();
+        let b = 1;
+        let ca = TestCa::new();
+        let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.shop.test", &ip(b, 1))]);
+        let leaf = ca.issue(&["autoconfig.shop.test"]);
+        let _web = Web::start(
+            &ip(b, 1),
+            443,
+            Some(&leaf),
+            vec![Route::get(
+                "autoconfig.shop.test",
+                "/mail/config-v1.1.xml",
+                Reply::xml(config("shop.test")),
+            )],
+        );
+        let o = run(&dns, &ca, &["jo@shop.test"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            o.stderr.is_empty(),
+            "verified settings need no warning: {}",
+            stderr(&o)
+        );
+        assert_valid_profile(&o.stdout);
+        let parsed = parse(&o.stdout);
+        let mail = payload(&parsed);
+        assert_eq!(
+            get(mail, "EmailAccountDescription").as_string(),
+            Some("Shop & Co Mail")
+        );
+        assert_eq!(
+            get(mail, "IncomingMailServerHostName").as_string(),
+            Some("imap.shop.test")
+        );
+        assert_eq!(
+            get(mail, "IncomingMailServerUsername").as_string(),
+            Some("jo")
+        );
+        assert_eq!(
+            get(mail, "IncomingMailServerUseSSL").as_boolean(),
+            Some(true)
+        );
+        assert_eq!(
+            get(mail, "OutgoingMailServerUsername").as_string(),
+            Some("jo@shop.test")
+        );
+        assert_eq!(
+            get(mail, "OutgoingPasswordSameAsIncomingPassword").as_boolean(),
+            Some(false),
+            "different user names, so two prompts"
+        );
+    }
+
+    #[test]
+    #[ignore = "needs the test lab: run ./scripts/test.sh"]
+    fn a_profile_from_a_plain_http_config_comes_with_a_warning() {
+        lab::require();
+        let b = 2;
+        let ca = TestCa::new();
+        let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.plain.test", &ip(b, 1))]);
+        let _web = Web::start(
+            &ip(b, 1),
+            80,
+            None,
+            vec![Route::get(
+                "autoconfig.plain.test",
+                "/mail/config-v1.1.xml",
+                Reply::xml(config("plain.test")),
+            )],
+        );
+        let o = run(&dns, &ca, &["jo@plain.test", "--format", "ios-steps"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("unverified source"), "{}", stderr(&o));
+        assert!(stdout(&o).contains("unverified source"), "{}", stdout(&o));
+    }
+
+    #[test]
+    #[ignore = "needs the test lab: run ./scripts/test.sh"]
+    fn a_custom_domain_at_microsoft_365_is_known_by_its_mx_and_gets_no_password_profile() {
+        lab::require();
+        let b = 3;
+        let ca = TestCa::new();
+        let dns = Dns::start(
+            &ip(b, 0),
+            &[Record::mx(
+                "contoso.test",
+                "contoso-test.mail.protection.outlook.com",
+                0,
+            )],
+        );
+        let o = run(&dns, &ca, &["alex@contoso.test"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        let e = stderr(&o);
+        assert!(e.contains("Add Account › Microsoft Exchange"), "{e}");
+        assert!(e.contains("--exchange"), "{e}");
+
+        let o = run(&dns, &ca, &["alex@contoso.test", "--exchange"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_valid_profile(&o.stdout);
+        let parsed = parse(&o.stdout);
+        let eas = payload(&parsed);
+        assert_eq!(get(eas, "OAuth").as_boolean(), Some(true));
+        assert_eq!(
+            get(eas, "EmailAddress").as_string(),
+            Some("alex@contoso.test")
+        );
+    }
 }
