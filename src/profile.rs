@@ -29,9 +29,11 @@ use crate::provider::{IosAccount, Provider, ProviderTable};
 use crate::settings::{AuthMethod, Protocol, Server, ServerUrl, Settings, Source, Trust};
 use crate::sign::{SignError, Signer};
 
-/// Exchange Online's ActiveSync host, for Outlook.com and Microsoft 365
-/// alike (Microsoft's "POP, IMAP, and SMTP settings for Outlook.com" page
-/// names it for Exchange ActiveSync).
+/// Exchange Online's host, which serves Outlook.com and Microsoft 365
+/// mailboxes alike (it is their IMAP and POP host in the provider table
+/// too). Apple's schema notes that with `OAuth` on and no `OAuthSignInURL`
+/// iOS finds the account by itself and ignores `Host`; it is still written
+/// so the profile says where the account lives.
 pub const MICROSOFT_EAS_HOST: &str = "outlook.office365.com";
 
 /// What to write.

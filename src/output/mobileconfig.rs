@@ -218,9 +218,10 @@ struct EasPayload {
 /// for a server without encryption. With it on, iOS speaks TLS from the
 /// first byte on 993/995/465 and negotiates STARTTLS on 143/110/587; with it
 /// off, iOS may log in without TLS and send the password in clear. Apple
-/// itself lists its STARTTLS submission port this way: "iCloud Mail server
-/// settings for other email client apps" (support.apple.com/102525) gives
-/// smtp.mail.me.com, port 587, "SSL Required: Yes". automx2
+/// itself lists its STARTTLS submission port this way: its support article
+/// "iCloud Mail server settings for other email client apps" gives
+/// smtp.mail.me.com, port 587, "SSL Required: Yes" (and "if you see an error
+/// message when using SSL, try using TLS or STARTTLS instead"). automx2
 /// (generators/apple.py) sets it only for implicit TLS, which leaves
 /// STARTTLS accounts without encryption; we do not follow it.
 fn use_ssl(security: Security) -> bool {
