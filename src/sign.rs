@@ -299,16 +299,13 @@ fn certificates(pem: &[u8], file: &str) -> Result<Vec<Certificate>, SignError> {
     Ok(chain)
 }
 
-/// OIDs of key algorithms, for naming what a PKCS #8 key is.
+/// OIDs of key algorithms and curves, for telling keys apart.
 mod oid {
-    use const_oid::ObjectIdentifier;
-    pub const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-    pub const EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-    pub const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-    pub const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-    pub const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
-    pub const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-    pub const ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
+    pub use const_oid::db::rfc5912::{
+        ID_EC_PUBLIC_KEY as EC, RSA_ENCRYPTION as RSA, SECP_256_R_1 as P256, SECP_384_R_1 as P384,
+        SECP_521_R_1 as P521,
+    };
+    pub use const_oid::db::rfc8410::{ID_ED_448 as ED448, ID_ED_25519 as ED25519};
 }
 
 fn private_key(pem: &[u8], file: &str) -> Result<Key, SignError> {
