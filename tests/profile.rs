@@ -1296,7 +1296,8 @@ fn discovered_oauth_only_servers_of_an_unknown_provider_are_refused_too() {
 
 #[test]
 fn a_signed_profile_is_not_written_to_a_terminal() {
-    // `script` (util-linux) gives the command a terminal as stdout.
+    // `script` (Debian: bsdutils, an essential package) gives the command a
+    // terminal as stdout.
     let pki = Pki::new();
     let key = KeyPair::generate().unwrap();
     let key_file = pki.path("k.pem");
@@ -1311,7 +1312,7 @@ fn a_signed_profile_is_not_written_to_a_terminal() {
     let o = Command::new("script")
         .args(["-q", "-e", "-c", &command, "/dev/null"])
         .output()
-        .expect("script is installed (util-linux)");
+        .expect("script is installed (bsdutils)");
     let seen = stdout(&o);
     assert_eq!(o.status.code(), Some(2), "{seen}");
     assert!(seen.contains("write it to a file with -o FILE"), "{seen}");
