@@ -27,7 +27,7 @@ use super::origin::OriginPolicy;
 use super::pox::MAX_BODY;
 use super::ratelimit::{self, LimitState, Limiter};
 use super::resolve::{DiscoverFn, Resolver};
-use super::signing::Signer;
+use crate::sign::Signer;
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
@@ -72,7 +72,8 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let signer = match &config.signing {
             Some(paths) => Some(Arc::new(
-                Signer::load(paths).map_err(|e| StartError::Signing(e.to_string()))?,
+                Signer::load(&paths.cert, &paths.key)
+                    .map_err(|e| StartError::Signing(e.to_string()))?,
             )),
             None => None,
         };

@@ -11,7 +11,7 @@
 //! - [`render`]: the bridge to the output writers; [`page`]: the web page;
 //! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
 //!   and host name; [`ratelimit`], [`metrics`], [`error`];
-//! - [`tls`]: HTTPS with certificate reload; [`signing`]: signed profiles.
+//! - [`tls`]: HTTPS with certificate reload.
 //!
 //! [`Server`] binds the sockets (so a bad address fails before anything
 //! is served) and then serves until a shutdown signal, letting requests in
@@ -31,7 +31,6 @@ pub mod pox;
 pub mod ratelimit;
 pub mod render;
 pub mod resolve;
-pub mod signing;
 pub mod tls;
 
 use std::future::Future;

@@ -6,7 +6,9 @@
 
 use super::error::AppError;
 use super::resolve::Resolved;
-use crate::provider::IosAccount;
+use crate::output::mobileconfig;
+use crate::profile::{self, Format, ProfileError, Request};
+use crate::sign::Signer;
 
 /// What Apple profile an account can have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,25 +21,50 @@ pub enum ProfileKind {
     Refused(String),
 }
 
-/// The profile `r` can have: a mail account unless every server takes
-/// only OAuth, then Exchange for Microsoft's providers, and nothing for
-/// others (their own account type on the iPhone is the way).
+/// The profile `r` can have, by the profile policy of [`crate::profile`]:
+/// a mail account where passwords work; for Microsoft accounts that take
+/// only OAuth, the Exchange account that signs in with Microsoft; for
+/// others, none (the message names the iPhone's built-in account type).
 pub fn profile_kind(r: &Resolved) -> ProfileKind {
-    let s = &r.lookup.settings;
-    if !s.oauth_only() {
-        return ProfileKind::Mail;
+    match render(r, Format::Mobileconfig, false, None) {
+        Ok(_) => ProfileKind::Mail,
+        Err(ProfileError::OauthOnly { exchange: true, .. }) => ProfileKind::Exchange,
+        Err(e) => ProfileKind::Refused(e.to_string()),
     }
-    match r.ios {
-        Some(IosAccount::Outlook | IosAccount::Exchange) => ProfileKind::Exchange,
-        Some(other) => ProfileKind::Refused(format!(
-            "No profile can set this account up: the provider accepts only its own sign-in (OAuth). On the iPhone add it as {} (Settings › Apps › Mail › Mail Accounts › Add Account › {}).",
-            other.label(),
-            other.label()
-        )),
-        None => ProfileKind::Refused(
-            "No profile can set this account up: the provider accepts only its own sign-in (OAuth), which the iPhone's Mail app offers only for its built-in account types. Use the provider's own app.".into(),
-        ),
+}
+
+fn options(r: &Resolved) -> mobileconfig::Options {
+    match &r.domain {
+        // Profiles an operator hands out carry the operator's identity.
+        Some(d) => mobileconfig::Options {
+            identifier_prefix: d.name.rsplit('.').collect::<Vec<_>>().join("."),
+            organization: Some(d.display_name.clone()),
+            account_name: None,
+        },
+        None => mobileconfig::Options::default(),
     }
+}
+
+fn render(
+    r: &Resolved,
+    format: Format,
+    exchange: bool,
+    signer: Option<&Signer>,
+) -> Result<profile::Rendered, ProfileError> {
+    profile::render(&Request {
+        email: &r.email,
+        settings: &r.lookup.settings,
+        format,
+        exchange,
+        signer,
+        options: &options(r),
+    })
+}
+
+fn text(r: &Resolved, format: Format) -> Result<String, AppError> {
+    let out = render(r, format, false, None).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    String::from_utf8(out.bytes)
+        .map_err(|_| AppError::Internal(format!("the {format} writer wrote something not UTF-8")))
 }
 
 /// Puts `%EMAILADDRESS%` back where an answer for the placeholder address
@@ -53,29 +80,31 @@ pub fn restore_placeholders(r: &mut Resolved) {
     }
 }
 
-fn pending(format: &str) -> AppError {
-    AppError::Internal(format!("the {format} writer is not part of this build yet"))
-}
-
 /// Thunderbird autoconfig XML.
-pub fn autoconfig(_r: &Resolved) -> Result<String, AppError> {
-    Err(pending("autoconfig"))
+pub fn autoconfig(r: &Resolved) -> Result<String, AppError> {
+    text(r, Format::Autoconfig)
 }
 
 /// The Outlook POX Autodiscover response.
-pub fn autodiscover(_r: &Resolved) -> Result<String, AppError> {
-    Err(pending("Autodiscover"))
-}
-
-/// The unsigned Apple profile, or why there is none (422).
-pub fn mobileconfig(r: &Resolved) -> Result<Vec<u8>, AppError> {
-    match profile_kind(r) {
-        ProfileKind::Refused(why) => Err(AppError::Unprocessable(why)),
-        _ => Err(pending("mobileconfig")),
-    }
+pub fn autodiscover(r: &Resolved) -> Result<String, AppError> {
+    text(r, Format::Autodiscover)
 }
 
 /// The iPhone steps, plain text.
-pub fn ios_steps(_r: &Resolved) -> Result<String, AppError> {
-    Err(pending("iPhone steps"))
+pub fn ios_steps(r: &Resolved) -> Result<String, AppError> {
+    text(r, Format::IosSteps)
+}
+
+/// The Apple profile, signed by `signer` when given; 422 with the reason
+/// when the account can have none.
+pub fn mobileconfig(r: &Resolved, signer: Option<&Signer>) -> Result<Vec<u8>, AppError> {
+    let exchange = match profile_kind(r) {
+        ProfileKind::Refused(why) => return Err(AppError::Unprocessable(why)),
+        kind => kind == ProfileKind::Exchange,
+    };
+    match render(r, Format::Mobileconfig, exchange, signer) {
+        Ok(out) => Ok(out.bytes),
+        Err(ProfileError::Sign(e)) => Err(AppError::Internal(format!("signing a profile: {e}"))),
+        Err(e) => Err(AppError::Unprocessable(e.to_string())),
+    }
 }

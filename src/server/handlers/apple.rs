@@ -28,11 +28,7 @@ pub async fn mobileconfig(
     let email = address(&params, &["emailaddress", "email"])?;
     state.log_lookup("mobileconfig", &email);
     let resolved = state.resolver.resolve(&email).await?;
-    let profile = render::mobileconfig(&resolved)?;
-    let body = match &state.signer {
-        Some(signer) => signer.sign(&profile)?,
-        None => profile,
-    };
+    let body = render::mobileconfig(&resolved, state.signer.as_deref())?;
     let disposition = format!(
         "attachment; filename=\"{}.mobileconfig\"",
         filename(&email.login_address())
