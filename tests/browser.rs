@@ -1,0 +1,286 @@
+//! The settings page in a real browser: headless Chromium driven over
+//! WebDriver (chromedriver, with the `fantoccini` crate) at an iPhone's
+//! viewport, 390×844. It types addresses as a person would, reads what the
+//! page shows, follows the profile link, decodes the QR code from pixels,
+//! and saves a screenshot under `target/` as an artifact. A second session
+//! with JavaScript switched off checks the plain-form path.
+//!
+//! Needs the Debian packages chromium and chromium-driver
+//! (`scripts/install-deps.sh`); runs in the test lab.
+
+mod lab;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use lab::server::{Running, config, offline};
+
+/// chromedriver, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    /// The sessions' fresh user-data directories.
+    profiles: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start(port: u16) -> Driver {
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (install chromium-driver: scripts/install-deps.sh)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            profiles: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A new browser session; `javascript` false switches scripts off.
+    async fn session(&self, javascript: bool) -> Client {
+        let profile = self
+            .profiles
+            .path()
+            .join(if javascript { "js" } else { "nojs" });
+        let mut prefs = serde_json::Map::new();
+        if !javascript {
+            prefs.insert(
+                "profile.managed_default_content_settings.javascript".into(),
+                2.into(),
+            );
+        }
+        let caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", "--window-size=390,844",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+                "prefs": prefs,
+                // An iPhone 14's viewport and pixel density (headless
+                // windows cannot be narrower than 500 px).
+                "mobileEmulation": {
+                    "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0, "touch": true },
+                    "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+                },
+            }
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!("a JSON object literal")
+        };
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where artifacts go: `target/serve-browser/`.
+fn artifact_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/serve-browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The text of the QR code in a PNG image.
+fn decode_qr(png_bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+        let i = (y * w + x) * channels;
+        let px = &buf[i..i + channels.min(3)];
+        (px.iter().map(|&v| u32::from(v)).sum::<u32>() / px.len() as u32) as u8
+    });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().expect("a readable QR code").1
+}
+
+async fn type_address(c: &Client, address: &str) {
+    let input = c.find(Locator::Id("email")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(address).await.unwrap();
+    // Enter submits the form, as on a phone's keyboard.
+    input.send_keys("\u{E007}").await.unwrap();
+}
+
+async fn wait_for_heading(c: &Client, contains: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(h) = c.find(Locator::Css("#result h2")).await
+            && let Ok(text) = h.text().await
+            && text.contains(contains)
+        {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no answer for {contains}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+async fn a_person_gets_settings_profile_and_qr_code_at_phone_size() {
+    lab::require();
+    let s = Running::start(config(""), offline(), "127.0.4.20").await;
+    let driver = Driver::start(free_port());
+    let c = driver.session(true).await;
+    c.goto(&s.url("/")).await.unwrap();
+    let width = c.execute("return window.innerWidth", vec![]).await.unwrap();
+    assert_eq!(width, 390, "an iPhone-sized viewport");
+    let label = c.find(Locator::Css("label[for=email]")).await.unwrap();
+    assert!(
+        !label.text().await.unwrap().is_empty(),
+        "the input is labelled"
+    );
+
+    // An Outlook.com address: the built-in account type leads, with the
+    // OAuth note, and the settings table is shown.
+    type_address(&c, "someone@msn.com").await;
+    wait_for_heading(&c, "Outlook.com").await;
+    let lead = c
+        .find(Locator::Id("builtin"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(lead.contains("built-in Outlook.com account"), "{lead}");
+    let note = c
+        .find(Locator::Css(".note.important[data-code=oauth-required]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(note.contains("Add Account › Outlook.com"), "{note}");
+    let table = c
+        .find(Locator::Css("table.settings"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(table.contains("outlook.office365.com"), "{table}");
+    let exchange = c.find(Locator::Id("profile-link")).await.unwrap();
+    assert!(exchange.text().await.unwrap().contains("Exchange (OAuth)"));
+    // The page was answered without a reload: the address is in the URL
+    // for sharing, and no navigation happened.
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.query(), Some("email=someone%40msn.com"));
+
+    // A provider with a password profile.
+    type_address(&c, "alice@posteo.de").await;
+    wait_for_heading(&c, "Posteo").await;
+    let link = c.find(Locator::Id("profile-link")).await.unwrap();
+    let href = link.attr("href").await.unwrap().expect("a profile link");
+    assert_eq!(
+        href,
+        s.url("/apple/mobileconfig?emailaddress=alice%40posteo.de")
+    );
+    // Follow the link from inside the page, as the browser would.
+    let got = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.text().then(t =>
+               done([r.status, r.headers.get('content-type'), r.headers.get('content-disposition'), t])));",
+            vec![serde_json::Value::String(href.clone())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got[0], 200);
+    assert_eq!(got[1], "application/x-apple-aspen-config");
+    assert!(
+        got[2]
+            .as_str()
+            .unwrap()
+            .contains("alice@posteo.de.mobileconfig")
+    );
+    assert!(got[3].as_str().unwrap().contains("com.apple.mail.managed"));
+    // The QR code, as the browser drew it, opens the same link.
+    let qr = c.find(Locator::Css("#qr img")).await.unwrap();
+    let png = qr.screenshot().await.unwrap();
+    assert_eq!(decode_qr(&png), href);
+    let steps = c
+        .find(Locator::Id("steps"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(steps.contains("posteo.de"), "{steps}");
+
+    let shot = c.screenshot().await.unwrap();
+    let path = artifact_dir().join("page-390x844-posteo.png");
+    std::fs::write(&path, &shot).unwrap();
+    println!("screenshot: {}", path.display());
+    c.close().await.unwrap();
+
+    // Without JavaScript the same form is answered by the server.
+    let c = driver.session(false).await;
+    c.goto(&s.url("/")).await.unwrap();
+    type_address(&c, "alice@posteo.de").await;
+    wait_for_heading(&c, "Posteo").await;
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.path(), "/");
+    assert_eq!(url.query(), Some("email=alice%40posteo.de"));
+    let table = c
+        .find(Locator::Css("table.settings"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(table.contains("posteo.de"), "{table}");
+    let qr = c.find(Locator::Css("#qr svg")).await.unwrap();
+    let href = c
+        .find(Locator::Id("profile-link"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decode_qr(&qr.screenshot().await.unwrap()), href);
+    let shot = c.screenshot().await.unwrap();
+    let path = artifact_dir().join("page-390x844-nojs.png");
+    std::fs::write(&path, &shot).unwrap();
+    println!("screenshot: {}", path.display());
+    c.close().await.unwrap();
+    s.stop().await;
+}
