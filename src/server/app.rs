@@ -3,7 +3,8 @@
 //! [`app`] builds the whole service from an [`AppState`], so tests can
 //! drive it with `tower::ServiceExt::oneshot` as well as over a socket.
 //! Layers, outermost first: case-insensitive Autodiscover paths, metrics,
-//! request log (route pattern and status only: no query, so no address),
+//! request log at debug level (route pattern and status only: no query, so
+//! no address; `/metrics` counts requests in production),
 //! request deadline (408), security headers, body size limit; on the
 //! endpoints that may start a discovery, the per-client rate limit.
 
@@ -92,14 +93,13 @@ impl AppState {
         })
     }
 
-    /// Logs that `email` was asked about: at info level only when the
-    /// operator allows addresses in logs, else the domain at info and the
-    /// address at debug.
+    /// Logs that `email` was asked about: with the address at info level
+    /// when the operator allows addresses in logs (`log_addresses`),
+    /// otherwise only at debug level.
     pub fn log_lookup(&self, endpoint: &str, email: &crate::address::EmailAddress) {
         if self.log_addresses {
             tracing::info!(endpoint, email = %email, "lookup");
         } else {
-            tracing::info!(endpoint, domain = email.domain(), "lookup");
             tracing::debug!(endpoint, email = %email, "lookup");
         }
     }
@@ -161,7 +161,7 @@ pub fn app(state: AppState) -> Router {
                         .map_or("unmatched", |m| m.as_str());
                     tracing::info_span!("request", method = %req.method(), endpoint)
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state);
