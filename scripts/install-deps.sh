@@ -11,6 +11,9 @@ PACKAGES=(
   dnsmasq-base    # the lab's DNS server (MX, SRV, A records for .test domains)
   dovecot-imapd dovecot-pop3d dovecot-submissiond  # real IMAP, POP3, submission
   hyperfine       # the start-up benchmark
+  chromium chromium-driver  # the serve page's browser test (WebDriver)
+  wrk             # the serve load test and benchmark
+  python3-venv curl procps  # the serve benchmark: automx2 in a virtualenv, probes, RSS
 )
 
 missing=()

@@ -916,3 +916,81 @@ async fn sighup_reloads_the_tls_certificate() {
         pem_der(&second.chain_pem)
     );
 }
+
+/// Runs wrk against `url` (64 connections, 10 s) and returns its report.
+fn wrk(url: &str, script: Option<&std::path::Path>) -> String {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c64", "-d10s", "--timeout", "5s"]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let o = cmd
+        .arg(url)
+        .output()
+        .expect("wrk is installed (scripts/install-deps.sh)");
+    assert!(
+        o.status.success(),
+        "wrk: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn under_load_every_answer_is_a_2xx_and_nothing_errors() {
+    lab::require();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mail.toml");
+    // The limit is off: this measures the service, not the limiter.
+    std::fs::write(
+        &file,
+        format!("{OPERATOR_TOML}\n[rate_limit]\nper_minute = 0\n"),
+    )
+    .unwrap();
+    let lua = dir.path().join("autodiscover.lua");
+    let body = pox_request("jane@example.test", OUTLOOK_2006A);
+    std::fs::write(
+        &lua,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"text/xml\"\nwrk.body = [[{body}]]\n"
+        ),
+    )
+    .unwrap();
+    let b = Binary::start(&[
+        "--offline",
+        "--listen",
+        "127.0.4.30:8080",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    let base = format!("http://{}", b.addr);
+    let runs = [
+        (
+            format!("{base}/mail/config-v1.1.xml?emailaddress=jane@example.test"),
+            None,
+        ),
+        (
+            format!("{base}/autodiscover/autodiscover.xml"),
+            Some(lua.as_path()),
+        ),
+        (
+            format!("{base}/api/v1/lookup?email=jane@example.test"),
+            None,
+        ),
+    ];
+    for (url, script) in runs {
+        let report = wrk(&url, script);
+        println!("{url}\n{report}");
+        assert!(!report.contains("Non-2xx"), "{url}: {report}");
+        assert!(!report.contains("Socket errors"), "{url}: {report}");
+        let requests: u64 = report
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in "))
+            .and_then(|(n, _)| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no request count in {report}"));
+        assert!(requests > 1000, "{url}: only {requests} requests");
+    }
+    // Still healthy afterwards.
+    assert!(std::net::TcpStream::connect(b.addr).is_ok());
+}
