@@ -435,6 +435,27 @@ async fn oauth_only_providers_never_get_a_password_profile() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_with_their_own_iphone_account_get_a_422_that_names_it() {
+    let s = help_desk().await;
+    let r = get_profile(&s, "jane@gmail.com").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("Add Account › Google"), "{text}");
+    // The page offers no download then, and says why.
+    let html = client()
+        .get(s.url("/?email=jane%40gmail.com"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(r#"id="profile-link""#), "{html}");
+    assert!(html.contains("Add Account › Google"), "{html}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_profiles_verify_with_openssl() {
     let ca = lab::TestCa::new();
     let leaf = ca.issue(&["profiles.example.test"]);

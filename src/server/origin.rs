@@ -149,7 +149,7 @@ pub fn mail_domain(host: &str) -> String {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']') => h,
         _ => host,
     };
-    for prefix in ["autoconfig.", "autodiscover.", "mail."] {
+    for prefix in ["autoconfig.", "autodiscover."] {
         if let Some(rest) = name.strip_prefix(prefix)
             && rest.contains('.')
         {

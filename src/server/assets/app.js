@@ -63,6 +63,10 @@ async function render(d, email, out) {
       el("figure", { class: "qr", id: "qr" },
         el("img", { src: "/qr.svg?" + q, alt: "QR code that opens the profile", width: "232", height: "232" }),
         el("figcaption", {}, "Or scan this with the iPhone's camera to open the profile."))));
+  } else {
+    // No profile for this account: the server says why and what to do.
+    const why = await fetch(profileUrl);
+    out.append(el("p", { class: "note" }, (await why.text()).trim()));
   }
   const table = el("table", { class: "settings" }, el("caption", {}, "Settings to type in"));
   if (d.incoming[0]) serverRows(table, "Incoming mail server", d.incoming[0]);
