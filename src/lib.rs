@@ -27,5 +27,6 @@ pub mod autoconfig;
 pub mod lookup;
 pub mod net;
 pub mod output;
+pub mod probe;
 pub mod provider;
 pub mod settings;
