@@ -21,6 +21,8 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod dovecot;
+pub mod fake;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
