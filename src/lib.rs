@@ -24,6 +24,7 @@
 
 pub mod address;
 pub mod autoconfig;
+pub mod diagnose;
 pub mod lookup;
 pub mod net;
 pub mod output;

@@ -4,5 +4,6 @@
 //! no discovery. The CLI and the HTTP server both call these writers, so
 //! there is one copy of every format.
 
+pub mod check;
 pub mod human;
 pub mod text;

@@ -1,0 +1,341 @@
+//! The rules: from what the probes saw (and what the provider table
+//! knows) to findings. Pure functions, no I/O: every rule can be tested
+//! with a hand-made [`ServerReport`].
+
+use super::fixes;
+use super::{Context, Finding, Planned, Role, ServerCheck, Severity};
+use crate::probe::wire::sasl::SecretKind;
+use crate::probe::{LoginStatus, ProbeError, ServerReport};
+use crate::settings::{AuthMethod, Security, ServerUrl};
+
+/// All findings for the checked servers, most severe first.
+pub fn diagnose(ctx: &Context, plan: &[Planned], servers: &[ServerCheck]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    account_rules(ctx, &mut out);
+    for (p, s) in plan.iter().zip(servers) {
+        static_rules(ctx, p, &s.report, &mut out);
+        if !ctx.offline {
+            probe_rules(ctx, p, &s.report, &mut out);
+        }
+    }
+    // One oauth-required finding is enough, however it was reached.
+    let mut seen_oauth = false;
+    out.retain(|f| {
+        if f.code == "oauth-required" {
+            let first = !seen_oauth;
+            seen_oauth = true;
+            return first;
+        }
+        true
+    });
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
+fn finding(
+    severity: Severity,
+    code: &str,
+    server: Option<&ServerUrl>,
+    message: impl Into<String>,
+    fix: impl Into<String>,
+) -> Finding {
+    Finding {
+        severity,
+        code: code.to_string(),
+        server: server.map(ToString::to_string),
+        message: message.into(),
+        fix: fix.into(),
+        url: None,
+    }
+}
+
+/// Rules about the account as a whole: a provider that takes no passwords.
+fn account_rules(ctx: &Context, out: &mut Vec<Finding>) {
+    let Some(p) = ctx.provider else { return };
+    let Some(note) = fixes::oauth_required(p) else {
+        return;
+    };
+    if ctx.secret == Some(SecretKind::OauthToken) {
+        return;
+    }
+    // With a password this will fail; without one it is what to know.
+    let severity = if ctx.secret == Some(SecretKind::Password) {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let mut f = finding(
+        severity,
+        "oauth-required",
+        None,
+        note.text.clone(),
+        format!("{}.", capitalise(&fixes::oauth_path(p))),
+    );
+    f.url = note.url.clone();
+    out.push(f);
+}
+
+/// Rules that need no network: the settings themselves.
+fn static_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Finding>) {
+    let url = &p.url;
+    if p.role == Role::Outgoing && url.port == 25 {
+        out.push(finding(
+            Severity::Warning,
+            "port-25-submission",
+            Some(url),
+            "Port 25 is for mail servers talking to each other, not for mail apps: many internet providers block it, and servers often refuse to take mail from apps there.",
+            format!(
+                "Send through port 587 with STARTTLS ({}) or port 465 with SSL/TLS ({}).",
+                ServerUrl { port: 587, security: Security::Starttls, ..url.clone() },
+                fixes::tls_alternative(url)
+            ),
+        ));
+    }
+    if url.security == Security::None && !p.auth.iter().all(|a| *a == AuthMethod::None) {
+        let sent = if ctx.secret.is_some() {
+            " Your password was not sent."
+        } else {
+            ""
+        };
+        let fix = if r.starttls_offered == Some(true) {
+            format!(
+                "The server offers STARTTLS: turn encryption on (STARTTLS on port {}, {}), or use SSL/TLS on port {} ({}).",
+                url.port,
+                ServerUrl {
+                    security: Security::Starttls,
+                    ..url.clone()
+                },
+                url.protocol.default_port(Security::Tls),
+                fixes::tls_alternative(url)
+            )
+        } else {
+            format!(
+                "Turn encryption on: SSL/TLS on port {} ({}) or STARTTLS.",
+                url.protocol.default_port(Security::Tls),
+                fixes::tls_alternative(url)
+            )
+        };
+        out.push(finding(
+            Severity::Error,
+            "plaintext-auth",
+            Some(url),
+            format!("These settings would send the password unencrypted: anyone on the network could read it.{sent}"),
+            fix,
+        ));
+    }
+    if p.given {
+        settings_differ(ctx, p, out);
+    }
+}
+
+fn settings_differ(ctx: &Context, p: &Planned, out: &mut Vec<Finding>) {
+    let Some(d) = ctx.discovered else { return };
+    let list = match p.role {
+        Role::Incoming => &d.incoming,
+        Role::Outgoing => &d.outgoing,
+    };
+    let Some(best) = list.first() else { return };
+    if best.url() == p.url {
+        return;
+    }
+    let who = ctx
+        .provider
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| "The discovered settings".into());
+    let listed = list.iter().any(|s| s.url() == p.url);
+    let (severity, message) = if listed {
+        (
+            Severity::Info,
+            format!(
+                "{} is one of {who}'s servers, but not the recommended one.",
+                p.url
+            ),
+        )
+    } else {
+        (
+            Severity::Warning,
+            format!(
+                "{} is not among {who}'s servers ({} from {}).",
+                p.url,
+                list.iter()
+                    .map(|s| s.url().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                d.source
+            ),
+        )
+    };
+    out.push(finding(
+        severity,
+        "settings-differ",
+        Some(&p.url),
+        message,
+        format!(
+            "The recommended {} server is {} (username {}).",
+            role_word(p.role),
+            best.url(),
+            best.username
+        ),
+    ));
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Incoming => "incoming",
+        Role::Outgoing => "outgoing",
+    }
+}
+
+/// Rules on what a probe saw.
+fn probe_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Finding>) {
+    let url = &p.url;
+    if let Some(e) = &r.error {
+        out.push(error_finding(ctx, url, e));
+        return;
+    }
+    match r.login {
+        LoginStatus::Failed => {
+            let (fix, help) = fixes::auth_failed(ctx, url.protocol, &p.username);
+            let mut message = format!(
+                "The server rejected the login as {}{}.",
+                p.username,
+                r.login_reply
+                    .as_deref()
+                    .map(|t| format!(": \"{t}\""))
+                    .unwrap_or_default()
+            );
+            if let Some(referral) = &r.referral {
+                message.push_str(&format!(
+                    " It referred the login to {referral}, which mailsetup does not follow (a referral could send your password elsewhere)."
+                ));
+            }
+            let mut f = finding(Severity::Error, "auth-failed", Some(url), message, fix);
+            f.url = help;
+            out.push(f);
+            // A failed password on a provider that takes no passwords.
+            if let (Some(SecretKind::Password), Some(pr)) = (ctx.secret, ctx.provider) {
+                if let Some(note) = fixes::oauth_required(pr) {
+                    let mut f = finding(
+                        Severity::Error,
+                        "oauth-required",
+                        Some(url),
+                        format!(
+                            "The password was refused, and {} no longer accepts passwords: {}",
+                            pr.name, note.text
+                        ),
+                        format!("{}.", capitalise(&fixes::oauth_path(pr))),
+                    );
+                    f.url = note.url;
+                    out.push(f);
+                }
+            }
+        }
+        LoginStatus::Ok | LoginStatus::Skipped | LoginStatus::RefusedInsecure => {}
+    }
+    auth_unsupported(ctx, p, r, out);
+}
+
+/// The server offers no way in that the settings (or the secret) can use.
+fn auth_unsupported(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Finding>) {
+    if r.preauth {
+        return;
+    }
+    let offered = if r.auth_mechanisms.is_empty() {
+        "no authentication mechanism at all".to_string()
+    } else {
+        r.auth_mechanisms.join(", ")
+    };
+    let wants_password = match ctx.secret {
+        Some(kind) => kind == SecretKind::Password,
+        None => p
+            .auth
+            .iter()
+            .any(|a| matches!(a, AuthMethod::Password | AuthMethod::PasswordEncrypted)),
+    };
+    let wants_oauth = !wants_password
+        && (ctx.secret == Some(SecretKind::OauthToken) || p.auth.contains(&AuthMethod::Oauth2));
+    let unusable = match ctx.secret {
+        Some(_) => r.no_usable_mechanism,
+        // Without a secret, judge by the methods the settings expect
+        // (NTLM, Kerberos and certificates are not examined).
+        None => {
+            !p.auth.is_empty()
+                && !p.auth.iter().any(|a| match a {
+                    AuthMethod::Password | AuthMethod::PasswordEncrypted => {
+                        r.password_login_offered
+                    }
+                    AuthMethod::Oauth2 => r.oauth_offered,
+                    _ => true,
+                })
+        }
+    };
+    if !unusable {
+        return;
+    }
+    let fix = if wants_password && r.oauth_offered {
+        match ctx.provider {
+            Some(pr) => format!("{}.", capitalise(&fixes::oauth_path(pr))),
+            None => "This server takes only OAuth2 sign-in: use a mail app that can sign in with the provider (OAuth2) instead of a password.".into(),
+        }
+    } else if wants_oauth {
+        "This server takes no OAuth2 token: log in with the password (or app password) instead."
+            .into()
+    } else {
+        "Ask the provider how mail apps should log in; the server may need to be set up to offer PLAIN or LOGIN inside TLS.".into()
+    };
+    let what = if wants_oauth {
+        "an OAuth2 token"
+    } else {
+        "a password"
+    };
+    out.push(finding(
+        Severity::Error,
+        "auth-unsupported",
+        Some(&p.url),
+        format!("The server offers {offered}, none of which can log in with {what}."),
+        fix,
+    ));
+}
+
+fn error_finding(ctx: &Context, url: &ServerUrl, e: &ProbeError) -> Finding {
+    let message = match e {
+        ProbeError::Refused { .. }
+        | ProbeError::ConnectTimedOut { .. }
+        | ProbeError::Unreachable { .. } => {
+            let kind = match e {
+                ProbeError::Refused { .. } => {
+                    "refused (nothing listens on that port, or a firewall rejects it)"
+                }
+                ProbeError::ConnectTimedOut { .. } => {
+                    "timed out (no answer at all: a firewall is dropping it)"
+                }
+                _ => "impossible (no route to the server)",
+            };
+            format!(
+                "The connection to {} port {} was {kind}.",
+                url.host, url.port
+            )
+        }
+        other => {
+            let mut s = capitalise(&other.to_string());
+            s.push('.');
+            s
+        }
+    };
+    let severity = Severity::Error;
+    finding(
+        severity,
+        e.code(),
+        Some(url),
+        message,
+        fixes::for_error(e, url, ctx),
+    )
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
