@@ -851,8 +851,21 @@ fn msn_password_refused_means_oauth_required_with_the_iphone_path() {
         )),
         "{fix}"
     );
+    // Proved by the refused login, so it names the server.
     let o = finding(&v, "oauth-required");
     assert_eq!(o["severity"], "error");
+    assert_eq!(o["server"], "imaps://127.0.2.25:993");
+    assert!(
+        o["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The password was refused"),
+        "{o:#}"
+    );
+    assert_eq!(
+        codes(&v).iter().filter(|c| *c == "oauth-required").count(),
+        1
+    );
     assert!(codes(&v).contains(&"settings-differ".to_string()));
     assert!(
         v["verdict"]
@@ -1225,4 +1238,54 @@ fn a_password_for_an_oauth_only_provider_is_an_error_even_offline() {
     let v = out.json();
     assert_eq!(finding(&v, "oauth-required")["severity"], "error");
     assert!(!out.stdout.contains("pw-123456"));
+}
+
+// --- The library API for `lookup --verify` ---------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+async fn verify_settings_trusts_only_certificates_that_match() {
+    use mailsetup::probe::{LoginStatus, ProbeOptions, verify_settings};
+    use mailsetup::settings::{AuthMethod, Server, Settings, Source, Trust};
+    let s = shared();
+    let _fake = Fake::start(
+        "127.0.2.29:993",
+        Imap::default().implicit(tls_for(&["other.test"])),
+    );
+    let opts = ProbeOptions::new(Duration::from_secs(3), None, Some(&s.ca.ca_file())).unwrap();
+    let server = |url: &str| {
+        let u: mailsetup::settings::ServerUrl = url.parse().unwrap();
+        Server {
+            protocol: u.protocol,
+            host: u.host,
+            port: u.port,
+            security: u.security,
+            auth: vec![AuthMethod::Password],
+            username: s.dovecot.user.into(),
+        }
+    };
+    let settings = |incoming: &str| Settings {
+        provider: None,
+        incoming: vec![server(incoming)],
+        outgoing: vec![server("smtp://127.0.2.10:587")],
+        source: Source::Guess,
+        trust: Trust::Unverified,
+        notes: vec![],
+    };
+    let mut good = settings("imaps://127.0.2.10:993");
+    let reports = verify_settings(&mut good, &opts).await;
+    assert_eq!(good.trust, Trust::Verified);
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.cert_valid() && r.login == LoginStatus::Skipped)
+    );
+    let mut bad = settings("imaps://127.0.2.29:993");
+    let reports = verify_settings(&mut bad, &opts).await;
+    assert_eq!(bad.trust, Trust::Unverified);
+    assert_eq!(
+        reports[0].error.as_ref().unwrap().code(),
+        "cert-name-mismatch"
+    );
 }

@@ -18,15 +18,17 @@ pub fn diagnose(ctx: &Context, plan: &[Planned], servers: &[ServerCheck]) -> Vec
             probe_rules(ctx, p, &s.report, &mut out);
         }
     }
-    // One oauth-required finding is enough, however it was reached.
-    let mut seen_oauth = false;
+    // One oauth-required finding is enough: the one a refused login
+    // proved, else the provider table's.
+    let proved = out
+        .iter()
+        .position(|f| f.code == "oauth-required" && f.server.is_some());
+    let keep = proved.or_else(|| out.iter().position(|f| f.code == "oauth-required"));
+    let mut i = 0;
     out.retain(|f| {
-        if f.code == "oauth-required" {
-            let first = !seen_oauth;
-            seen_oauth = true;
-            return first;
-        }
-        true
+        let kept = f.code != "oauth-required" || Some(i) == keep;
+        i += 1;
+        kept
     });
     out.sort_by_key(|f| f.severity);
     out
@@ -337,5 +339,202 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::EmailAddress;
+    use crate::probe::wire::sasl::SecretKind;
+    use crate::provider::ProviderTable;
+    use crate::settings::{Settings, Source};
+
+    struct Case {
+        email: EmailAddress,
+        discovered: Option<Settings>,
+        secret: Option<SecretKind>,
+        offline: bool,
+    }
+
+    impl Case {
+        fn new(email: &str) -> Case {
+            let email: EmailAddress = email.parse().unwrap();
+            let discovered = ProviderTable::builtin()
+                .by_domain(email.domain())
+                .map(|p| p.settings_for(&email, Source::ProviderDb));
+            Case {
+                email,
+                discovered,
+                secret: None,
+                offline: false,
+            }
+        }
+
+        fn run(&self, planned: &[(Planned, ServerReport)]) -> Vec<Finding> {
+            let ctx = Context {
+                email: &self.email,
+                provider: ProviderTable::builtin().by_domain(self.email.domain()),
+                discovered: self.discovered.as_ref(),
+                secret: self.secret,
+                offline: self.offline,
+            };
+            let plan: Vec<Planned> = planned.iter().map(|(p, _)| p.clone()).collect();
+            let servers: Vec<ServerCheck> = planned
+                .iter()
+                .map(|(p, r)| ServerCheck {
+                    role: p.role,
+                    probed: !self.offline,
+                    username: p.username.clone(),
+                    report: r.clone(),
+                })
+                .collect();
+            diagnose(&ctx, &plan, &servers)
+        }
+    }
+
+    fn planned(url: &str, auth: &[AuthMethod], given: bool) -> Planned {
+        let url: ServerUrl = url.parse().unwrap();
+        Planned {
+            role: if url.protocol.is_incoming() {
+                Role::Incoming
+            } else {
+                Role::Outgoing
+            },
+            url,
+            username: "u@example.test".into(),
+            auth: auth.to_vec(),
+            given,
+        }
+    }
+
+    fn working(p: &Planned) -> ServerReport {
+        let mut r = ServerReport::new(p.url.clone());
+        r.reachable = true;
+        r.password_login_offered = true;
+        r.auth_mechanisms = vec!["PLAIN".into()];
+        r
+    }
+
+    fn codes(f: &[Finding]) -> Vec<&str> {
+        f.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    #[test]
+    fn a_working_server_has_no_findings() {
+        let p = planned("imaps://imap.example.test", &[AuthMethod::Password], false);
+        let r = working(&p);
+        assert!(Case::new("u@example.test").run(&[(p, r)]).is_empty());
+    }
+
+    #[test]
+    fn a_refused_password_on_an_oauth_provider_keeps_the_proved_finding() {
+        let mut case = Case::new("someone@msn.com");
+        case.secret = Some(SecretKind::Password);
+        let p = planned("imaps://imap.example.test", &[AuthMethod::Password], true);
+        let mut r = working(&p);
+        r.login = LoginStatus::Failed;
+        let f = case.run(&[(p, r)]);
+        let oauth: Vec<_> = f.iter().filter(|f| f.code == "oauth-required").collect();
+        assert_eq!(oauth.len(), 1);
+        assert_eq!(
+            oauth[0].server.as_deref(),
+            Some("imaps://imap.example.test:993")
+        );
+        assert!(codes(&f).contains(&"auth-failed"));
+        assert!(codes(&f).contains(&"settings-differ"));
+        // Errors come first.
+        assert_eq!(f[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn a_token_silences_the_tables_oauth_finding() {
+        let mut case = Case::new("someone@msn.com");
+        let d = case.discovered.clone().unwrap();
+        let p = planned(
+            &d.incoming[0].url().to_string(),
+            &[AuthMethod::Oauth2],
+            false,
+        );
+        let mut r = working(&p);
+        r.oauth_offered = true;
+        assert_eq!(
+            codes(&case.run(&[(p.clone(), r.clone())])),
+            ["oauth-required"]
+        );
+        case.secret = Some(SecretKind::OauthToken);
+        r.login = LoginStatus::Ok;
+        assert!(case.run(&[(p, r)]).is_empty());
+    }
+
+    #[test]
+    fn settings_differ_is_info_for_an_alternative_and_a_warning_otherwise() {
+        let case = Case::new("max@gmx.de");
+        let d = case.discovered.clone().unwrap();
+        let alt = d.incoming[1].url().to_string();
+        let p = planned(&alt, &[AuthMethod::Password], true);
+        let r = working(&p);
+        let f = case.run(&[(p, r)]);
+        assert_eq!(
+            (f[0].code.as_str(), f[0].severity),
+            ("settings-differ", Severity::Info)
+        );
+        let p = planned("imaps://mail.elsewhere.test", &[AuthMethod::Password], true);
+        let r = working(&p);
+        let f = case.run(&[(p, r)]);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].fix.contains(&d.incoming[0].url().to_string()));
+    }
+
+    #[test]
+    fn security_none_is_plaintext_auth_even_offline_and_without_a_secret() {
+        let mut case = Case::new("u@example.test");
+        case.offline = true;
+        let p = planned(
+            "imap://h.example.test?security=none",
+            &[AuthMethod::Password],
+            true,
+        );
+        let r = ServerReport::new(p.url.clone());
+        let f = case.run(&[(p, r)]);
+        assert_eq!(codes(&f), ["plaintext-auth"]);
+        assert!(!f[0].message.contains("not sent"));
+    }
+
+    #[test]
+    fn offline_runs_no_probe_rules() {
+        let mut case = Case::new("u@example.test");
+        case.offline = true;
+        let p = planned("imaps://h.example.test", &[AuthMethod::Password], true);
+        // An empty report would mean "offers nothing" if probe rules ran.
+        let r = ServerReport::new(p.url.clone());
+        assert!(case.run(&[(p, r)]).is_empty());
+    }
+
+    #[test]
+    fn without_a_secret_the_expected_methods_are_judged() {
+        let case = Case::new("u@example.test");
+        let p = planned("imaps://h.example.test", &[AuthMethod::Password], true);
+        let mut r = working(&p);
+        r.password_login_offered = false;
+        r.oauth_offered = true;
+        r.auth_mechanisms = vec!["XOAUTH2".into()];
+        let f = case.run(&[(p.clone(), r.clone())]);
+        assert_eq!(codes(&f), ["auth-unsupported"]);
+        assert!(f[0].message.contains("XOAUTH2"));
+        // Settings that expect OAuth2 are fine with it.
+        let p = planned("imaps://h.example.test", &[AuthMethod::Oauth2], true);
+        assert!(case.run(&[(p, r)]).is_empty());
+    }
+
+    #[test]
+    fn a_probe_error_is_one_finding_and_stops_the_other_probe_rules() {
+        let case = Case::new("u@example.test");
+        let p = planned("imaps://h.example.test", &[AuthMethod::Password], true);
+        let mut r = ServerReport::new(p.url.clone());
+        r.error = Some(ProbeError::Preauth);
+        let f = case.run(&[(p, r)]);
+        assert_eq!(codes(&f), ["preauth"]);
+        assert!(f[0].fix.contains("imaps://h.example.test:993"));
     }
 }

@@ -8,9 +8,7 @@ use crate::probe::wire::sasl::SecretKind;
 /// Sums up a check.
 pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> String {
     let mut out = String::new();
-    let provider_oauth = findings
-        .iter()
-        .find(|f| f.code == "oauth-required" && f.server.is_none());
+    let provider_oauth = findings.iter().find(|f| f.code == "oauth-required");
     if let (Some(f), Some(p)) = (provider_oauth, ctx.provider) {
         out.push_str(&format!(
             "{} does not accept passwords from mail apps. {} ",
@@ -119,5 +117,95 @@ fn reason(code: &str) -> &'static str {
         "auth-failed" => "the username or password was rejected",
         "auth-unsupported" => "the server does not accept this way of logging in",
         _ => "the server did not answer as a mail server should",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::EmailAddress;
+    use crate::probe::ServerReport;
+
+    fn server(role: Role, url: &str) -> ServerCheck {
+        ServerCheck {
+            role,
+            probed: true,
+            username: "u".into(),
+            report: ServerReport::new(url.parse().unwrap()),
+        }
+    }
+
+    fn error(code: &str, server: &str) -> Finding {
+        Finding {
+            severity: Severity::Error,
+            code: code.into(),
+            server: Some(server.into()),
+            message: String::new(),
+            fix: String::new(),
+            url: None,
+        }
+    }
+
+    fn say(servers: &[ServerCheck], findings: &[Finding]) -> String {
+        let email: EmailAddress = "u@example.test".parse().unwrap();
+        let ctx = Context {
+            email: &email,
+            provider: None,
+            discovered: None,
+            secret: None,
+            offline: false,
+        };
+        verdict(&ctx, servers, findings)
+    }
+
+    #[test]
+    fn the_failing_side_and_the_earliest_reason_are_named() {
+        let s = [
+            server(Role::Incoming, "imaps://i.test"),
+            server(Role::Outgoing, "smtp://o.test"),
+        ];
+        assert!(say(&s, &[]).starts_with("Your incoming and outgoing mail servers work"));
+        let out = [
+            error("auth-failed", "smtp://o.test:587"),
+            error("cert-expired", "smtp://o.test:587"),
+        ];
+        assert_eq!(
+            say(&s, &out),
+            "Your incoming mail server works; sending mail will fail because the server's certificate has expired."
+        );
+        let both = [
+            error("tcp-unreachable", "smtp://o.test:587"),
+            error("tcp-unreachable", "imaps://i.test:993"),
+        ];
+        assert!(say(&s, &both).starts_with(
+            "Neither receiving nor sending mail will work: the server cannot be reached"
+        ));
+        // A warning does not make a server fail.
+        let mut warn = error("port-25-submission", "smtp://o.test:587");
+        warn.severity = Severity::Warning;
+        assert!(say(&s, &[warn]).starts_with("Your incoming and outgoing"));
+    }
+
+    #[test]
+    fn every_finding_code_has_words_and_a_rank() {
+        for code in [
+            "dns-not-found",
+            "tcp-unreachable",
+            "tls-mismatch",
+            "preauth",
+            "starttls-injection",
+            "starttls-missing",
+            "tls-outdated",
+            "cert-expired",
+            "cert-name-mismatch",
+            "cert-untrusted",
+            "plaintext-auth",
+            "oauth-required",
+            "auth-failed",
+            "auth-unsupported",
+        ] {
+            assert_ne!(reason(code), reason("server-error"), "{code}");
+            assert!(rank(code) < rank("no-such-code"), "{code}");
+        }
     }
 }

@@ -50,7 +50,11 @@ impl Dovecot {
         let home = d.join("home");
         std::fs::create_dir(&home).unwrap();
         std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
-        std::fs::write(d.join("passwd"), format!("{USER}:{{PLAIN}}{password}:::::\n")).unwrap();
+        std::fs::write(
+            d.join("passwd"),
+            format!("{USER}:{{PLAIN}}{password}:::::\n"),
+        )
+        .unwrap();
         std::fs::write(d.join("dovecot.conf"), config(d, ip, leaf)).unwrap();
         let log = std::fs::File::create(d.join("stderr.log")).unwrap();
         let child = Command::new("dovecot")

@@ -203,7 +203,9 @@ pub fn decode_plain(b64: &str) -> Option<(String, String)> {
 /// Decodes an XOAUTH2 response into its token.
 pub fn decode_xoauth2(b64: &str) -> Option<String> {
     let raw = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
-    let auth = raw.split('\x01').find_map(|p| p.strip_prefix("auth=Bearer "))?;
+    let auth = raw
+        .split('\x01')
+        .find_map(|p| p.strip_prefix("auth=Bearer "))?;
     Some(auth.to_string())
 }
 
@@ -285,7 +287,9 @@ impl Imap {
                 let rest = words.next().unwrap_or("");
                 let caps = if tls { &s.tls_caps } else { &s.plain_caps };
                 match cmd.as_str() {
-                    "CAPABILITY" => Action::Reply(format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n")),
+                    "CAPABILITY" => {
+                        Action::Reply(format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"))
+                    }
                     "STARTTLS" if !tls && caps.contains("STARTTLS") => {
                         Action::StartTls(s.starttls_reply.replace("{tag}", &tag))
                     }
@@ -386,10 +390,25 @@ impl Pop3 {
                     } else if upper.starts_with("USER ") {
                         Action::Reply("+OK\r\n".into())
                     } else if let Some(p) = line.strip_prefix("PASS ") {
-                        Action::Reply(if p == s.secret { "+OK in\r\n" } else { "-ERR [AUTH] no\r\n" }.into())
-                    } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..]) {
+                        Action::Reply(
+                            if p == s.secret {
+                                "+OK in\r\n"
+                            } else {
+                                "-ERR [AUTH] no\r\n"
+                            }
+                            .into(),
+                        )
+                    } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..])
+                    {
                         let ok = decode_plain(ir).is_some_and(|(_, p)| p == s.secret);
-                        Action::Reply(if ok { "+OK in\r\n" } else { "-ERR [AUTH] no\r\n" }.into())
+                        Action::Reply(
+                            if ok {
+                                "+OK in\r\n"
+                            } else {
+                                "-ERR [AUTH] no\r\n"
+                            }
+                            .into(),
+                        )
                     } else if upper == "QUIT" {
                         Action::Close("+OK bye\r\n".into())
                     } else {
@@ -466,10 +485,16 @@ impl Smtp {
                         Action::Reply(r)
                     } else if upper == "STARTTLS" && ehlo.iter().any(|k| k == "STARTTLS") {
                         Action::StartTls(s.starttls_reply.clone())
-                    } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..]) {
+                    } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..])
+                    {
                         let ok = decode_plain(ir).is_some_and(|(_, p)| p == s.secret);
                         Action::Reply(
-                            if ok { "235 2.7.0 Authenticated\r\n" } else { "535 5.7.8 Authentication failed\r\n" }.into(),
+                            if ok {
+                                "235 2.7.0 Authenticated\r\n"
+                            } else {
+                                "535 5.7.8 Authentication failed\r\n"
+                            }
+                            .into(),
                         )
                     } else if upper == "QUIT" {
                         Action::Close("221 bye\r\n".into())

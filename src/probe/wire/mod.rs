@@ -140,6 +140,79 @@ mod tests {
         assert_eq!(clean("", 10), "");
     }
 
+    /// Random and hostile lines into every parser: none may panic. (A
+    /// cheap stand-in for a fuzzer; the parsers take `&str`, so any line
+    /// the connection layer can produce is covered by this alphabet.)
+    #[test]
+    fn no_parser_panics_on_garbage() {
+        const PIECES: &[&str] = &[
+            "* ",
+            "+ ",
+            "+OK",
+            "-ERR",
+            "250",
+            "250-",
+            "334 ",
+            "a1 ",
+            "OK",
+            "NO",
+            "BAD",
+            "[",
+            "]",
+            "CAPABILITY",
+            "AUTH=",
+            "PREAUTH",
+            "BYE",
+            "REFERRAL",
+            "SASL",
+            "STLS",
+            ".",
+            "..",
+            " ",
+            "\t",
+            "\"",
+            "\\",
+            "{5}",
+            "\0",
+            "\u{1b}",
+            "é",
+            "💥",
+            "=",
+            "AAAA",
+            "\r",
+            "\n",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 12) as usize;
+            let line: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let _ = imap::parse_greeting(&line);
+            let _ = imap::parse_response(&line);
+            let _ = imap::capability_tokens(&line).map(imap::capabilities);
+            let _ = imap::referral(&line);
+            let _ = imap::quoted(&line);
+            let _ = pop3::parse_reply(&line);
+            let _ = pop3::parse_greeting(&line);
+            let _ = pop3::parse_list_line(&line);
+            let _ = pop3::capabilities([line.as_str()]);
+            let _ = smtp::parse_line(&line);
+            let mut b = smtp::ReplyBuilder::default();
+            if let Ok(Some(r)) = b.push(&line) {
+                let _ = smtp::capabilities(&r);
+            }
+            let _ = sasl::decode_challenge(&line);
+            let _ = clean(&line, 5);
+        }
+    }
+
     #[test]
     fn mechanism_names_are_checked() {
         let mut c = Capabilities::default();
