@@ -6,7 +6,8 @@
 //! 1. **input** — [`address`] parses what the user typed; [`settings`] is the
 //!    model every other module speaks.
 //! 2. **discovery** — [`lookup`] asks the built-in [`provider`] table, then
-//!    the network sources; [`autoconfig`] reads Thunderbird's XML format.
+//!    the network sources ([`discover`], over [`net`]); [`autoconfig`] reads
+//!    Thunderbird's XML format.
 //! 3. **output** — [`output`] renders results for people and programs.
 //!
 //! The CLI (`src/main.rs`, `src/cli/`) and the server only wire these
@@ -25,6 +26,7 @@
 pub mod address;
 pub mod autoconfig;
 pub mod diagnose;
+pub mod discover;
 pub mod lookup;
 pub mod net;
 pub mod output;

@@ -45,10 +45,14 @@ pub fn run(a: CheckArgs, g: &Global) -> Result<Outcome, Fatal> {
         username: a.username,
         credentials,
     };
-    let probe_opts = ProbeOptions::new(g.timeout, g.dns, g.ca_file.as_deref())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The resolver is made inside the runtime.
+    let probe_opts = {
+        let _runtime = rt.enter();
+        ProbeOptions::new(g.timeout, g.dns, g.ca_file.as_deref())?
+    };
     let report = rt.block_on(diagnose::check(&req, &g.options(), &probe_opts))?;
     if g.verbose {
         eprint!("{}", output::check::transcript(&report));

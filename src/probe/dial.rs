@@ -1,69 +1,31 @@
-//! From a host name to a TCP connection: DNS (hickory-resolver, with the
-//! system's servers or `--dns`), then a connection to each address in turn,
-//! telling "refused" from "timed out" from "no route".
+//! From a host name to a TCP connection: DNS (the program's one resolver,
+//! [`crate::net::dns`], with the system's servers or `--dns`), then a
+//! connection to each address in turn, telling "refused" from "timed out"
+//! from "no route".
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use tokio::net::TcpStream;
 
 use super::error::ProbeError;
-
-/// A resolver for `dns` (or the system's servers), with `timeout` per
-/// query. `Err` carries a message for the user.
-pub(crate) fn resolver(
-    dns: Option<SocketAddr>,
-    timeout: Duration,
-) -> Result<TokioResolver, String> {
-    let mut builder = match dns {
-        Some(addr) => {
-            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-            for c in &mut ns.connections {
-                c.port = addr.port();
-            }
-            let config = ResolverConfig::from_name_servers(vec![ns]);
-            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-        }
-        None => TokioResolver::builder_tokio()
-            .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?,
-    };
-    let opts = builder.options_mut();
-    opts.timeout = timeout;
-    opts.attempts = 2;
-    builder
-        .build()
-        .map_err(|e| format!("cannot set up DNS: {e}"))
-}
+use crate::net::dns::{Dns, DnsError};
 
 /// The addresses of `host` (an IP literal is its own address).
 pub(crate) async fn resolve(
     host: &str,
-    resolver: Result<&TokioResolver, &str>,
+    dns: Result<&Dns, &str>,
 ) -> Result<Vec<IpAddr>, ProbeError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![ip]);
     }
-    let resolver = resolver.map_err(|e| ProbeError::DnsFailed {
+    let dns = dns.map_err(|e| ProbeError::DnsFailed {
         host: host.to_string(),
         detail: e.to_string(),
     })?;
-    // A trailing dot: the name as written, never completed with a search
-    // domain from resolv.conf.
-    let fqdn = format!("{}.", host.trim_end_matches('.'));
-    match resolver.lookup_ip(fqdn.as_str()).await {
-        Ok(found) => {
-            let ips: Vec<IpAddr> = found.iter().collect();
-            if ips.is_empty() {
-                return Err(ProbeError::DnsNotFound {
-                    host: host.to_string(),
-                });
-            }
-            Ok(ips)
-        }
-        Err(e) if e.is_nx_domain() || e.is_no_records_found() => Err(ProbeError::DnsNotFound {
+    match dns.ips(host).await {
+        Ok(ips) => Ok(ips),
+        Err(DnsError::NotFound) => Err(ProbeError::DnsNotFound {
             host: host.to_string(),
         }),
         Err(e) => Err(ProbeError::DnsFailed {

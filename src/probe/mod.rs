@@ -65,8 +65,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_resolver::TokioResolver;
-
 pub use cert::rfc3339;
 pub use conn::{Speaker, TranscriptLine};
 pub use error::ProbeError;
@@ -77,12 +75,13 @@ pub use secret::{
 pub use tls::TlsReport;
 pub use verify::verify_settings;
 
+use crate::net::dns::Dns;
 use crate::net::tls::TlsSetupError;
 use crate::settings::{Protocol, ServerUrl};
 
 /// How probes run: deadlines, DNS, trusted roots. Build once, share among
 /// concurrent probes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProbeOptions {
     /// The deadline of one whole probe.
     pub timeout: Duration,
@@ -90,16 +89,46 @@ pub struct ProbeOptions {
     /// the TLS handshake.
     pub read_timeout: Duration,
     tls: tls::TlsSetup,
-    resolver: Arc<Result<TokioResolver, String>>,
+    dns: Arc<Result<Dns, String>>,
+}
+
+impl std::fmt::Debug for ProbeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeOptions")
+            .field("timeout", &self.timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("dns", &self.dns.as_ref().as_ref().map(|_| "resolver"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProbeOptions {
     /// Options with an overall `timeout` per probe, DNS from `dns` (or the
     /// system's) and the roots of `ca_file` trusted besides the built-in
-    /// and system ones.
+    /// and system ones. Must be called inside a tokio runtime (the
+    /// resolver's requirement). A resolver that cannot be set up is
+    /// reported by each probe of a host name, so IP addresses still work.
     pub fn new(
         timeout: Duration,
         dns: Option<SocketAddr>,
+        ca_file: Option<&Path>,
+    ) -> Result<ProbeOptions, TlsSetupError> {
+        let resolver = Dns::new(dns).map_err(|e| e.to_string());
+        Self::build(timeout, resolver, ca_file)
+    }
+
+    /// Options sharing an existing resolver (discovery's).
+    pub fn with_dns(
+        timeout: Duration,
+        dns: Dns,
+        ca_file: Option<&Path>,
+    ) -> Result<ProbeOptions, TlsSetupError> {
+        Self::build(timeout, Ok(dns), ca_file)
+    }
+
+    fn build(
+        timeout: Duration,
+        dns: Result<Dns, String>,
         ca_file: Option<&Path>,
     ) -> Result<ProbeOptions, TlsSetupError> {
         // One step may take a third of the whole, so that a silent port
@@ -109,12 +138,12 @@ impl ProbeOptions {
             timeout,
             read_timeout,
             tls: tls::TlsSetup::new(ca_file)?,
-            resolver: Arc::new(dial::resolver(dns, read_timeout)),
+            dns: Arc::new(dns),
         })
     }
 
-    fn resolver(&self) -> Result<&TokioResolver, &str> {
-        self.resolver.as_ref().as_ref().map_err(String::as_str)
+    fn resolver(&self) -> Result<&Dns, &str> {
+        self.dns.as_ref().as_ref().map_err(String::as_str)
     }
 }
 
@@ -186,15 +215,15 @@ mod tests {
 
     fn assert_send<T: Send>(_: &T) {}
 
-    #[test]
-    fn probe_futures_are_send_for_servers() {
+    #[tokio::test]
+    async fn probe_futures_are_send_for_servers() {
         let opts = ProbeOptions::new(Duration::from_secs(1), None, None).unwrap();
         let url: ServerUrl = "imaps://127.0.0.1:1".parse().unwrap();
         assert_send(&probe(&url, &opts));
     }
 
-    #[test]
-    fn step_deadline_is_a_third_of_the_whole_within_bounds() {
+    #[tokio::test]
+    async fn step_deadline_is_a_third_of_the_whole_within_bounds() {
         let o = ProbeOptions::new(Duration::from_secs(3), None, None).unwrap();
         assert_eq!(o.read_timeout, Duration::from_secs(1));
         let o = ProbeOptions::new(Duration::from_secs(600), None, None).unwrap();

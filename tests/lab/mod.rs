@@ -23,6 +23,8 @@
 pub mod dns;
 pub mod dovecot;
 pub mod fake;
+pub mod greeter;
+pub mod https;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
