@@ -1289,3 +1289,66 @@ async fn verify_settings_trusts_only_certificates_that_match() {
         "cert-name-mismatch"
     );
 }
+
+// --- Hostile servers that never stop ---------------------------------------
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn endless_or_oversized_replies_are_cut_off() {
+    use lab::fake::{Action, Script};
+    // Asks for more after every answer, forever.
+    let _asking = Fake::start(
+        "127.0.2.34:993",
+        Script {
+            greeting: "* OK hi\r\n".into(),
+            implicit_tls: Some(tls_for(&["127.0.2.34"])),
+            starttls_tls: None,
+            respond: Arc::new(|| {
+                Box::new(|line: &str, _| {
+                    if line.ends_with("CAPABILITY") {
+                        let tag = line.split(' ').next().unwrap_or("*");
+                        Action::Reply(format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK\r\n"))
+                    } else {
+                        Action::Reply("+ more\r\n".into())
+                    }
+                })
+            }),
+        },
+    );
+    // A greeting line of 100 kB.
+    let huge: &'static str = Box::leak(format!("+OK {}\r\n", "x".repeat(100_000)).into_boxed_str());
+    let _huge = Fake::start(
+        "127.0.2.34:110",
+        Script {
+            greeting: huge.into(),
+            implicit_tls: None,
+            starttls_tls: None,
+            respond: Arc::new(|| Box::new(|_: &str, _| Action::Nothing)),
+        },
+    );
+    let started = Instant::now();
+    let (out, v) = check(
+        &[
+            "a@lab.test",
+            "--incoming",
+            "imaps://127.0.2.34:993",
+            "--password-stdin",
+        ],
+        Some(FAKE_SECRET),
+    );
+    assert_eq!(out.code, 1);
+    let f = finding(&v, "server-error");
+    assert!(
+        f["message"].as_str().unwrap().contains("longer than"),
+        "{f:#}"
+    );
+    let (out, v) = check(&["a@lab.test", "--incoming", "pop3://127.0.2.34:110"], None);
+    assert_eq!(out.code, 1);
+    let f = finding(&v, "server-error");
+    assert!(f["message"].as_str().unwrap().contains("8192"), "{f:#}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -144,7 +144,9 @@ impl Dialect for Imap {
                     c.send(&command, "AUTHENTICATE").await?
                 }
             }
-            loop {
+            // A few rounds at most: no mechanism here needs more, and a
+            // server that keeps asking is stopped.
+            for _ in 0..8 {
                 let mut ignored = None;
                 match read_until_tagged(c, &tag, "AUTHENTICATE", &mut ignored).await? {
                     Completion::Continue(challenge) => match pending.next() {
@@ -163,6 +165,7 @@ impl Dialect for Imap {
                     Completion::Tagged(status, text) => return Ok(reply(c, status, &text)),
                 }
             }
+            return Err(c.ctx.wire(WireError::TooLong));
         }
         let mut ignored = None;
         match read_until_tagged(c, &tag, "LOGIN", &mut ignored).await? {
