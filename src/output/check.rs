@@ -50,7 +50,7 @@ fn server(out: &mut String, s: &ServerCheck) {
         return;
     }
     let conn = if r.reachable {
-        format!("reached {} in {} ms", r.addresses.join(", "), r.ms)
+        format!("reached {}; checked in {} ms", r.addresses.join(", "), r.ms)
     } else if r.addresses.is_empty() {
         "not reached: the name did not resolve".to_string()
     } else {
@@ -133,7 +133,11 @@ fn finding(out: &mut String, f: &Finding) {
 pub fn transcript(r: &CheckReport) -> String {
     let mut out = String::new();
     for s in &r.servers {
-        let _ = writeln!(out, "-- {} ({:?})", s.report.url, s.role);
+        let role = match s.role {
+            Role::Incoming => "incoming",
+            Role::Outgoing => "outgoing",
+        };
+        let _ = writeln!(out, "-- {} ({role})", s.report.url);
         for l in &s.report.transcript {
             let channel = if l.tls { "tls  " } else { "plain" };
             match l.speaker {
