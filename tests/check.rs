@@ -66,7 +66,15 @@ fn mailsetup(args: &[&str], stdin: Option<&str>) -> Out {
     }
 }
 
-/// `check --json` with `args` (and `--ca-file`, a short timeout).
+/// Where DNS questions go when a test names no DNS server: the shared lab
+/// dnsmasq, which knows no name, so discovery of the made-up domains fails
+/// at once and nothing is ever asked outside the lab. The ISPDB likewise
+/// points at a loopback address where nothing listens.
+const NOWHERE_DNS: &str = "127.0.2.53";
+const NOWHERE_ISPDB: &str = "http://127.0.2.99/";
+
+/// `check --json` with `args` (and `--ca-file`, a short timeout, DNS and
+/// ISPDB on loopback unless given).
 fn check(args: &[&str], stdin: Option<&str>) -> (Out, Value) {
     let ca = shared().ca.ca_file();
     let mut all = vec![
@@ -76,7 +84,12 @@ fn check(args: &[&str], stdin: Option<&str>) -> (Out, Value) {
         "3",
         "--ca-file",
         ca.to_str().unwrap(),
+        "--ispdb-url",
+        NOWHERE_ISPDB,
     ];
+    if !args.contains(&"--dns") {
+        all.extend_from_slice(&["--dns", NOWHERE_DNS]);
+    }
     all.extend_from_slice(args);
     let out = mailsetup(&all, stdin);
     let v = out.json();
@@ -110,10 +123,12 @@ fn server<'a>(v: &'a Value, role: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {role} server in {v:#}"))
 }
 
-/// The lab CA and one dovecot, shared by the tests of this file.
+/// The lab CA, one dovecot and an empty DNS server, shared by the tests
+/// of this file.
 struct Shared {
     ca: lab::TestCa,
     dovecot: Dovecot,
+    _dns: Dns,
 }
 
 fn shared() -> &'static Shared {
@@ -123,7 +138,8 @@ fn shared() -> &'static Shared {
         let ca = lab::TestCa::new();
         let leaf = ca.issue(&["mail.lab.test", "127.0.2.10"]);
         let dovecot = Dovecot::start("127.0.2.10", &leaf, PASSWORD);
-        Shared { ca, dovecot }
+        let _dns = Dns::start(NOWHERE_DNS, &[]);
+        Shared { ca, dovecot, _dns }
     })
 }
 
@@ -241,6 +257,10 @@ fn human_output_puts_a_plain_verdict_first() {
             "check",
             "--ca-file",
             ca.to_str().unwrap(),
+            "--dns",
+            NOWHERE_DNS,
+            "--ispdb-url",
+            NOWHERE_ISPDB,
             d.user,
             "--incoming",
             "imaps://127.0.2.10:993",
@@ -301,12 +321,12 @@ fn plaintext_to_an_implicit_tls_port_is_tls_mismatch() {
 #[ignore = "needs the test lab: run ./scripts/test.sh"]
 fn unknown_host_is_dns_not_found_and_known_names_work() {
     shared();
-    let _dns = Dns::start("127.0.2.53", &[Record::a("mail.lab.test", "127.0.2.10")]);
+    let _dns = Dns::start("127.0.2.55", &[Record::a("mail.lab.test", "127.0.2.10")]);
     let (out, v) = check(
         &[
             "a@lab.test",
             "--dns",
-            "127.0.2.53",
+            "127.0.2.55",
             "--incoming",
             "imaps://imap.nowhere.test",
         ],
@@ -321,7 +341,7 @@ fn unknown_host_is_dns_not_found_and_known_names_work() {
         &[
             "a@lab.test",
             "--dns",
-            "127.0.2.53",
+            "127.0.2.55",
             "--incoming",
             "imaps://mail.lab.test",
         ],
@@ -882,6 +902,12 @@ fn auth_failed_fixes_come_from_the_provider_table() {
         "127.0.2.26:993",
         Imap::default().implicit(tls_for(&["127.0.2.26"])),
     );
+    let _smtp = Fake::start(
+        "127.0.2.26:465",
+        Smtp::default().implicit(tls_for(&["127.0.2.26"])),
+    );
+    // The outgoing server is given too, so the provider's real one is
+    // never contacted.
     let table = mailsetup::provider::ProviderTable::builtin();
     // A provider with app passwords: the fix links to them.
     let (_, v) = check(
@@ -889,6 +915,8 @@ fn auth_failed_fixes_come_from_the_provider_table() {
             "jane@gmail.com",
             "--incoming",
             "imaps://127.0.2.26:993",
+            "--outgoing",
+            "smtps://127.0.2.26:465",
             "--password-stdin",
         ],
         Some(WRONG),
@@ -908,6 +936,8 @@ fn auth_failed_fixes_come_from_the_provider_table() {
             "max@gmx.de",
             "--incoming",
             "imaps://127.0.2.26:993",
+            "--outgoing",
+            "smtps://127.0.2.26:465",
             "--password-stdin",
         ],
         Some(WRONG),
@@ -1071,6 +1101,10 @@ fn the_password_appears_nowhere_in_any_output() {
                     "3",
                     "--ca-file",
                     ca.to_str().unwrap(),
+                    "--dns",
+                    NOWHERE_DNS,
+                    "--ispdb-url",
+                    NOWHERE_ISPDB,
                     who,
                     flag,
                 ];
