@@ -84,6 +84,10 @@ fn server(out: &mut String, s: &ServerCheck) {
         if offers.is_empty() {
             offers = "the protocol's own password command".into();
         }
+        if !r.capabilities_protected {
+            // Anyone on the path could have written a plain-text list.
+            offers.push_str(" (said in plain text: unverified)");
+        }
         row(out, "Login offers", &offers);
     }
     let login = match r.login {
