@@ -1386,3 +1386,46 @@ fn endless_or_oversized_replies_are_cut_off() {
         started.elapsed()
     );
 }
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn a_wildcard_certificate_covers_one_label_only() {
+    // RFC 6125 §6.4.3 / RFC 7817: *.wild.test matches imap.wild.test, not
+    // x.imap.wild.test, and the name checked is the one in the settings.
+    let _dns = Dns::start(
+        "127.0.2.56",
+        &[
+            Record::a("imap.wild.test", "127.0.2.35"),
+            Record::a("x.imap.wild.test", "127.0.2.35"),
+        ],
+    );
+    let _fake = Fake::start(
+        "127.0.2.35:993",
+        Imap::default().implicit(tls_for(&["*.wild.test"])),
+    );
+    let dns = ["--dns", "127.0.2.56"];
+    let (out, v) = check(
+        &[
+            &dns[..],
+            &["a@lab.test", "--incoming", "imaps://imap.wild.test"],
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(server(&v, "incoming")["tls"]["cert_valid"], true);
+    let (out, v) = check(
+        &[
+            &dns[..],
+            &["a@lab.test", "--incoming", "imaps://x.imap.wild.test"],
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(out.code, 1);
+    let f = finding(&v, "cert-name-mismatch");
+    assert!(
+        f["message"].as_str().unwrap().contains("*.wild.test"),
+        "{f:#}"
+    );
+}

@@ -203,3 +203,100 @@ fn with_security(url: &ServerUrl, security: Security, port: u16) -> ServerUrl {
 pub fn tls_alternative(url: &ServerUrl) -> ServerUrl {
     with_security(url, Security::Tls, url.protocol.default_port(Security::Tls))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::EmailAddress;
+    use crate::provider::ProviderTable;
+
+    /// A table of made-up providers shaped like the ones the fixes serve:
+    /// an app-password provider (as Yahoo, AOL, iCloud), an OAuth-only one
+    /// (as Outlook.com), one that needs IMAP switched on (as GMX, web.de).
+    const TABLE: &str = r#"
+[[provider]]
+id = "apppw.test"
+name = "AppPw Mail"
+ios = "yahoo"
+app_password_url = "https://login.apppw.test/account/security/app-passwords"
+domains = ["apppw.test"]
+incoming = [{ url = "imaps://imap.apppw.test", auth = ["password"] }]
+outgoing = [{ url = "smtps://smtp.apppw.test", auth = ["password"] }]
+
+[[provider]]
+id = "oauth.test"
+name = "OAuth Mail"
+ios = "outlook"
+domains = ["oauth.test"]
+incoming = [{ url = "imaps://imap.oauth.test", auth = ["oauth2"] }]
+outgoing = [{ url = "smtp://smtp.oauth.test", auth = ["oauth2"] }]
+
+[[provider]]
+id = "switch.test"
+name = "Switch Mail"
+domains = ["switch.test"]
+incoming = [{ url = "imaps://imap.switch.test", auth = ["password"] }]
+outgoing = [{ url = "smtps://smtp.switch.test", auth = ["password"] }]
+notes = [{ code = "enable-imap", text = "Turn on IMAP under Settings › POP3/IMAP.", url = "https://help.switch.test/imap" }]
+"#;
+
+    fn fix_for(domain: &str, table: &ProviderTable) -> (String, Option<String>) {
+        let email: EmailAddress = format!("u@{domain}").parse().unwrap();
+        let ctx = Context {
+            email: &email,
+            provider: table.by_domain(domain),
+            discovered: None,
+            secret: None,
+            offline: false,
+        };
+        auth_failed(&ctx, Protocol::Imap, "u@x.test")
+    }
+
+    #[test]
+    fn auth_failed_fixes_follow_the_table() {
+        let table = ProviderTable::parse(TABLE).unwrap();
+        let (fix, url) = fix_for("apppw.test", &table);
+        let link = "https://login.apppw.test/account/security/app-passwords";
+        assert!(
+            fix.contains(&format!("create an app password at {link}")),
+            "{fix}"
+        );
+        assert_eq!(url.as_deref(), Some(link));
+
+        let (fix, _) = fix_for("oauth.test", &table);
+        assert!(
+            fix.starts_with(
+                "Passwords no longer work: add the account as Outlook.com on the iPhone"
+            ),
+            "{fix}"
+        );
+
+        let (fix, url) = fix_for("switch.test", &table);
+        assert!(
+            fix.contains("Turn on IMAP under Settings › POP3/IMAP."),
+            "{fix}"
+        );
+        assert_eq!(url.as_deref(), Some("https://help.switch.test/imap"));
+
+        let (fix, url) = fix_for("unknown.test", &table);
+        assert!(fix.starts_with("Check the username (u@x.test"), "{fix}");
+        assert!(url.is_none());
+    }
+
+    #[test]
+    fn oauth_need_comes_from_the_note_or_the_servers() {
+        let table = ProviderTable::parse(TABLE).unwrap();
+        assert!(oauth_required(table.by_domain("oauth.test").unwrap()).is_some());
+        assert!(oauth_required(table.by_domain("apppw.test").unwrap()).is_none());
+        let real = ProviderTable::builtin().by_domain("msn.com").unwrap();
+        assert_eq!(oauth_required(real).unwrap().code, "oauth-required");
+    }
+
+    #[test]
+    fn the_tls_alternative_uses_the_standard_port() {
+        let u: ServerUrl = "imap://h.test:143".parse().unwrap();
+        assert_eq!(tls_alternative(&u).to_string(), "imaps://h.test:993");
+        let u: ServerUrl = "smtp://h.test:25".parse().unwrap();
+        assert_eq!(tls_alternative(&u).to_string(), "smtps://h.test:465");
+    }
+}
