@@ -8,7 +8,8 @@
 //! 2. **discovery** — [`lookup`] asks the built-in [`provider`] table, then
 //!    the network sources ([`discover`], over [`net`]); [`autoconfig`] reads
 //!    Thunderbird's XML format.
-//! 3. **output** — [`output`] renders results for people and programs.
+//! 3. **output** — [`output`] renders results for people and programs;
+//!    [`profile`] writes what a mail client installs, signed by [`sign`].
 //!
 //! The CLI (`src/main.rs`, `src/cli/`) and the server only wire these
 //! together; neither holds logic of its own.
@@ -31,5 +32,7 @@ pub mod lookup;
 pub mod net;
 pub mod output;
 pub mod probe;
+pub mod profile;
 pub mod provider;
 pub mod settings;
+pub mod sign;
