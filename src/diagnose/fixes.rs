@@ -74,10 +74,7 @@ pub fn auth_failed(ctx: &Context, protocol: Protocol, username: &str) -> (String
         );
     };
     if let Some(note) = oauth_required(p) {
-        let path = oauth_path(p);
-        let mut s = path[..1].to_uppercase();
-        s.push_str(&path[1..]);
-        return (format!("{s}."), note.url);
+        return (format!("{}.", capitalise(&oauth_path(p))), note.url);
     }
     if let Some(url) = &p.app_password_url {
         return (
@@ -171,6 +168,15 @@ pub fn for_error(e: &ProbeError, url: &ServerUrl, ctx: &Context) -> String {
         ),
         ProbeError::Rejected { .. } => "The server refused this connection, perhaps because of where it comes from (a blocked IP address or network). Try another network, or ask the provider.".into(),
         _ => "Try again in a few minutes; if it keeps failing, send the provider this report (run with -v for the full dialogue; no password is shown).".into(),
+    }
+}
+
+/// `s` with its first letter in upper case.
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 

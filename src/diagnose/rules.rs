@@ -2,7 +2,7 @@
 //! knows) to findings. Pure functions, no I/O: every rule can be tested
 //! with a hand-made [`ServerReport`].
 
-use super::fixes;
+use super::fixes::{self, capitalise};
 use super::{Context, Finding, Planned, Role, ServerCheck, Severity};
 use crate::probe::wire::sasl::SecretKind;
 use crate::probe::{LoginStatus, ProbeError, ServerReport};
@@ -332,14 +332,6 @@ fn error_finding(ctx: &Context, url: &ServerUrl, e: &ProbeError) -> Finding {
         message,
         fixes::for_error(e, url, ctx),
     )
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

@@ -197,7 +197,7 @@ impl<S: Io> LineConn<S> {
         m: &super::wire::sasl::Message,
         step: &'static str,
     ) -> Result<(), ProbeError> {
-        let line = Zeroizing::new(format!("{prefix}{}", *m.data));
+        let line = secret_line(&[prefix, &m.data]);
         if m.secret {
             self.send_secret(&line, &format!("{prefix}[secret hidden]"), step)
                 .await
@@ -239,6 +239,14 @@ impl<S: Io> LineConn<S> {
         }
         Ok((self.io, self.ctx))
     }
+}
+
+/// Joins parts of a line that carries a secret into a string sized up
+/// front (so no reallocation leaves a copy behind) and wiped when dropped.
+pub(crate) fn secret_line(parts: &[&str]) -> Zeroizing<String> {
+    let mut line = Zeroizing::new(String::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    parts.iter().for_each(|p| line.push_str(p));
+    line
 }
 
 pub(crate) fn io_error(step: &'static str, e: std::io::Error) -> ProbeError {

@@ -2,7 +2,7 @@
 //! AUTHENTICATE (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) or the LOGIN command.
 //! Parsing is in [`super::wire::imap`].
 
-use super::conn::{Io, LineConn};
+use super::conn::{Io, LineConn, secret_line};
 use super::error::ProbeError;
 use super::flow::{Dialect, LoginReply};
 use super::secret::Credentials;
@@ -112,7 +112,8 @@ impl Dialect for Imap {
         let tag = c.next_tag();
         let user = creds.username();
         if mechanism == Mechanism::Command {
-            let (Some(qu), Some(qp)) = (imap::quoted(user), imap::quoted(creds.expose())) else {
+            let qp = imap::quoted(creds.expose()).map(zeroize::Zeroizing::new);
+            let (Some(qu), Some(qp)) = (imap::quoted(user), qp) else {
                 return Ok(LoginReply {
                     ok: false,
                     text:
@@ -121,7 +122,7 @@ impl Dialect for Imap {
                     referral: None,
                 });
             };
-            let line = zeroize::Zeroizing::new(format!("{tag} LOGIN {qu} {qp}"));
+            let line = secret_line(&[&tag, " LOGIN ", &qu, " ", &qp]);
             c.send_secret(
                 &line,
                 &format!("{tag} LOGIN {qu} [password hidden]"),

@@ -2,7 +2,7 @@
 //! PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) or USER/PASS. Parsing is in
 //! [`super::wire::pop3`].
 
-use super::conn::{Io, LineConn};
+use super::conn::{Io, LineConn, secret_line};
 use super::error::ProbeError;
 use super::flow::{Dialect, LoginReply};
 use super::secret::Credentials;
@@ -93,7 +93,7 @@ impl Dialect for Pop3 {
             if !ok {
                 return Ok(reply(c, false, &text));
             }
-            let line = zeroize::Zeroizing::new(format!("PASS {}", creds.expose()));
+            let line = secret_line(&["PASS ", creds.expose()]);
             c.send_secret(&line, "PASS [password hidden]", "PASS")
                 .await?;
             let (ok, text) = status(c, "PASS").await?;

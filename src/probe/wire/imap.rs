@@ -141,7 +141,9 @@ pub fn quoted(s: &str) -> Option<String> {
     if s.contains(['\r', '\n', '\0']) {
         return None;
     }
-    let mut out = String::with_capacity(s.len() + 2);
+    // Room for every character escaped: no reallocation, so a quoted
+    // password leaves no stray copy behind.
+    let mut out = String::with_capacity(s.len() * 2 + 2);
     out.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {
