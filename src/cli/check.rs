@@ -55,6 +55,7 @@ pub fn run(a: CheckArgs, g: &Global) -> Result<Outcome, Fatal> {
     };
     let report = rt.block_on(diagnose::check(&req, &g.options(), &probe_opts))?;
     if g.verbose {
+        eprint!("{}", output::human::tried(&report.tried));
         eprint!("{}", output::check::transcript(&report));
     }
     let mut stdout = std::io::stdout().lock();

@@ -119,6 +119,8 @@ pub struct CheckReport {
     pub servers: Vec<ServerCheck>,
     /// What is wrong, most severe first.
     pub findings: Vec<Finding>,
+    /// The sources discovery consulted (as in `lookup --json`).
+    pub tried: Vec<lookup::Tried>,
 }
 
 impl CheckReport {
@@ -162,9 +164,9 @@ pub async fn check(
     probe_opts: &ProbeOptions,
 ) -> Result<CheckReport, CheckError> {
     let discovered = lookup::lookup(&req.email, lookup_opts).await;
-    let (settings, lookup_error) = match discovered {
-        Ok(l) => (Some(l.settings), None),
-        Err(e) => (None, Some(e)),
+    let (settings, tried, lookup_error) = match discovered {
+        Ok(l) => (Some(l.settings), l.tried, None),
+        Err(e) => (None, e.tried().to_vec(), Some(e)),
     };
     let plan = plan(req, settings.as_ref());
     if plan.is_empty() {
@@ -216,6 +218,7 @@ pub async fn check(
         verdict,
         servers,
         findings,
+        tried,
     })
 }
 
