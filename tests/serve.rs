@@ -1015,3 +1015,57 @@ fn under_load_every_answer_is_a_2xx_and_nothing_errors() {
     // Still healthy afterwards.
     assert!(std::net::TcpStream::connect(b.addr).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_domains_may_be_discovered_under_the_operators_name() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let toml =
+        "[[domain]]\nname = \"found.test\"\ndisplay_name = \"Found Mail\"\ndiscover = true\n";
+    let s = Running::start(
+        config(toml),
+        counting_discovery(calls.clone(), Duration::ZERO),
+        "127.0.0.1",
+    )
+    .await;
+    let v: serde_json::Value = client()
+        .get(s.url("/api/v1/lookup?email=ann@found.test"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["incoming"][0]["host"], "imap.found.test");
+    assert_eq!(v["incoming"][0]["username"], "ann@found.test");
+    assert_eq!(v["provider"]["name"], "Found Mail");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Operator mode: other domains are not discovered on anyone's behalf.
+    let r = client()
+        .get(s.url("/api/v1/lookup?email=ann@other.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_its_deadline_gets_408() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let s = Running::start(
+        config("request_timeout_secs = 1\n"),
+        counting_discovery(calls, Duration::from_secs(5)),
+        "127.0.0.1",
+    )
+    .await;
+    let start = std::time::Instant::now();
+    let r = client()
+        .get(s.url("/api/v1/lookup?email=a@slow.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(start.elapsed() < Duration::from_secs(4));
+    s.stop().await;
+}

@@ -246,6 +246,32 @@ mod tests {
     }
 
     #[test]
+    fn dav_urls_expand_every_placeholder() {
+        let email = EmailAddress::parse("Jane+x@example.org").unwrap();
+        let r = Resolved {
+            lookup: personalise(template_lookup(), &email),
+            email,
+            domain: Some(Arc::new(DomainConfig {
+                name: "example.org".into(),
+                display_name: "Example".into(),
+                short_name: "Example".into(),
+                servers: None,
+                caldav: Some("https://dav.example.org/%EMAILADDRESS%/cal".into()),
+                carddav: Some("https://dav.example.org/%EMAILDOMAIN%/%EMAILLOCALPART%".into()),
+            })),
+            ios: None,
+        };
+        assert_eq!(
+            r.caldav().unwrap(),
+            "https://dav.example.org/Jane@example.org/cal"
+        );
+        assert_eq!(
+            r.carddav().unwrap(),
+            "https://dav.example.org/example.org/Jane"
+        );
+    }
+
+    #[test]
     fn placeholder_addresses_parse() {
         let t = EmailAddress::parse("%EMAILLOCALPART%@example.org").unwrap();
         assert_eq!(t.expand("%EMAILADDRESS%"), "%EMAILLOCALPART%@example.org");
