@@ -197,6 +197,56 @@ fn https(url: &str) -> Result<(), Problem> {
     }
 }
 
+/// Whether `host` is already what [`crate::address::normalize_host`] makes
+/// of it. Plain lower-case letter-digit-hyphen names (nearly all of the
+/// table) are recognised directly, because full IDNA processing of an
+/// entry's hundred domains would cost more than the rest of a lookup;
+/// anything else (punycode labels, double hyphens, other characters) takes
+/// the full path.
 fn is_normalised_host(host: &str) -> bool {
-    matches!(crate::address::normalize_host(host), Ok(n) if n == host)
+    let plain_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && !l.contains("--")
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let plain = host.len() <= 253 && host.split('.').all(plain_label);
+    plain || matches!(crate::address::normalize_host(host), Ok(n) if n == host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_normalised_host;
+
+    #[test]
+    fn the_fast_host_check_agrees_with_full_normalisation() {
+        let hosts = [
+            "gmail.com",
+            "a.b-c.example",
+            "xn--bcher-kva.example",
+            "Gmail.com",
+            "gmail.com.",
+            "ab--cd.example",
+            "-a.example",
+            "a-.example",
+            "a..example",
+            "",
+            "bücher.example",
+            "a_b.example",
+            "1.2.3.4",
+        ];
+        let long_label = format!("{}.example", "a".repeat(64));
+        let long_name = vec!["a"; 130].join(".");
+        for h in hosts
+            .iter()
+            .copied()
+            .chain([long_label.as_str(), long_name.as_str()])
+        {
+            let full = matches!(crate::address::normalize_host(h), Ok(n) if n == h);
+            assert_eq!(is_normalised_host(h), full, "{h:?}");
+        }
+    }
 }

@@ -9,12 +9,13 @@
 //! chatmail's provider-db and fails where they disagree without a recorded
 //! reason (`why_differs`).
 //!
-//! Loading is lazy, because parsing the whole file costs more than the rest
-//! of a `lookup`: the build script (`build.rs`) splits the file into one
-//! block per provider and indexes domains and MX patterns; at run time a
-//! lookup finds the block by binary search and parses only that block. Each
-//! parsed entry is checked against the table's rules ([`check`]); a test
-//! parses every block, so a bad entry fails the tests, not a user.
+//! Loading is lazy, because parsing the whole file costs several times more
+//! than the rest of a `lookup`: the build script (`build.rs`) turns each
+//! entry into a compact JSON object and indexes domains and MX patterns; at
+//! run time a lookup finds its entry by binary search and parses only that
+//! one. Each parsed entry is checked against the table's rules ([`check`]);
+//! a test parses every entry and compares the compiled form with a direct
+//! parse of the TOML, so a bad entry fails the tests, not a user.
 //!
 //! ```
 //! use mailsetup::provider::ProviderTable;
@@ -39,8 +40,12 @@ pub use schema::{IosAccount, Provider, ServerSpec, Status, mx_pattern_matches};
 /// The table's source text, compiled in.
 pub const PROVIDERS_TOML: &str = include_str!("../../data/providers.toml");
 
-/// The index the build script made of [`PROVIDERS_TOML`]: byte ranges of
-/// the provider blocks, their ids, and the sorted domain and MX indexes.
+/// The entries of [`PROVIDERS_TOML`] as the build script compiled them:
+/// one JSON object each.
+const PROVIDERS_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/providers.json"));
+
+/// The build script's index of [`PROVIDERS_JSON`]: byte ranges of the
+/// entries, their ids, and the sorted domain and MX indexes.
 mod index {
     include!(concat!(env!("OUT_DIR"), "/provider_index.rs"));
 }
@@ -75,13 +80,13 @@ pub enum TableError {
         /// What is wrong.
         problem: Problem,
     },
-    /// A block of the built-in table that does not hold exactly one provider.
-    #[error("provider table: a block holds {0} providers instead of one")]
-    Block(usize),
+    /// An entry of the compiled built-in table that does not fit the schema.
+    #[error("provider table (compiled): {0}")]
+    Compiled(#[from] serde_json::Error),
 }
 
-/// One provider: parsed already, or a block of the built-in text to parse
-/// on first use.
+/// One provider: parsed already, or an entry of the compiled built-in table
+/// to parse on first use.
 #[derive(Debug)]
 struct Entry {
     id: Cow<'static, str>,
@@ -111,10 +116,9 @@ impl ProviderTable {
             .zip(index::IDS)
             .map(|(&(start, end), id)| Entry {
                 id: Cow::Borrowed(id),
-                // The build script cut the blocks at line starts of this
-                // very text, so the range is always in bounds and on char
-                // boundaries.
-                block: Some(&PROVIDERS_TOML[start..end]),
+                // The build script recorded these ranges while writing this
+                // very text, so they are in bounds and on char boundaries.
+                block: Some(&PROVIDERS_JSON[start..end]),
                 provider: OnceLock::new(),
             })
             .collect();
@@ -167,16 +171,9 @@ impl ProviderTable {
         })
     }
 
-    /// Parses one block of the built-in table.
+    /// Parses one entry of the compiled built-in table.
     fn parse_block(block: &str) -> Result<Provider, TableError> {
-        let file: TableFile = toml::from_str(block)?;
-        let count = file.provider.len();
-        let p = file
-            .provider
-            .into_iter()
-            .next()
-            .filter(|_| count == 1)
-            .ok_or(TableError::Block(count))?;
+        let p: Provider = serde_json::from_str(block)?;
         check::check(&p).map_err(|problem| TableError::Invalid {
             provider: p.id.clone(),
             problem,
@@ -187,8 +184,8 @@ impl ProviderTable {
     fn get(&self, n: usize) -> &Provider {
         let e = &self.entries[n];
         e.provider.get_or_init(|| {
-            // Entries without a parsed provider are blocks of the built-in
-            // table; `every_builtin_block_parses_and_follows_the_rules`
+            // Entries without a parsed provider are compiled entries of the
+            // built-in table; `every_builtin_entry_parses_and_follows_the_rules`
             // parses each of them, so this cannot fail in a tested build.
             let block = e.block.unwrap_or_default();
             Self::parse_block(block)

@@ -63,7 +63,7 @@ pub enum Status {
 }
 
 /// One server as written in the table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     /// The server's URL.
@@ -82,7 +82,7 @@ fn de_url<'de, D: Deserializer<'de>>(d: D) -> Result<ServerUrl, D::Error> {
 }
 
 /// One provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     /// A stable id (usually the main domain).
