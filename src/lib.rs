@@ -6,8 +6,10 @@
 //! 1. **input** — [`address`] parses what the user typed; [`settings`] is the
 //!    model every other module speaks.
 //! 2. **discovery** — [`lookup`] asks the built-in [`provider`] table, then
-//!    the network sources; [`autoconfig`] reads Thunderbird's XML format.
-//! 3. **output** — [`output`] renders results for people and programs.
+//!    the network sources ([`discover`], over [`net`]); [`autoconfig`] reads
+//!    Thunderbird's XML format.
+//! 3. **output** — [`output`] renders results for people and programs;
+//!    [`profile`] writes what a mail client installs, signed by [`sign`].
 //!
 //! The CLI (`src/main.rs`, `src/cli/`) and the server only wire these
 //! together; neither holds logic of its own.
@@ -24,8 +26,11 @@
 
 pub mod address;
 pub mod autoconfig;
+pub mod discover;
 pub mod lookup;
 pub mod net;
 pub mod output;
+pub mod profile;
 pub mod provider;
 pub mod settings;
+pub mod sign;

@@ -124,6 +124,9 @@ pub enum LookupError {
         /// What was consulted.
         tried: Vec<Tried>,
     },
+    /// Discovery could not start (a bad `--ca-file`, no DNS configuration).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl LookupError {
@@ -131,6 +134,7 @@ impl LookupError {
     pub fn tried(&self) -> &[Tried] {
         match self {
             LookupError::NotBuiltIn { tried, .. } | LookupError::NotFound { tried, .. } => tried,
+            LookupError::Setup(_) => &[],
         }
     }
 }
@@ -152,10 +156,20 @@ pub fn lookup_builtin(email: &EmailAddress) -> Option<Lookup> {
 /// Looks up the settings of `email`: the built-in table, then (unless
 /// `opts.offline`) the network sources.
 pub async fn lookup(email: &EmailAddress, opts: &Options) -> Result<Lookup, LookupError> {
+    lookup_observed(email, opts, None).await
+}
+
+/// [`lookup`], calling `observer` with each source's outcome as it comes in
+/// (for a progress display).
+pub async fn lookup_observed(
+    email: &EmailAddress,
+    opts: &Options,
+    observer: Option<crate::discover::Observer>,
+) -> Result<Lookup, LookupError> {
     if let Some(found) = lookup_builtin(email) {
         return Ok(found);
     }
-    let tried = vec![Tried {
+    let mut tried = vec![Tried {
         source: Source::ProviderDb,
         url: format!("builtin:{}", email.domain()),
         result: TryResult::NotFound,
@@ -168,10 +182,17 @@ pub async fn lookup(email: &EmailAddress, opts: &Options) -> Result<Lookup, Look
             tried,
         });
     }
-    Err(LookupError::NotFound {
-        domain: email.domain_unicode().to_string(),
-        tried,
-    })
+    let found = crate::discover::discover(email, opts, observer)
+        .await
+        .map_err(|e| LookupError::Setup(e.to_string()))?;
+    tried.extend(found.tried);
+    match found.found {
+        Some(f) => Ok(finish(email, f.settings, tried)),
+        None => Err(LookupError::NotFound {
+            domain: email.domain_unicode().to_string(),
+            tried,
+        }),
+    }
 }
 
 /// Adds the notes every answer needs and builds the document.

@@ -155,6 +155,7 @@ impl Reasons {
     fn stale(&self, table: &ProviderTable, key: &str) -> Vec<String> {
         table
             .providers()
+            .iter()
             .filter(|p| p.why_differs.contains_key(key))
             .filter(|p| self.checked.contains(&p.id) && !self.used.contains(&p.id))
             .map(|p| {

@@ -1,6 +1,8 @@
 //! `mailsetup lookup EMAIL`: wiring only.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
 
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, LookupError};
@@ -14,10 +16,28 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
     let email: EmailAddress = a.email.parse()?;
     let mut opts = g.options();
     opts.verify = a.verify;
+    init_tracing(g.verbose);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let result = rt.block_on(lookup::lookup(&email, &opts));
+    let spinner = spinner(g.verbose);
+    let observer = spinner.clone().map(|pb| {
+        Arc::new(move |t: &lookup::Tried| {
+            pb.set_message(format!("{}: {}", t.source, t.url));
+        }) as mailsetup::discover::Observer
+    });
+    if a.verify {
+        // Probing found servers belongs to the protocol probes of `check`;
+        // until lookup can call them, say so rather than pretend.
+        eprintln!(
+            "mailsetup: note: --verify does not probe yet; run mailsetup check {} to test the servers",
+            email
+        );
+    }
+    let result = rt.block_on(lookup::lookup_observed(&email, &opts, observer));
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
+    }
     let mut stdout = std::io::stdout().lock();
     match result {
         Ok(found) => {
@@ -32,6 +52,7 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
             }
             Ok(Outcome::Success)
         }
+        Err(LookupError::Setup(msg)) => Err(Fatal(msg)),
         Err(e) => {
             if g.json {
                 let doc = serde_json::json!({
@@ -49,4 +70,29 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
             Ok(Outcome::Negative)
         }
     }
+}
+
+/// `-v`: the library narrates its steps through `tracing`, on stderr.
+pub fn init_tracing(verbose: bool) {
+    if !verbose {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("mailsetup=debug"))
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// A spinner on a terminal; nothing when stderr is a pipe or a file, or when
+/// `-v` narrates instead.
+fn spinner(verbose: bool) -> Option<indicatif::ProgressBar> {
+    if verbose || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message("looking up…");
+    pb.enable_steady_tick(Duration::from_millis(100));
+    Some(pb)
 }

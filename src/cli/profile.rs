@@ -1,11 +1,192 @@
-//! `mailsetup profile`: wiring only.
+//! `mailsetup profile EMAIL`: wiring only.
+//!
+//! Settings come from `lookup` (or `--incoming/--outgoing`), the file from
+//! [`mailsetup::profile::render`]. `-o FILE` writes the file, replacing one
+//! that exists (as `curl -o` and `openssl -out` do); without it the file
+//! goes to standard output, except a signed (binary) profile when standard
+//! output is a terminal.
+
+use std::io::{IsTerminal, Write};
+
+use mailsetup::address::EmailAddress;
+use mailsetup::lookup::{self, Lookup};
+use mailsetup::output::human;
+use mailsetup::output::{iphone, mobileconfig};
+use mailsetup::profile::{self, Format, ProfileError, Request};
+use mailsetup::settings::{Security, ServerUrl, Settings, Trust};
+use mailsetup::sign::Signer;
 
 use super::args::{Global, ProfileArgs};
 use super::{Fatal, Outcome};
 
 /// Runs `profile`.
-pub fn run(_a: ProfileArgs, _g: &Global) -> Result<Outcome, Fatal> {
-    Err(Fatal(
-        "'profile' is not available in this version yet".into(),
-    ))
+pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
+    let email: EmailAddress = a.email.parse()?;
+    let format: Format = a.format.parse().map_err(Fatal)?;
+    let incoming = a
+        .incoming
+        .as_deref()
+        .map(str::parse::<ServerUrl>)
+        .transpose()?;
+    let outgoing = a
+        .outgoing
+        .as_deref()
+        .map(str::parse::<ServerUrl>)
+        .transpose()?;
+    let signer = match (&a.sign_cert, &a.sign_key) {
+        (Some(cert), Some(key)) => Some(Signer::load(cert, key)?),
+        _ => None,
+    };
+
+    let Some(settings) = settings(&email, g, incoming.as_ref(), outgoing.as_ref())? else {
+        return Ok(Outcome::Negative);
+    };
+    if settings.trust == Trust::Unverified {
+        eprintln!(
+            "mailsetup: warning: these settings come from an unverified source; confirm them with your provider before typing your password"
+        );
+    }
+
+    if matches!(format, Format::Mobileconfig | Format::IosSteps) {
+        warn_if_unencrypted(&settings);
+    }
+
+    let options = mobileconfig::Options::default();
+    let req = Request {
+        email: &email,
+        settings: &settings,
+        format,
+        exchange: a.exchange,
+        signer: signer.as_ref(),
+        options: &options,
+    };
+    let rendered = match profile::render(&req) {
+        Ok(r) => r,
+        Err(e) if e.is_refusal() => return refuse(&email, &e, g),
+        Err(e) => return Err(Fatal(e.to_string())),
+    };
+
+    let mut stdout = std::io::stdout().lock();
+    match &a.output {
+        Some(path) => {
+            std::fs::write(path, &rendered.bytes)
+                .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))?;
+            if g.json {
+                let doc = serde_json::json!({
+                    "email": email.to_string(),
+                    "format": format.to_string(),
+                    "signed": rendered.signed,
+                    "content_type": rendered.content_type,
+                    "file": path.display().to_string(),
+                    "bytes": rendered.bytes.len(),
+                });
+                serde_json::to_writer_pretty(&mut stdout, &doc)?;
+                writeln!(stdout)?;
+            }
+        }
+        None if rendered.signed => {
+            if g.json || std::io::stdout().is_terminal() {
+                return Err(Fatal(
+                    "a signed profile is binary (DER): write it to a file with -o FILE".into(),
+                ));
+            }
+            stdout.write_all(&rendered.bytes)?;
+        }
+        None if g.json => {
+            let doc = serde_json::json!({
+                "email": email.to_string(),
+                "format": format.to_string(),
+                "signed": false,
+                "content_type": rendered.content_type,
+                "content": String::from_utf8_lossy(&rendered.bytes),
+            });
+            serde_json::to_writer_pretty(&mut stdout, &doc)?;
+            writeln!(stdout)?;
+        }
+        None => stdout.write_all(&rendered.bytes)?,
+    }
+    stdout.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// The settings to write: discovered, with the user's servers in place.
+/// `None` when nothing was found (already explained on stderr).
+fn settings(
+    email: &EmailAddress,
+    g: &Global,
+    incoming: Option<&ServerUrl>,
+    outgoing: Option<&ServerUrl>,
+) -> Result<Option<Settings>, Fatal> {
+    let base: Option<Lookup> = if incoming.is_some() && outgoing.is_some() {
+        // Both servers given: only the built-in provider data (names,
+        // notes, OAuth rules) is needed, which never touches the network.
+        lookup::lookup_builtin(email)
+    } else {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        match rt.block_on(lookup::lookup(email, &g.options())) {
+            Ok(found) => Some(found),
+            Err(e) => {
+                if g.verbose || matches!(e, lookup::LookupError::NotFound { .. }) {
+                    eprint!("{}", human::tried(e.tried()));
+                }
+                eprintln!("mailsetup: {e}");
+                eprintln!(
+                    "mailsetup: give both servers with --incoming URL --outgoing URL to write a profile anyway"
+                );
+                if g.json {
+                    let doc = serde_json::json!({
+                        "email": email.to_string(),
+                        "error": e.to_string(),
+                        "tried": e.tried(),
+                    });
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                }
+                return Ok(None);
+            }
+        }
+    };
+    if g.verbose {
+        if let Some(l) = &base {
+            eprint!("{}", human::tried(&l.tried));
+        }
+    }
+    let base = base.map(|l| l.settings);
+    if incoming.is_none() && outgoing.is_none() {
+        // lookup() answered, so there is a base.
+        return Ok(base);
+    }
+    Ok(Some(profile::with_user_servers(
+        email, base, incoming, outgoing,
+    )?))
+}
+
+/// Says so when the iPhone would send the password without encryption
+/// (only servers given as `?security=none` are like that).
+fn warn_if_unencrypted(settings: &Settings) {
+    let Ok(chosen) = iphone::servers(settings) else {
+        return;
+    };
+    for s in [chosen.incoming, chosen.outgoing] {
+        if s.server.security == Security::None && s.auth.needs_password() {
+            eprintln!(
+                "mailsetup: warning: {} has no encryption: the iPhone will send the password readable to anyone on the way",
+                s.server.url()
+            );
+        }
+    }
+}
+
+fn refuse(email: &EmailAddress, e: &ProfileError, g: &Global) -> Result<Outcome, Fatal> {
+    eprintln!("mailsetup: {e}");
+    if g.json {
+        let doc = serde_json::json!({
+            "email": email.to_string(),
+            "code": e.code(),
+            "error": e.to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(Outcome::Negative)
 }

@@ -4,5 +4,11 @@
 //! no discovery. The CLI and the HTTP server both call these writers, so
 //! there is one copy of every format.
 
+pub mod autoconfig_xml;
+pub mod autodiscover_xml;
 pub mod human;
+pub mod ios_steps;
+pub mod iphone;
+pub mod mobileconfig;
 pub mod text;
+pub mod xml_text;

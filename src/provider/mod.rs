@@ -98,6 +98,8 @@ struct Entry {
 #[derive(Debug)]
 pub struct ProviderTable {
     entries: Vec<Entry>,
+    /// Every provider, made on the first call of [`ProviderTable::providers`].
+    all: OnceLock<Vec<Provider>>,
     domains: Index,
     mx: Index,
 }
@@ -124,6 +126,7 @@ impl ProviderTable {
             .collect();
         ProviderTable {
             entries,
+            all: OnceLock::new(),
             domains: Cow::Borrowed(&index::DOMAINS),
             mx: Cow::Borrowed(&index::MX),
         }
@@ -166,6 +169,7 @@ impl ProviderTable {
             .collect();
         Ok(ProviderTable {
             entries,
+            all: OnceLock::new(),
             domains: Cow::Owned(domains),
             mx: Cow::Owned(mx),
         })
@@ -203,9 +207,14 @@ impl ProviderTable {
         self.entries.is_empty()
     }
 
-    /// All providers, in file order (parses every built-in block).
-    pub fn providers(&self) -> impl ExactSizeIterator<Item = &Provider> {
-        (0..self.entries.len()).map(|i| self.get(i))
+    /// All providers, in file order. The first call parses every entry of
+    /// the built-in table; lookups never need this.
+    pub fn providers(&self) -> &[Provider] {
+        self.all.get_or_init(|| {
+            (0..self.entries.len())
+                .map(|i| self.get(i).clone())
+                .collect()
+        })
     }
 
     /// The provider of an email domain (any case, trailing dot allowed).

@@ -162,12 +162,12 @@ impl Provider {
         self.mx.iter().any(|p| mx_pattern_matches(p, mx_host))
     }
 
-    /// Whether no server accepts a password.
+    /// Whether the provider has servers and none of them accepts a
+    /// password (a provider without servers is not "OAuth only": it has no
+    /// mail-app access at all).
     pub fn oauth_only(&self) -> bool {
-        self.incoming
-            .iter()
-            .chain(&self.outgoing)
-            .all(|s| s.auth.iter().all(|a| *a == AuthMethod::Oauth2))
+        let mut servers = self.incoming.iter().chain(&self.outgoing).peekable();
+        servers.peek().is_some() && servers.all(|s| s.auth.iter().all(|a| *a == AuthMethod::Oauth2))
     }
 }
 

@@ -45,7 +45,7 @@ fn the_compiled_table_equals_a_direct_parse_of_the_toml() {
     assert_eq!(full.len(), lazy.len());
     assert_eq!(full.domains, lazy.domains, "domain index");
     assert_eq!(full.mx, lazy.mx, "MX index");
-    for (a, b) in full.providers().zip(lazy.providers()) {
+    for (a, b) in full.providers().iter().zip(lazy.providers()) {
         assert_eq!(a, b, "entry {}", a.id);
     }
     assert!(lazy.len() > 150, "the table covers the corpora and more");
@@ -290,4 +290,14 @@ fn builtin_servers_are_best_first_per_protocol() {
             }
         }
     }
+}
+
+#[test]
+fn oauth_only_needs_servers_that_all_refuse_passwords() {
+    let t = ProviderTable::builtin();
+    assert!(t.by_id("outlook.com").unwrap().oauth_only());
+    assert!(!t.by_id("gmail.com").unwrap().oauth_only());
+    // No servers at all is "no mail-app access", not "OAuth only".
+    let tuta = t.by_id("tuta.com").unwrap();
+    assert!(tuta.incoming.is_empty() && !tuta.oauth_only());
 }

@@ -128,3 +128,56 @@ impl Drop for Dns {
         let _ = self.child.wait();
     }
 }
+
+/// A DNS server that answers every UDP query with its query id followed by
+/// garbage: a header claiming answers that are not there.
+pub struct GarbageDns {
+    /// Where it listens (UDP, port 53).
+    pub addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GarbageDns {
+    /// Starts it on `ip`:53.
+    pub fn start(ip: &str) -> GarbageDns {
+        super::require();
+        let addr: SocketAddr = format!("{ip}:53").parse().expect("an IP address");
+        let socket = std::net::UdpSocket::bind(addr).expect("bind UDP 53");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                if n < 2 {
+                    continue;
+                }
+                // Same id, "response, no error", 1 question, 3 answers —
+                // then bytes that are neither.
+                let mut reply = vec![buf[0], buf[1], 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
+                reply.extend_from_slice(&[0xc0, 0xff, 0x3f, 0x00, 0x21, 0xde, 0xad, 0xbe, 0xef]);
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        GarbageDns {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for GarbageDns {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -21,6 +21,8 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod greeter;
+pub mod https;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,298 @@
+//! DNS: the one resolver every network step uses.
+//!
+//! Built on hickory-resolver, either from the system's configuration or, with
+//! `--dns IP[:PORT]`, with that one name server (UDP, falling back to TCP).
+//! The same resolver answers the HTTPS client's host lookups (it implements
+//! [`reqwest::dns::Resolve`]), so `--dns` covers every connection the program
+//! makes.
+//!
+//! Answers are reduced to what discovery needs: MX hosts by preference, SRV
+//! records by priority and weight, and whether an answer was validated with
+//! DNSSEC. Validation runs on a second resolver next to the plain one, so a
+//! name server that cannot serve DNSSEC (most home routers) costs a failed
+//! validation, never a failed lookup.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::dnssec::Proof;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::{Resolver, TokioResolver};
+
+/// Why a DNS question got no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsError {
+    /// The name does not exist, or has no record of the type asked.
+    #[error("no such record")]
+    NotFound,
+    /// The name server did not answer in time.
+    #[error("the DNS server did not answer in time")]
+    Timeout,
+    /// The answer could not be decoded.
+    #[error("the DNS answer could not be read: {0}")]
+    Garbage(String),
+    /// Any other failure (server failure, refused, network).
+    #[error("DNS lookup failed: {0}")]
+    Failed(String),
+}
+
+/// Why the resolver could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up DNS: {0}; give a name server with --dns IP (for example --dns 9.9.9.9)")]
+pub struct DnsSetupError(String);
+
+/// One MX record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mx {
+    /// Lower is preferred.
+    pub preference: u16,
+    /// The mail exchanger, lower case, without the trailing dot; empty for a
+    /// "null MX" (RFC 7505: the domain receives no mail).
+    pub host: String,
+}
+
+/// One SRV record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Srv {
+    /// Lower is preferred.
+    pub priority: u16,
+    /// Among equal priorities, higher is preferred.
+    pub weight: u16,
+    /// The port.
+    pub port: u16,
+    /// The target, lower case, without the trailing dot; empty for `.`
+    /// ("service not offered", RFC 2782).
+    pub target: String,
+}
+
+/// An SRV answer, and whether DNSSEC vouched for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvAnswer {
+    /// Records sorted best first (priority ascending, weight descending).
+    pub records: Vec<Srv>,
+    /// Every record was DNSSEC-validated (proof: secure).
+    pub validated: bool,
+}
+
+/// The resolver.
+#[derive(Clone)]
+pub struct Dns {
+    plain: TokioResolver,
+    validating: TokioResolver,
+}
+
+impl Dns {
+    /// A resolver asking `server`, or the system's name servers when `None`.
+    /// Must be called inside a tokio runtime.
+    pub fn new(server: Option<SocketAddr>) -> Result<Dns, DnsSetupError> {
+        let build = |validate: bool| -> Result<TokioResolver, DnsSetupError> {
+            let provider = TokioRuntimeProvider::default();
+            let mut builder = match server {
+                Some(addr) => {
+                    let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+                    for c in &mut ns.connections {
+                        c.port = addr.port();
+                    }
+                    Resolver::builder_with_config(
+                        ResolverConfig::from_name_servers(vec![ns]),
+                        provider,
+                    )
+                }
+                None => Resolver::builder(provider).map_err(|e| DnsSetupError(e.to_string()))?,
+            };
+            let opts: &mut ResolverOpts = builder.options_mut();
+            opts.timeout = Duration::from_secs(4);
+            opts.attempts = 2;
+            opts.validate = validate;
+            builder.build().map_err(|e| DnsSetupError(e.to_string()))
+        };
+        Ok(Dns {
+            plain: build(false)?,
+            validating: build(true)?,
+        })
+    }
+
+    /// The addresses of `host`.
+    pub async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let found = self.plain.lookup_ip(fqdn(host)).await.map_err(classify)?;
+        let ips: Vec<IpAddr> = found.iter().collect();
+        if ips.is_empty() {
+            return Err(DnsError::NotFound);
+        }
+        Ok(ips)
+    }
+
+    /// The MX records of `domain`, lowest preference first.
+    pub async fn mx(&self, domain: &str) -> Result<Vec<Mx>, DnsError> {
+        let found = self.plain.mx_lookup(fqdn(domain)).await.map_err(classify)?;
+        let mut mx: Vec<Mx> = found
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::MX(m) => Some(Mx {
+                    preference: m.preference,
+                    host: host_name(&m.exchange.to_ascii()),
+                }),
+                _ => None,
+            })
+            .collect();
+        if mx.is_empty() {
+            return Err(DnsError::NotFound);
+        }
+        mx.sort_by_key(|m| m.preference);
+        Ok(mx)
+    }
+
+    /// The SRV records at `name`, best first, with DNSSEC validation asked
+    /// alongside.
+    pub async fn srv(&self, name: &str) -> Result<SrvAnswer, DnsError> {
+        let (plain, validated) = tokio::join!(
+            self.plain.srv_lookup(fqdn(name)),
+            self.validating.srv_lookup(fqdn(name))
+        );
+        let plain = plain.map_err(classify)?;
+        let mut records = srv_records(plain.answers().iter().map(|r| &r.data));
+        if records.is_empty() {
+            return Err(DnsError::NotFound);
+        }
+        sort_srv(&mut records);
+        let validated = match validated {
+            Ok(v) => {
+                let answers = v.answers();
+                !answers.is_empty()
+                    && answers
+                        .iter()
+                        .filter(|r| matches!(r.data, RData::SRV(_)))
+                        .all(|r| r.proof == Proof::Secure)
+                    && {
+                        let mut same = srv_records(answers.iter().map(|r| &r.data));
+                        sort_srv(&mut same);
+                        same == records
+                    }
+            }
+            Err(_) => false,
+        };
+        Ok(SrvAnswer { records, validated })
+    }
+}
+
+fn srv_records<'a>(data: impl Iterator<Item = &'a RData>) -> Vec<Srv> {
+    data.filter_map(|d| match d {
+        RData::SRV(s) => Some(Srv {
+            priority: s.priority,
+            weight: s.weight,
+            port: s.port,
+            target: host_name(&s.target.to_ascii()),
+        }),
+        _ => None,
+    })
+    .collect()
+}
+
+/// Orders SRV records best first: priority ascending, then weight
+/// descending. RFC 2782 picks among equal priorities at random, weighted;
+/// showing one answer to a person, the heaviest is the fair choice and keeps
+/// output stable.
+pub fn sort_srv(records: &mut [Srv]) {
+    records.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then(b.weight.cmp(&a.weight))
+            .then(a.target.cmp(&b.target))
+    });
+}
+
+/// A name as an absolute name (one query, no search list).
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// A DNS name as a host name: lower case, no trailing dot; the root is "".
+fn host_name(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn classify(e: NetError) -> DnsError {
+    if e.is_no_records_found() || e.is_nx_domain() {
+        return DnsError::NotFound;
+    }
+    match &e {
+        NetError::Timeout => DnsError::Timeout,
+        NetError::Proto(p) => DnsError::Garbage(short(&p.to_string())),
+        _ => DnsError::Failed(short(&e.to_string())),
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(160).collect()
+}
+
+/// Lets the HTTPS client resolve through the same name server.
+impl reqwest::dns::Resolve for Dns {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let dns = self.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let ips = dns.ips(&host).await.map_err(|e| {
+                Box::new(ResolveError { host, error: e })
+                    as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            let addrs: reqwest::dns::Addrs =
+                Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
+/// A host lookup made for the HTTPS client failed. Callers find it in the
+/// HTTP error's source chain to tell "no such host" from other failures.
+#[derive(Debug, thiserror::Error)]
+#[error("{host}: {error}")]
+pub struct ResolveError {
+    /// The host asked for.
+    pub host: String,
+    /// What went wrong.
+    pub error: DnsError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn srv(priority: u16, weight: u16, target: &str) -> Srv {
+        Srv {
+            priority,
+            weight,
+            port: 993,
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn srv_records_sort_by_priority_then_weight() {
+        let mut r = vec![
+            srv(20, 0, "c.example"),
+            srv(10, 5, "b.example"),
+            srv(10, 50, "a.example"),
+        ];
+        sort_srv(&mut r);
+        let order: Vec<_> = r.iter().map(|s| s.target.as_str()).collect();
+        assert_eq!(order, ["a.example", "b.example", "c.example"]);
+    }
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(host_name("MX.Example.TEST."), "mx.example.test");
+        assert_eq!(host_name("."), "");
+        assert_eq!(fqdn("a.test"), "a.test.");
+        assert_eq!(fqdn("a.test."), "a.test.");
+    }
+}

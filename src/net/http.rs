@@ -1,0 +1,289 @@
+//! HTTP(S) requests for discovery: reqwest with the program's one TLS
+//! configuration ([`super::tls`]) and DNS resolver ([`super::dns`]).
+//!
+//! Every fetch follows the same rules, whatever asks:
+//!
+//! - redirects are followed here, not by reqwest, so each hop is checked:
+//!   at most [`MAX_REDIRECTS`], never from HTTPS down to plain HTTP, and the
+//!   caller may veto any URL (Autodiscover refuses parent domains);
+//! - a POST stays a POST across redirects (Autodiscover clients re-send the
+//!   request to the new place);
+//! - no credentials are ever sent: there is no way to attach any, and a
+//!   server asking for them (401) is an error;
+//! - the body is read with a size limit ([`MAX_BODY`]) and every step has a
+//!   deadline.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode, Url};
+use tokio::time::{Instant, timeout_at};
+
+use super::dns::{Dns, DnsError, ResolveError};
+
+/// The most a response body may hold (XML in practice).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// A response that arrived whole.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The URL that finally answered.
+    pub url: Url,
+    /// Every hop was HTTPS.
+    pub secure: bool,
+    /// The body, at most [`MAX_BODY`] bytes.
+    pub body: Vec<u8>,
+}
+
+/// Why a fetch gave no body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The host name does not exist.
+    #[error("no such host: {0}")]
+    NoSuchHost(String),
+    /// 404 or 410.
+    #[error("HTTP {0}: nothing here")]
+    NotFound(u16),
+    /// Any other status that is not success or redirect.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// 401/407: the server wants credentials; none are ever sent.
+    #[error("the server asks for a password (HTTP {0}); mailsetup never sends credentials here")]
+    WantsCredentials(u16),
+    /// A redirect from HTTPS to plain HTTP.
+    #[error("redirect from {from} to {to} refused: plain HTTP can be altered on the way")]
+    InsecureRedirect {
+        /// Where it came from.
+        from: String,
+        /// Where it pointed.
+        to: String,
+    },
+    /// A URL the caller does not allow.
+    #[error("{url} refused: {why}")]
+    Refused {
+        /// The URL.
+        url: String,
+        /// The caller's reason.
+        why: String,
+    },
+    /// More than [`MAX_REDIRECTS`] redirects.
+    #[error("more than {MAX_REDIRECTS} redirects (last to {0})")]
+    TooManyRedirects(String),
+    /// The body is larger than the limit.
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The deadline passed.
+    #[error("no answer before the deadline")]
+    Timeout,
+    /// Connection, TLS or protocol failure.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The HTTPS client.
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    /// A client trusting `tls`'s roots and resolving through `dns`.
+    pub fn new(tls: &Arc<rustls::ClientConfig>, dns: Dns) -> Result<Http, String> {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(tls))
+            .dns_resolver(dns)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTPS client: {}", describe(&e)))?;
+        Ok(Http { client })
+    }
+
+    /// GETs `url`.
+    pub async fn get(
+        &self,
+        url: Url,
+        deadline: Instant,
+        allow: &(dyn Fn(&Url) -> Result<(), String> + Sync),
+    ) -> Result<Fetched, FetchError> {
+        self.fetch(Method::GET, url, None, deadline, allow).await
+    }
+
+    /// POSTs `body` (XML) to `url`.
+    pub async fn post_xml(
+        &self,
+        url: Url,
+        body: Vec<u8>,
+        deadline: Instant,
+        allow: &(dyn Fn(&Url) -> Result<(), String> + Sync),
+    ) -> Result<Fetched, FetchError> {
+        self.fetch(Method::POST, url, Some(body), deadline, allow)
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        method: Method,
+        mut url: Url,
+        body: Option<Vec<u8>>,
+        deadline: Instant,
+        allow: &(dyn Fn(&Url) -> Result<(), String> + Sync),
+    ) -> Result<Fetched, FetchError> {
+        let mut secure = url.scheme() == "https";
+        for hop in 0..=MAX_REDIRECTS {
+            allow(&url).map_err(|why| FetchError::Refused {
+                url: url.to_string(),
+                why,
+            })?;
+            tracing::debug!("{method} {url}");
+            let mut req = self.client.request(method.clone(), url.clone());
+            if let Some(b) = &body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+                    .body(b.clone());
+            }
+            let resp = timeout_at(deadline, req.send())
+                .await
+                .map_err(|_| FetchError::Timeout)?
+                .map_err(|e| classify(&e))?;
+            let status = resp.status();
+            if status.is_redirection() {
+                let next = location(&url, &resp)?;
+                if url.scheme() == "https" && next.scheme() != "https" {
+                    return Err(FetchError::InsecureRedirect {
+                        from: url.to_string(),
+                        to: next.to_string(),
+                    });
+                }
+                if hop == MAX_REDIRECTS {
+                    return Err(FetchError::TooManyRedirects(next.to_string()));
+                }
+                tracing::debug!("{url} redirects to {next}");
+                secure &= next.scheme() == "https";
+                url = next;
+                continue;
+            }
+            match status {
+                StatusCode::NOT_FOUND | StatusCode::GONE => {
+                    return Err(FetchError::NotFound(status.as_u16()));
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED => {
+                    return Err(FetchError::WantsCredentials(status.as_u16()));
+                }
+                s if !s.is_success() => return Err(FetchError::Status(s.as_u16())),
+                _ => {}
+            }
+            let body = read_limited(resp, MAX_BODY, deadline).await?;
+            return Ok(Fetched { url, secure, body });
+        }
+        unreachable!("the loop returns on its last hop")
+    }
+}
+
+fn location(url: &Url, resp: &reqwest::Response) -> Result<Url, FetchError> {
+    let loc = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            FetchError::Failed(format!(
+                "HTTP {} without a usable Location header",
+                resp.status().as_u16()
+            ))
+        })?;
+    let next = url
+        .join(loc)
+        .map_err(|_| FetchError::Failed(format!("redirect to an invalid URL: {loc:.100}")))?;
+    if !matches!(next.scheme(), "https" | "http") {
+        return Err(FetchError::Refused {
+            url: next.to_string(),
+            why: "only http and https redirects are followed".into(),
+        });
+    }
+    Ok(next)
+}
+
+/// Reads the body, stopping as soon as it exceeds `limit`.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>, FetchError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(FetchError::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    loop {
+        let chunk = timeout_at(deadline, resp.chunk())
+            .await
+            .map_err(|_| FetchError::Timeout)?
+            .map_err(|e| classify(&e))?;
+        match chunk {
+            Some(c) if body.len() + c.len() > limit => return Err(FetchError::TooLarge(limit)),
+            Some(c) => body.extend_from_slice(&c),
+            None => return Ok(body),
+        }
+    }
+}
+
+fn classify(e: &reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        return FetchError::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<ResolveError>() {
+            return match r.error {
+                DnsError::NotFound => FetchError::NoSuchHost(r.host.clone()),
+                DnsError::Timeout => FetchError::Timeout,
+                _ => FetchError::Failed(r.to_string()),
+            };
+        }
+        source = s.source();
+    }
+    match (e.is_connect(), e.url().and_then(|u| u.host_str())) {
+        (true, Some(host)) => {
+            FetchError::Failed(format!("cannot connect to {host}: {}", describe(e)))
+        }
+        _ => FetchError::Failed(describe(e)),
+    }
+}
+
+/// The most specific message of an error chain (reqwest's own top-level
+/// message only repeats the URL).
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_happened() {
+        let e = FetchError::InsecureRedirect {
+            from: "https://a.test/x".into(),
+            to: "http://a.test/x".into(),
+        };
+        assert!(e.to_string().contains("plain HTTP"));
+        assert!(
+            FetchError::WantsCredentials(401)
+                .to_string()
+                .contains("never sends credentials")
+        );
+        assert!(
+            FetchError::TooManyRedirects("https://x.test/".into())
+                .to_string()
+                .contains("more than 5 redirects")
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Outlook's "POX" Autodiscover response: the writer.
+//!
+//! The answer Outlook expects from `POST /autodiscover/autodiscover.xml`
+//! ([MS-OXDSCLI] §2.2.4), in the namespace
+//! `http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a`,
+//! with one `<Protocol>` per IMAP, POP3 and SMTP server, best first (Outlook
+//! takes the first of each type).
+//!
+//! Security is written twice, because Outlook versions read different
+//! elements: `<Encryption>` (`SSL` for implicit TLS, `TLS` for STARTTLS,
+//! `None`), which [MS-OXDSCLI] says overrides `<SSL>` where present, and
+//! `<SSL>`, which is `on` for every encrypted server. An old client that
+//! reads only `<SSL>` then fails to connect on a STARTTLS port instead of
+//! logging in without encryption. Text is escaped by
+//! [`super::xml_text::escaped`].
+
+use std::io;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, Event};
+
+use super::xml_text::escaped;
+use crate::settings::{AuthMethod, Protocol, Security, Server, Settings};
+
+/// The media type of the response.
+pub const CONTENT_TYPE: &str = "application/xml";
+
+/// The namespace of the `<Autodiscover>` root.
+pub const NS_ROOT: &str = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
+/// The namespace of the Outlook `<Response>`.
+pub const NS_RESPONSE: &str =
+    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+
+/// The Autodiscover response for an account's settings.
+pub fn write(settings: &Settings) -> String {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    // Invariant: the writer is a Vec, which never fails.
+    write_response(&mut w, settings).expect("writing XML into memory cannot fail");
+    let mut out = String::from_utf8(w.into_inner())
+        .expect("quick-xml writes the UTF-8 strings it is given unchanged");
+    out.push('\n');
+    out
+}
+
+fn write_response(w: &mut Writer<Vec<u8>>, settings: &Settings) -> io::Result<()> {
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    w.create_element("Autodiscover")
+        .with_attribute(("xmlns", NS_ROOT))
+        .write_inner_content(|w| {
+            w.create_element("Response")
+                .with_attribute(("xmlns", NS_RESPONSE))
+                .write_inner_content(|w| {
+                    w.create_element("Account").write_inner_content(|w| {
+                        text(w, "AccountType", "email")?;
+                        text(w, "Action", "settings")?;
+                        for s in settings.incoming.iter().chain(&settings.outgoing) {
+                            protocol(w, s)?;
+                        }
+                        Ok(())
+                    })?;
+                    Ok(())
+                })?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
+    w.create_element(name).write_text_content(escaped(value))?;
+    Ok(())
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn protocol(w: &mut Writer<Vec<u8>>, s: &Server) -> io::Result<()> {
+    let kind = match s.protocol {
+        Protocol::Imap => "IMAP",
+        Protocol::Pop3 => "POP3",
+        Protocol::Smtp => "SMTP",
+    };
+    let encryption = match s.security {
+        Security::Tls => "SSL",
+        Security::Starttls => "TLS",
+        Security::None => "None",
+    };
+    // SPA ("secure password authentication") is Microsoft's name for NTLM.
+    let spa = s.auth.first() == Some(&AuthMethod::Ntlm);
+    let auth_required = !(s.auth.is_empty() || s.auth == [AuthMethod::None]);
+    w.create_element("Protocol").write_inner_content(|w| {
+        text(w, "Type", kind)?;
+        text(w, "Server", &s.host)?;
+        text(w, "Port", &s.port.to_string())?;
+        text(w, "DomainRequired", "off")?;
+        if !s.username.is_empty() {
+            text(w, "LoginName", &s.username)?;
+        }
+        text(w, "SPA", on_off(spa))?;
+        text(w, "SSL", on_off(s.security.is_encrypted()))?;
+        text(w, "Encryption", encryption)?;
+        text(w, "AuthRequired", on_off(auth_required))?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Source, Trust};
+
+    #[test]
+    fn ntlm_is_spa_and_no_auth_is_not_required() {
+        let srv = |auth: Vec<AuthMethod>| Server {
+            protocol: Protocol::Smtp,
+            host: "h.example".into(),
+            port: 587,
+            security: Security::Starttls,
+            auth,
+            username: String::new(),
+        };
+        let s = Settings {
+            provider: None,
+            incoming: vec![],
+            outgoing: vec![srv(vec![AuthMethod::Ntlm]), srv(vec![AuthMethod::None])],
+            source: Source::User,
+            trust: Trust::Verified,
+            notes: vec![],
+        };
+        let xml = write(&s);
+        let protocols: Vec<&str> = xml.split("<Protocol>").skip(1).collect();
+        assert_eq!(protocols.len(), 2);
+        assert!(protocols[0].contains("<SPA>on</SPA>"));
+        assert!(protocols[0].contains("<AuthRequired>on</AuthRequired>"));
+        assert!(protocols[1].contains("<SPA>off</SPA>"));
+        assert!(protocols[1].contains("<AuthRequired>off</AuthRequired>"));
+        assert!(!xml.contains("LoginName"), "empty usernames are left out");
+    }
+}

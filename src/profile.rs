@@ -1,0 +1,441 @@
+//! `profile`: from an account's settings to what a mail client installs.
+//!
+//! The one entry point for the command line and the HTTP service alike:
+//! [`render`] takes the settings `lookup` found (or [`with_user_servers`]
+//! made from `--incoming/--outgoing`) and writes one [`Format`], optionally
+//! signed. The writers live in [`crate::output`]; this module owns the
+//! policy around them:
+//!
+//! - A provider that accepts only OAuth2 (Outlook.com and its domains such
+//!   as msn.com, Microsoft 365) never gets a password profile, whatever the
+//!   servers say: such a profile cannot work. Microsoft accounts can get an
+//!   Exchange profile that signs in with Microsoft instead (`exchange`).
+//! - A provider whose normal password does not work in mail apps (it
+//!   publishes an app-password page) and for which the iPhone has its own
+//!   account type (Gmail) gets no profile from discovered settings either:
+//!   the built-in type signs in properly. Servers the user gave by hand are
+//!   taken as the app-password route and do get a profile.
+//!
+//! Both rules read the provider table (`oauth_only`, `ios`,
+//! `app_password_url`), never a list of domains.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::address::EmailAddress;
+use crate::output::iphone::{self, NoIosServer, SettingsPath};
+use crate::output::{autoconfig_xml, autodiscover_xml, ios_steps, mobileconfig};
+use crate::provider::{IosAccount, Provider, ProviderTable};
+use crate::settings::{AuthMethod, Protocol, Server, ServerUrl, Settings, Source, Trust};
+use crate::sign::{SignError, Signer};
+
+/// Exchange Online's host, which serves Outlook.com and Microsoft 365
+/// mailboxes alike (it is their IMAP and POP host in the provider table
+/// too). Apple's schema notes that with `OAuth` on and no `OAuthSignInURL`
+/// iOS finds the account by itself and ignores `Host`; it is still written
+/// so the profile says where the account lives.
+pub const MICROSOFT_EAS_HOST: &str = "outlook.office365.com";
+
+/// What to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An Apple configuration profile (the default).
+    Mobileconfig,
+    /// Thunderbird autoconfig XML.
+    Autoconfig,
+    /// Outlook POX Autodiscover XML.
+    Autodiscover,
+    /// Step-by-step instructions for the iPhone's Settings app.
+    IosSteps,
+}
+
+impl Format {
+    /// The media type of the output (a signed profile is still
+    /// `application/x-apple-aspen-config`).
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Mobileconfig => mobileconfig::CONTENT_TYPE,
+            Format::Autoconfig => autoconfig_xml::CONTENT_TYPE,
+            Format::Autodiscover => autodiscover_xml::CONTENT_TYPE,
+            Format::IosSteps => "text/plain; charset=utf-8",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "mobileconfig" => Format::Mobileconfig,
+            "autoconfig" => Format::Autoconfig,
+            "autodiscover" => Format::Autodiscover,
+            "ios-steps" => Format::IosSteps,
+            _ => {
+                return Err(format!(
+                    "'{s}' is not a format: use mobileconfig, autoconfig, autodiscover or ios-steps"
+                ));
+            }
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Mobileconfig => "mobileconfig",
+            Format::Autoconfig => "autoconfig",
+            Format::Autodiscover => "autodiscover",
+            Format::IosSteps => "ios-steps",
+        })
+    }
+}
+
+/// What to render.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The address.
+    pub email: &'a EmailAddress,
+    /// Its settings.
+    pub settings: &'a Settings,
+    /// The format.
+    pub format: Format,
+    /// For Microsoft accounts: an Exchange profile that signs in with OAuth.
+    pub exchange: bool,
+    /// Sign the profile (mobileconfig only).
+    pub signer: Option<&'a Signer>,
+    /// Identifier prefix, organisation and sender name of profiles.
+    pub options: &'a mobileconfig::Options,
+}
+
+/// A rendered file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The bytes: UTF-8 text, or DER when signed.
+    pub bytes: Vec<u8>,
+    /// Its media type.
+    pub content_type: &'static str,
+    /// Whether it is a signed (binary) profile.
+    pub signed: bool,
+}
+
+/// Why nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// The provider takes no passwords: a password profile cannot work.
+    #[error(
+        "{provider} accepts only sign-in on its own page (OAuth2), not passwords, so a mail profile with a password cannot work and none was written. {}",
+        oauth_advice(.account, *.exchange)
+    )]
+    OauthOnly {
+        /// The provider's name.
+        provider: String,
+        /// The iPhone's built-in account type for it.
+        account: Option<IosAccount>,
+        /// Whether an Exchange profile (`--exchange`) is possible.
+        exchange: bool,
+    },
+    /// The iPhone's own account type is the way (Gmail).
+    #[error(
+        "{provider} does not take your normal password in mail apps, so no profile with a password was written. On the iPhone open {} and {}. To use an app password instead{}, set the account up by hand: the iPhone steps (--format ios-steps) show every field.",
+        SettingsPath::add_account(*.account).sentence(),
+        iphone::sign_in_words(*.account),
+        .app_password_url.as_ref().map(|u| format!(" (made at {u})")).unwrap_or_default()
+    )]
+    UseBuiltInAccount {
+        /// The provider's name.
+        provider: String,
+        /// The iPhone's built-in account type.
+        account: IosAccount,
+        /// Where app passwords are made.
+        app_password_url: Option<String>,
+    },
+    /// `--exchange` for a provider that is not Microsoft's.
+    #[error(
+        "--exchange is for Outlook.com and Microsoft 365 accounts, and {provider} is neither: leave --exchange out"
+    )]
+    ExchangeNotAvailable {
+        /// The provider's name.
+        provider: String,
+    },
+    /// An option that applies to profiles only.
+    #[error("{option} applies only to --format mobileconfig, not {format}")]
+    OnlyForMobileconfig {
+        /// The option.
+        option: &'static str,
+        /// The format asked for.
+        format: Format,
+    },
+    /// `--incoming` or `--outgoing` of the wrong kind, or one missing.
+    #[error("{0}")]
+    UserServers(String),
+    /// No server the iPhone can log in to.
+    #[error("no profile was written: {0}")]
+    NoIphoneServer(NoIosServer),
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+}
+
+fn oauth_advice(account: &Option<IosAccount>, exchange: bool) -> String {
+    match account {
+        Some(a) => {
+            let mut s = format!(
+                "On the iPhone open {} and {}.",
+                SettingsPath::add_account(*a).sentence(),
+                iphone::sign_in_words(*a)
+            );
+            if exchange {
+                s.push_str(" Or write an Exchange profile that signs in with Microsoft: add --exchange.");
+            }
+            s
+        }
+        None => "The iPhone's Mail app offers OAuth2 only for its built-in account types: use the provider's own app.".to_string(),
+    }
+}
+
+impl ProfileError {
+    /// A stable code for programs (`--json`, the HTTP service).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProfileError::OauthOnly { .. } => "oauth-required",
+            ProfileError::UseBuiltInAccount { .. } => "use-built-in-account",
+            ProfileError::ExchangeNotAvailable { .. } => "exchange-not-available",
+            ProfileError::OnlyForMobileconfig { .. } => "mobileconfig-only",
+            ProfileError::UserServers(_) => "bad-server-url",
+            ProfileError::NoIphoneServer(_) => "no-iphone-server",
+            ProfileError::Sign(_) => "sign-failed",
+        }
+    }
+
+    /// Whether this is a negative answer about the account (exit status 1)
+    /// rather than a usage or setup error (exit status 2).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ProfileError::OauthOnly { .. }
+                | ProfileError::UseBuiltInAccount { .. }
+                | ProfileError::NoIphoneServer(_)
+        )
+    }
+}
+
+/// The built-in provider data for an account: by the address's domain, else
+/// by the provider the settings name (a custom domain matched by MX).
+pub fn provider_of(email: &EmailAddress, settings: &Settings) -> Option<&'static Provider> {
+    let table = ProviderTable::builtin();
+    table
+        .by_domain(email.domain())
+        .or_else(|| settings.provider.as_ref().and_then(|p| table.by_id(&p.id)))
+}
+
+/// Renders `req.format`.
+pub fn render(req: &Request<'_>) -> Result<Rendered, ProfileError> {
+    if req.format != Format::Mobileconfig {
+        let option = if req.exchange {
+            Some("--exchange")
+        } else if req.signer.is_some() {
+            Some("signing (--sign-cert, --sign-key)")
+        } else {
+            None
+        };
+        if let Some(option) = option {
+            return Err(ProfileError::OnlyForMobileconfig {
+                option,
+                format: req.format,
+            });
+        }
+    }
+    let provider = provider_of(req.email, req.settings);
+    let bytes = match req.format {
+        Format::Mobileconfig => profile(req, provider)?,
+        Format::Autoconfig => {
+            let help = provider.and_then(|p| p.help.as_deref());
+            autoconfig_xml::write(req.email, req.settings, help).into_bytes()
+        }
+        Format::Autodiscover => autodiscover_xml::write(req.settings).into_bytes(),
+        Format::IosSteps => ios_steps::write(&ios_steps::Guide {
+            email: req.email,
+            settings: req.settings,
+            built_in: provider.and_then(|p| p.ios),
+        })
+        .into_bytes(),
+    };
+    let (bytes, signed) = match req.signer {
+        Some(s) => (s.sign(&bytes)?, true),
+        None => (bytes, false),
+    };
+    Ok(Rendered {
+        bytes,
+        content_type: req.format.content_type(),
+        signed,
+    })
+}
+
+fn display_name(email: &EmailAddress, settings: &Settings) -> String {
+    settings
+        .provider
+        .as_ref()
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| email.domain_unicode().to_string())
+}
+
+fn profile(req: &Request<'_>, provider: Option<&Provider>) -> Result<Vec<u8>, ProfileError> {
+    let name = display_name(req.email, req.settings);
+    let ios = provider.and_then(|p| p.ios);
+    let microsoft = matches!(ios, Some(IosAccount::Outlook | IosAccount::Exchange));
+    if req.exchange {
+        if !microsoft {
+            return Err(ProfileError::ExchangeNotAvailable { provider: name });
+        }
+        let username = req.email.login_address();
+        let account = mobileconfig::ExchangeAccount {
+            email: req.email,
+            description: &name,
+            host: MICROSOFT_EAS_HOST,
+            username: &username,
+        };
+        return Ok(mobileconfig::exchange_profile(&account, req.options));
+    }
+    if provider.is_some_and(Provider::oauth_only) || req.settings.oauth_only() {
+        return Err(ProfileError::OauthOnly {
+            provider: name,
+            account: ios,
+            exchange: microsoft,
+        });
+    }
+    if let (Some(p), Some(account)) = (provider, ios) {
+        if p.app_password_url.is_some() && req.settings.source != Source::User {
+            return Err(ProfileError::UseBuiltInAccount {
+                provider: name,
+                account,
+                app_password_url: p.app_password_url.clone(),
+            });
+        }
+    }
+    let servers = iphone::servers(req.settings).map_err(ProfileError::NoIphoneServer)?;
+    let account = mobileconfig::MailAccount {
+        email: req.email,
+        description: &name,
+        servers,
+    };
+    Ok(mobileconfig::mail_profile(&account, req.options))
+}
+
+/// Settings with the servers the user gave (`--incoming`, `--outgoing`) in
+/// place of discovered ones. `base` holds what was discovered (or the
+/// built-in provider's settings); it may be `None` only when both servers
+/// are given. A given server keeps the authentication methods and username
+/// of the same server in `base`; otherwise it logs in with a password as
+/// the address without its `+tag`.
+pub fn with_user_servers(
+    email: &EmailAddress,
+    base: Option<Settings>,
+    incoming: Option<&ServerUrl>,
+    outgoing: Option<&ServerUrl>,
+) -> Result<Settings, ProfileError> {
+    if let Some(u) = incoming.filter(|u| !u.protocol.is_incoming()) {
+        return Err(ProfileError::UserServers(format!(
+            "--incoming {u} is not an incoming server: use imaps://, imap://, pop3s:// or pop3://"
+        )));
+    }
+    if let Some(u) = outgoing.filter(|u| u.protocol != Protocol::Smtp) {
+        return Err(ProfileError::UserServers(format!(
+            "--outgoing {u} is not an outgoing server: use smtps:// or smtp://"
+        )));
+    }
+    let both = incoming.is_some() && outgoing.is_some();
+    let mut settings = match base {
+        Some(s) => s,
+        None if both => Settings {
+            provider: None,
+            incoming: vec![],
+            outgoing: vec![],
+            source: Source::User,
+            trust: Trust::Verified,
+            notes: vec![],
+        },
+        None => {
+            return Err(ProfileError::UserServers(
+                "no settings were found to go with the one server given: give both --incoming and --outgoing".into(),
+            ));
+        }
+    };
+    let given = |url: &ServerUrl, known: &[Server]| {
+        known
+            .iter()
+            .find(|s| &s.url() == url)
+            .cloned()
+            .unwrap_or_else(|| Server {
+                protocol: url.protocol,
+                host: url.host.clone(),
+                port: url.port,
+                security: url.security,
+                auth: vec![AuthMethod::Password],
+                username: email.login_address(),
+            })
+    };
+    if let Some(u) = incoming {
+        settings.incoming = vec![given(u, &settings.incoming)];
+    }
+    if let Some(u) = outgoing {
+        settings.outgoing = vec![given(u, &settings.outgoing)];
+    }
+    if incoming.is_some() || outgoing.is_some() {
+        settings.source = Source::User;
+    }
+    if both {
+        // Both servers are the user's own choice.
+        settings.trust = Trust::Verified;
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookup::lookup_builtin;
+
+    fn email(s: &str) -> EmailAddress {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn formats_parse_and_print() {
+        for f in ["mobileconfig", "autoconfig", "autodiscover", "ios-steps"] {
+            assert_eq!(f.parse::<Format>().unwrap().to_string(), f);
+        }
+        let e = "pdf".parse::<Format>().unwrap_err();
+        assert!(e.contains("use mobileconfig, autoconfig"), "{e}");
+    }
+
+    #[test]
+    fn user_servers_keep_known_auth_and_default_to_password() {
+        let a = email("jane+x@gmail.com");
+        let base = lookup_builtin(&a).unwrap().settings;
+        let imap: ServerUrl = "imaps://imap.gmail.com".parse().unwrap();
+        let smtp: ServerUrl = "smtp://smtp.other.example:2525".parse().unwrap();
+        let s = with_user_servers(&a, Some(base), Some(&imap), Some(&smtp)).unwrap();
+        assert_eq!(s.incoming.len(), 1);
+        assert_eq!(
+            s.incoming[0].auth,
+            [AuthMethod::Oauth2, AuthMethod::Password]
+        );
+        assert_eq!(s.outgoing[0].auth, [AuthMethod::Password]);
+        assert_eq!(s.outgoing[0].username, "jane@gmail.com");
+        assert_eq!(s.source, Source::User);
+    }
+
+    #[test]
+    fn user_servers_of_the_wrong_kind_or_alone_are_refused() {
+        let a = email("a@example.org");
+        let smtp: ServerUrl = "smtps://s.example.org".parse().unwrap();
+        let imap: ServerUrl = "imaps://i.example.org".parse().unwrap();
+        for (i, o) in [(Some(&smtp), None), (None, Some(&imap))] {
+            let e = with_user_servers(&a, None, i, o).unwrap_err();
+            assert!(e.to_string().contains("is not an"), "{e}");
+        }
+        let e = with_user_servers(&a, None, Some(&imap), None).unwrap_err();
+        assert!(e.to_string().contains("give both"), "{e}");
+    }
+}

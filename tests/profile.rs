@@ -1,0 +1,1524 @@
+//! `mailsetup profile`: every format checked against its grammar (Apple's
+//! schema, the autoconfig RELAX NG, Outlook's POX shape), signed profiles
+//! checked by `openssl cms -verify`, and the OAuth rules checked for every
+//! provider of the built-in table. Only the last section, profiles from
+//! settings discovered over the network, needs the test lab (addresses
+//! 127.0.3.0/24); everything else runs with `--offline` or the library.
+
+mod lab;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mailsetup::address::EmailAddress;
+use mailsetup::autoconfig;
+use mailsetup::lookup::lookup_builtin;
+use mailsetup::output::mobileconfig::Options;
+use mailsetup::profile::{self, Format, ProfileError, Rendered, Request};
+use mailsetup::provider::{IosAccount, Provider, ProviderTable};
+use mailsetup::settings::{
+    AuthMethod, Protocol, ProviderRef, Security, Server, Settings, Source, Trust,
+};
+use mailsetup::sign::{SignError, Signer};
+use plist::Value;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use schema::{Schema, assert_no_secrets, parse, payload};
+use serde::Deserialize;
+
+const RNG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/spec/refs/autoconfig.rng"
+);
+
+// --- helpers -----------------------------------------------------------------
+
+fn mailsetup(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn email(s: &str) -> EmailAddress {
+    s.parse().unwrap()
+}
+
+fn render_with(
+    email: &EmailAddress,
+    settings: &Settings,
+    format: Format,
+    exchange: bool,
+) -> Result<Rendered, ProfileError> {
+    profile::render(&Request {
+        email,
+        settings,
+        format,
+        exchange,
+        signer: None,
+        options: &Options::default(),
+    })
+}
+
+fn render(address: &str, format: Format, exchange: bool) -> Result<Rendered, ProfileError> {
+    let e = email(address);
+    let found = lookup_builtin(&e).expect("a built-in provider");
+    render_with(&e, &found.settings, format, exchange)
+}
+
+/// The built-in providers that have servers to put in a profile. The others
+/// (no IMAP at all, or only unencrypted servers known) are broken entries
+/// whose notes say why; `server_less_providers_are_refused` covers them.
+fn with_servers() -> impl Iterator<Item = &'static Provider> {
+    ProviderTable::builtin()
+        .providers()
+        .iter()
+        .filter(|p| !p.incoming.is_empty() && !p.outgoing.is_empty())
+}
+
+/// Whether the iPhone can log in to none of the provider's incoming servers
+/// because each takes only OAuth2 (mit.edu: IMAP in Microsoft 365, SMTP with
+/// a password).
+fn incoming_oauth_only(p: &Provider) -> bool {
+    p.incoming.iter().all(|s| {
+        s.auth
+            .iter()
+            .all(|a| *a == mailsetup::settings::AuthMethod::Oauth2)
+    })
+}
+
+/// An address at the provider's first domain.
+fn address_of(p: &Provider) -> String {
+    format!("test.user@{}", p.domains[0])
+}
+
+/// Runs `xmllint --relaxng` with the draft's grammar on `xml`.
+fn relaxng(xml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config-v1.1.xml");
+    std::fs::write(&file, xml).unwrap();
+    let o = Command::new("xmllint")
+        .args(["--noout", "--relaxng", RNG])
+        .arg(&file)
+        .output()
+        .expect("xmllint is installed (scripts/install-deps.sh: libxml2-utils)");
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(stderr(&o))
+    }
+}
+
+fn assert_valid_profile(bytes: &[u8]) {
+    let faults = Schema::load().check(bytes);
+    assert!(
+        faults.is_empty(),
+        "{faults:#?}\n{}",
+        String::from_utf8_lossy(bytes)
+    );
+    assert_no_secrets(bytes);
+}
+
+fn get<'a>(d: &'a plist::Dictionary, key: &str) -> &'a Value {
+    d.get(key)
+        .unwrap_or_else(|| panic!("the payload has no {key}"))
+}
+
+// --- the issue's done-when -----------------------------------------------------
+
+#[test]
+fn posteo_profile_written_with_dash_o_satisfies_apples_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alice.mobileconfig");
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "alice@posteo.de",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "-o writes nothing on stdout");
+    let bytes = std::fs::read(&file).unwrap();
+    assert_valid_profile(&bytes);
+    let p = parse(&bytes);
+    let mail = payload(&p);
+    // Posteo's own help page: IMAP posteo.de:993 SSL, SMTP posteo.de:465 SSL.
+    assert_eq!(
+        get(mail, "PayloadType").as_string(),
+        Some("com.apple.mail.managed")
+    );
+    assert_eq!(
+        get(mail, "EmailAccountType").as_string(),
+        Some("EmailTypeIMAP")
+    );
+    assert_eq!(
+        get(mail, "EmailAddress").as_string(),
+        Some("alice@posteo.de")
+    );
+    assert_eq!(
+        get(mail, "IncomingMailServerHostName").as_string(),
+        Some("posteo.de")
+    );
+    assert_eq!(
+        get(mail, "IncomingMailServerPortNumber").as_unsigned_integer(),
+        Some(993)
+    );
+    assert_eq!(
+        get(mail, "IncomingMailServerUseSSL").as_boolean(),
+        Some(true)
+    );
+    assert_eq!(
+        get(mail, "OutgoingMailServerPortNumber").as_unsigned_integer(),
+        Some(465)
+    );
+    assert_eq!(
+        get(mail, "OutgoingMailServerUseSSL").as_boolean(),
+        Some(true)
+    );
+    assert_eq!(
+        get(mail, "IncomingMailServerUsername").as_string(),
+        Some("alice@posteo.de")
+    );
+    assert_eq!(
+        get(mail, "OutgoingPasswordSameAsIncomingPassword").as_boolean(),
+        Some(true),
+        "one password prompt for both servers"
+    );
+    assert_eq!(
+        get(mail, "EmailAccountDescription").as_string(),
+        Some("Posteo")
+    );
+}
+
+#[test]
+fn an_existing_output_file_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.mobileconfig");
+    std::fs::write(
+        &file,
+        "old contents that are much longer than nothing at all",
+    )
+    .unwrap();
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "a@posteo.de",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains("old contents"));
+    assert_valid_profile(&bytes);
+}
+
+// --- every provider of the table -----------------------------------------------
+
+#[test]
+fn every_builtin_provider_gets_a_valid_profile_or_a_reasoned_refusal() {
+    let mut written = 0;
+    for p in with_servers() {
+        let address = address_of(p);
+        match render(&address, Format::Mobileconfig, false) {
+            Ok(r) => {
+                written += 1;
+                assert!(
+                    !p.oauth_only(),
+                    "{}: OAuth-only yet a password profile",
+                    p.id
+                );
+                assert_valid_profile(&r.bytes);
+                let parsed = parse(&r.bytes);
+                let mail = payload(&parsed);
+                for dir in ["Incoming", "Outgoing"] {
+                    let port = get(mail, &format!("{dir}MailServerPortNumber"));
+                    assert!(
+                        port.as_unsigned_integer().is_some(),
+                        "{}: {dir} port unset",
+                        p.id
+                    );
+                }
+                let best = &p.incoming[0].url;
+                assert_eq!(
+                    get(mail, "IncomingMailServerUseSSL").as_boolean(),
+                    Some(best.security != Security::None),
+                    "{}",
+                    p.id
+                );
+            }
+            Err(ProfileError::OauthOnly { .. }) => assert!(p.oauth_only(), "{}", p.id),
+            Err(ProfileError::UseBuiltInAccount { account, .. }) => {
+                assert_eq!(Some(account), p.ios, "{}", p.id);
+                assert!(p.app_password_url.is_some(), "{}", p.id);
+            }
+            Err(ProfileError::NoIphoneServer(_)) => assert!(incoming_oauth_only(p), "{}", p.id),
+            Err(e) => panic!("{}: unexpected refusal: {e}", p.id),
+        }
+    }
+    assert!(written > 0, "no provider got a profile at all");
+}
+
+#[test]
+fn server_less_providers_are_refused() {
+    let server_less: Vec<_> = ProviderTable::builtin()
+        .providers()
+        .iter()
+        .filter(|p| p.incoming.is_empty() || p.outgoing.is_empty())
+        .collect();
+    assert!(!server_less.is_empty());
+    for p in server_less {
+        let e = render(&address_of(p), Format::Mobileconfig, false).unwrap_err();
+        assert!(e.is_refusal(), "{}: {e}", p.id);
+        assert_eq!(e.code(), "no-iphone-server", "{}", p.id);
+    }
+}
+
+#[test]
+fn oauth_only_providers_never_get_a_password_profile() {
+    let table = ProviderTable::builtin();
+    let oauth: Vec<_> = table
+        .providers()
+        .iter()
+        .filter(|p| p.oauth_only())
+        .collect();
+    assert!(!oauth.is_empty());
+    for p in oauth {
+        for d in &p.domains {
+            let e = render(&format!("x@{d}"), Format::Mobileconfig, false).unwrap_err();
+            assert_eq!(e.code(), "oauth-required", "{d}");
+            assert!(e.is_refusal());
+        }
+        // Not even with the servers typed by hand.
+        let e = email(&address_of(p));
+        let base = lookup_builtin(&e).unwrap().settings;
+        let imap = p.incoming[0].url.clone();
+        let smtp = p.outgoing[0].url.clone();
+        let s = profile::with_user_servers(&e, Some(base), Some(&imap), Some(&smtp)).unwrap();
+        assert!(matches!(
+            render_with(&e, &s, Format::Mobileconfig, false),
+            Err(ProfileError::OauthOnly { .. })
+        ));
+    }
+}
+
+#[test]
+fn microsoft_providers_get_a_valid_exchange_oauth_profile() {
+    let mut seen = 0;
+    for p in with_servers() {
+        let microsoft = matches!(p.ios, Some(IosAccount::Outlook | IosAccount::Exchange));
+        let r = render(&address_of(p), Format::Mobileconfig, true);
+        if !microsoft {
+            assert!(
+                matches!(r, Err(ProfileError::ExchangeNotAvailable { .. })),
+                "{}",
+                p.id
+            );
+            continue;
+        }
+        seen += 1;
+        let bytes = r.unwrap().bytes;
+        assert_valid_profile(&bytes);
+        let parsed = parse(&bytes);
+        let eas = payload(&parsed);
+        assert_eq!(
+            get(eas, "PayloadType").as_string(),
+            Some("com.apple.eas.account")
+        );
+        assert_eq!(get(eas, "OAuth").as_boolean(), Some(true));
+        assert_eq!(get(eas, "Host").as_string(), Some("outlook.office365.com"));
+        assert_eq!(
+            get(eas, "EmailAddress").as_string(),
+            Some(address_of(p).as_str())
+        );
+    }
+    assert!(seen > 0);
+}
+
+// --- msn.com in every format -------------------------------------------------------
+
+#[test]
+fn msn_mobileconfig_is_refused_with_the_iphone_path() {
+    let o = mailsetup(&["profile", "--offline", "someone@msn.com"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty(), "nothing is written");
+    let e = stderr(&o);
+    assert!(
+        e.contains("Settings › Apps › Mail › Mail Accounts › Add Account › Outlook.com"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Settings › Mail › Accounts › Add Account › Outlook.com"),
+        "{e}"
+    );
+    assert!(e.contains("--exchange"), "{e}");
+    insta::assert_snapshot!("msn_mobileconfig_refused", e);
+
+    let o = mailsetup(&["profile", "--offline", "--json", "someone@msn.com"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["code"], "oauth-required");
+    assert_eq!(v["email"], "someone@msn.com");
+}
+
+#[test]
+fn msn_exchange_profile() {
+    let o = mailsetup(&["profile", "--offline", "someone@msn.com", "--exchange"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_valid_profile(&o.stdout);
+    insta::assert_snapshot!("msn_exchange_mobileconfig", stdout(&o));
+}
+
+#[test]
+fn msn_autoconfig() {
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "someone@msn.com",
+        "--format",
+        "autoconfig",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    relaxng(&stdout(&o)).unwrap();
+    insta::assert_snapshot!("msn_autoconfig", stdout(&o));
+}
+
+#[test]
+fn msn_autodiscover() {
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "someone@msn.com",
+        "--format",
+        "autodiscover",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    pox(&stdout(&o));
+    insta::assert_snapshot!("msn_autodiscover", stdout(&o));
+}
+
+#[test]
+fn msn_ios_steps() {
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "someone@msn.com",
+        "--format",
+        "ios-steps",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        !text.contains("INCOMING MAIL SERVER"),
+        "no manual IMAP steps for OAuth only"
+    );
+    insta::assert_snapshot!("msn_ios_steps", text);
+}
+
+// --- Gmail ------------------------------------------------------------------------
+
+#[test]
+fn gmail_goes_to_the_google_account_type_unless_servers_are_given() {
+    let o = mailsetup(&["profile", "--offline", "jane@gmail.com"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let e = stderr(&o);
+    assert!(e.contains("Add Account › Google"), "{e}");
+    assert!(e.contains("app password"), "{e}");
+    assert!(e.contains("--format ios-steps"), "{e}");
+
+    // Servers typed by hand are the app-password route: that profile is
+    // written, with password login (the iPhone has no OAuth for IMAP).
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "jane@gmail.com",
+        "--incoming",
+        "imaps://imap.gmail.com",
+        "--outgoing",
+        "smtp://smtp.gmail.com",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_valid_profile(&o.stdout);
+    let parsed = parse(&o.stdout);
+    let mail = payload(&parsed);
+    assert_eq!(
+        get(mail, "IncomingMailServerAuthentication").as_string(),
+        Some("EmailAuthPassword")
+    );
+    assert_eq!(
+        get(mail, "OutgoingMailServerPortNumber").as_unsigned_integer(),
+        Some(587)
+    );
+}
+
+// --- security and escaping --------------------------------------------------------
+
+#[test]
+fn starttls_keeps_use_ssl_on_and_only_unencrypted_servers_turn_it_off() {
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "alice@posteo.de",
+        "--incoming",
+        "imap://posteo.de",
+        "--outgoing",
+        "smtp://posteo.de",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_valid_profile(&o.stdout);
+    let parsed = parse(&o.stdout);
+    let mail = payload(&parsed);
+    assert_eq!(
+        get(mail, "IncomingMailServerPortNumber").as_unsigned_integer(),
+        Some(143)
+    );
+    assert_eq!(
+        get(mail, "IncomingMailServerUseSSL").as_boolean(),
+        Some(true)
+    );
+    assert_eq!(
+        get(mail, "OutgoingMailServerPortNumber").as_unsigned_integer(),
+        Some(587)
+    );
+    assert_eq!(
+        get(mail, "OutgoingMailServerUseSSL").as_boolean(),
+        Some(true)
+    );
+
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "me@home.example",
+        "--incoming",
+        "pop3://mail.home.example?security=none",
+        "--outgoing",
+        "smtp://mail.home.example:25?security=none",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_valid_profile(&o.stdout);
+    let parsed = parse(&o.stdout);
+    let mail = payload(&parsed);
+    assert_eq!(
+        get(mail, "EmailAccountType").as_string(),
+        Some("EmailTypePOP")
+    );
+    assert_eq!(
+        get(mail, "IncomingMailServerUseSSL").as_boolean(),
+        Some(false)
+    );
+    assert_eq!(
+        get(mail, "OutgoingMailServerUseSSL").as_boolean(),
+        Some(false)
+    );
+}
+
+fn hostile_settings() -> (EmailAddress, Settings) {
+    let e = email("o'brien+news@bücher.example");
+    let srv = |protocol: Protocol, security| Server {
+        protocol,
+        host: "mail.xn--bcher-kva.example".into(),
+        port: protocol.default_port(security),
+        security,
+        auth: vec![AuthMethod::Password],
+        username: "o'brien&<co>".into(),
+    };
+    let settings = Settings {
+        provider: Some(ProviderRef {
+            id: "bücher & <söhne>".into(),
+            name: "Bücher & <Söhne> \"Mail\" ]]> \u{7}".into(),
+        }),
+        incoming: vec![srv(Protocol::Imap, Security::Tls)],
+        outgoing: vec![srv(Protocol::Smtp, Security::Starttls)],
+        source: Source::Autoconfig,
+        trust: Trust::Verified,
+        notes: vec![],
+    };
+    (e, settings)
+}
+
+#[test]
+fn names_with_markup_and_non_ascii_are_escaped_in_every_xml_format() {
+    let (e, s) = hostile_settings();
+    let clean_name = "Bücher & <Söhne> \"Mail\" ]]> ";
+
+    let profile = render_with(&e, &s, Format::Mobileconfig, false)
+        .unwrap()
+        .bytes;
+    assert_valid_profile(&profile);
+    let raw = String::from_utf8(profile.clone()).unwrap();
+    assert!(raw.contains("Bücher &amp; &lt;Söhne&gt;"), "{raw}");
+    let parsed = parse(&profile);
+    let mail = payload(&parsed);
+    assert_eq!(
+        get(mail, "EmailAccountDescription").as_string(),
+        Some(clean_name)
+    );
+    assert_eq!(
+        get(mail, "IncomingMailServerUsername").as_string(),
+        Some("o'brien&<co>")
+    );
+    assert_eq!(
+        get(mail, "EmailAddress").as_string(),
+        Some("o'brien+news@xn--bcher-kva.example")
+    );
+    let shown = get(&parsed, "PayloadDisplayName").as_string().unwrap();
+    assert!(shown.contains("bücher.example"), "{shown}");
+
+    let xml = String::from_utf8(
+        render_with(&e, &s, Format::Autoconfig, false)
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    relaxng(&xml).unwrap();
+    let cfg = autoconfig::parse(xml.as_bytes()).unwrap();
+    assert_eq!(cfg.providers[0].display_name.as_deref(), Some(clean_name));
+    assert_eq!(cfg.providers[0].id, "bücher & <söhne>");
+
+    let pox_xml = String::from_utf8(
+        render_with(&e, &s, Format::Autodiscover, false)
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let parsed = pox(&pox_xml);
+    assert_eq!(parsed[0].login_name.as_deref(), Some("o'brien&<co>"));
+}
+
+#[test]
+fn profiles_are_identified_by_the_address_alone() {
+    let a = mailsetup(&["profile", "--offline", "alice@posteo.de"]);
+    let b = mailsetup(&["profile", "--offline", "ALICE@Posteo.DE"]);
+    let c = mailsetup(&["profile", "--offline", "bob@posteo.de"]);
+    let moved = mailsetup(&[
+        "profile",
+        "--offline",
+        "alice@posteo.de",
+        "--incoming",
+        "imap://posteo.de",
+        "--outgoing",
+        "smtp://posteo.de",
+    ]);
+    let ids = |o: &Output| {
+        let p = parse(&o.stdout);
+        let inner = payload(&p);
+        [
+            get(&p, "PayloadUUID").as_string().unwrap().to_string(),
+            get(&p, "PayloadIdentifier")
+                .as_string()
+                .unwrap()
+                .to_string(),
+            get(inner, "PayloadUUID").as_string().unwrap().to_string(),
+            get(inner, "PayloadIdentifier")
+                .as_string()
+                .unwrap()
+                .to_string(),
+        ]
+    };
+    assert_eq!(ids(&a), ids(&b), "the same account in other case");
+    assert_eq!(ids(&a), ids(&moved), "new servers replace the old profile");
+    let (ia, ic) = (ids(&a), ids(&c));
+    for i in 0..4 {
+        assert_ne!(ia[i], ic[i], "another account shares an identifier");
+    }
+    let uuid = uuid::Uuid::parse_str(&ia[0]).unwrap();
+    assert_eq!(uuid.get_version_num(), 5);
+    assert_eq!(
+        a.stdout,
+        mailsetup(&["profile", "--offline", "alice@posteo.de"]).stdout
+    );
+}
+
+// --- autoconfig and Autodiscover for the whole table -------------------------------
+
+#[test]
+fn autoconfig_for_every_builtin_provider_validates_and_round_trips() {
+    for p in with_servers() {
+        let e = email(&address_of(p));
+        let settings = lookup_builtin(&e).unwrap().settings;
+        let xml = String::from_utf8(
+            render_with(&e, &settings, Format::Autoconfig, false)
+                .unwrap()
+                .bytes,
+        )
+        .unwrap();
+        relaxng(&xml).unwrap_or_else(|err| panic!("{}: {err}\n{xml}", p.id));
+        let cfg = autoconfig::parse(xml.as_bytes()).unwrap();
+        let back = cfg.providers[0]
+            .to_settings(&e, &cfg, Source::Autoconfig, Trust::Verified)
+            .unwrap();
+        assert_eq!(back.incoming, settings.incoming, "{}", p.id);
+        assert_eq!(back.outgoing, settings.outgoing, "{}", p.id);
+        if let Some(help) = p.help.as_deref() {
+            assert!(
+                back.notes
+                    .iter()
+                    .any(|n| n.code == "documentation" && n.url.as_deref() == Some(help)),
+                "{}: the help page is missing",
+                p.id
+            );
+        }
+        for n in p.notes.iter().filter(|n| n.code.starts_with("enable-")) {
+            assert!(
+                back.notes
+                    .iter()
+                    .any(|b| b.code == "enable-imap" && b.text == n.text),
+                "{}: {} did not become <enable>",
+                p.id,
+                n.code
+            );
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PoxRoot {
+    #[serde(rename = "@xmlns")]
+    xmlns: String,
+    #[serde(rename = "Response")]
+    response: PoxResponse,
+}
+
+#[derive(Debug, Deserialize)]
+struct PoxResponse {
+    #[serde(rename = "@xmlns")]
+    xmlns: String,
+    #[serde(rename = "Account")]
+    account: PoxAccount,
+}
+
+#[derive(Debug, Deserialize)]
+struct PoxAccount {
+    #[serde(rename = "AccountType")]
+    account_type: String,
+    #[serde(rename = "Action")]
+    action: String,
+    #[serde(rename = "Protocol")]
+    protocols: Vec<PoxProtocol>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PoxProtocol {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Server")]
+    server: String,
+    #[serde(rename = "Port")]
+    port: u16,
+    #[serde(rename = "LoginName")]
+    login_name: Option<String>,
+    #[serde(rename = "SPA")]
+    spa: String,
+    #[serde(rename = "SSL")]
+    ssl: String,
+    #[serde(rename = "Encryption")]
+    encryption: String,
+    #[serde(rename = "AuthRequired")]
+    auth_required: String,
+    #[serde(rename = "DomainRequired")]
+    domain_required: String,
+}
+
+/// Parses an Autodiscover response and checks its fixed parts.
+fn pox(xml: &str) -> Vec<PoxProtocol> {
+    let root: PoxRoot = quick_xml::de::from_str(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert_eq!(
+        root.xmlns,
+        "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+    );
+    assert_eq!(
+        root.response.xmlns,
+        "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+    );
+    assert_eq!(root.response.account.account_type, "email");
+    assert_eq!(root.response.account.action, "settings");
+    root.response.account.protocols
+}
+
+#[test]
+fn autodiscover_for_every_builtin_provider_parses_back_to_its_servers() {
+    for p in with_servers() {
+        let e = email(&address_of(p));
+        let settings = lookup_builtin(&e).unwrap().settings;
+        let xml = String::from_utf8(
+            render_with(&e, &settings, Format::Autodiscover, false)
+                .unwrap()
+                .bytes,
+        )
+        .unwrap();
+        let protocols = pox(&xml);
+        let servers: Vec<&Server> = settings.incoming.iter().chain(&settings.outgoing).collect();
+        assert_eq!(protocols.len(), servers.len(), "{}", p.id);
+        for (x, s) in protocols.iter().zip(servers) {
+            let kind = match s.protocol {
+                Protocol::Imap => "IMAP",
+                Protocol::Pop3 => "POP3",
+                Protocol::Smtp => "SMTP",
+            };
+            assert_eq!(
+                (x.kind.as_str(), x.server.as_str(), x.port),
+                (kind, s.host.as_str(), s.port)
+            );
+            let (ssl, enc) = match s.security {
+                Security::Tls => ("on", "SSL"),
+                Security::Starttls => ("on", "TLS"),
+                Security::None => ("off", "None"),
+            };
+            assert_eq!(
+                (x.ssl.as_str(), x.encryption.as_str()),
+                (ssl, enc),
+                "{}",
+                p.id
+            );
+            assert_eq!(x.login_name.as_deref(), Some(s.username.as_str()));
+            assert_eq!(x.spa, "off");
+            assert_eq!(x.auth_required, "on");
+            assert_eq!(x.domain_required, "off");
+        }
+    }
+}
+
+// --- iPhone steps --------------------------------------------------------------------
+
+#[test]
+fn ios_steps_name_every_field_and_put_built_in_account_types_first() {
+    // Long lines are wrapped, so text is compared with runs of white space
+    // made one space; the field rows are never wrapped.
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for p in with_servers() {
+        let raw = String::from_utf8(
+            render(&address_of(p), Format::IosSteps, false)
+                .unwrap()
+                .bytes,
+        )
+        .unwrap();
+        let text = norm(&raw);
+        if let Some(account) = p.ios {
+            let built_in = text
+                .find(&format!("Add Account › {}", account.label()))
+                .unwrap_or_else(|| panic!("{}: no {} steps\n{text}", p.id, account.label()));
+            if let Some(by_hand) = text.find("Add Mail Account") {
+                assert!(built_in < by_hand, "{}: by hand comes first", p.id);
+            }
+        }
+        if p.oauth_only() || incoming_oauth_only(p) {
+            assert!(
+                !text.contains("Host Name"),
+                "{}: manual steps for OAuth only",
+                p.id
+            );
+            continue;
+        }
+        let imap = &p.incoming[0].url;
+        let smtp = &p.outgoing[0].url;
+        // The login the iPhone can do: a password, or MD5 challenge-response
+        // where the provider asks for an encrypted password.
+        let settings = lookup_builtin(&email(&address_of(p))).unwrap().settings;
+        let chosen = mailsetup::output::iphone::servers(&settings).unwrap();
+        for needle in [
+            "Settings › Apps › Mail › Mail Accounts › Add Account › Other › Add Mail Account",
+            "Settings › Mail › Accounts › Add Account › Other › Add Mail Account",
+            "INCOMING MAIL SERVER",
+            "OUTGOING MAIL SERVER",
+            "Advanced",
+            "Use SSL        on",
+            &format!("Authentication {}", chosen.incoming.auth.label()),
+            &format!("Authentication {}", chosen.outgoing.auth.label()),
+            &format!("Host Name      {}", imap.host),
+            &format!("Host Name      {}", smtp.host),
+            &format!("Server Port    {}", imap.port),
+            &format!("Server Port    {}", smtp.port),
+            &format!("Email          {}", address_of(p)),
+        ] {
+            assert!(
+                text.contains(&norm(needle)),
+                "{}: missing {needle:?}\n{raw}",
+                p.id
+            );
+        }
+        for n in &p.notes {
+            assert!(
+                text.contains(&norm(&n.text)),
+                "{}: note {} missing",
+                p.id,
+                n.code
+            );
+        }
+    }
+}
+
+// --- signing ------------------------------------------------------------------------
+
+/// A throwaway PKI: a root, an intermediate, and leaves for given keys.
+struct Pki {
+    dir: tempfile::TempDir,
+    root_file: PathBuf,
+    intermediate_pem: String,
+    intermediate: Issuer<'static, KeyPair>,
+}
+
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let root_key = KeyPair::generate().unwrap();
+        let root_params = ca_params("mailsetup test root");
+        let root = root_params.self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(root_params, root_key);
+        let inter_key = KeyPair::generate().unwrap();
+        let inter_params = ca_params("mailsetup test intermediate");
+        let inter = inter_params.signed_by(&inter_key, &root_issuer).unwrap();
+        let root_file = dir.path().join("root.pem");
+        std::fs::write(&root_file, root.pem()).unwrap();
+        Pki {
+            dir,
+            root_file,
+            intermediate_pem: inter.pem(),
+            intermediate: Issuer::new(inter_params, inter_key),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A signing certificate for the PKCS #8 key `key_pem`, followed by the
+    /// intermediate, written to `name`.
+    fn leaf(&self, key_pem: &str, name: &str) -> PathBuf {
+        let key = KeyPair::from_pem(key_pem).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mailsetup profile signer");
+        let cert = params.signed_by(&key, &self.intermediate).unwrap();
+        let file = self.path(name);
+        std::fs::write(&file, format!("{}{}", cert.pem(), self.intermediate_pem)).unwrap();
+        file
+    }
+
+    /// A key made by openssl (`genpkey` arguments), in PKCS #8 and, when
+    /// `traditional`, rewritten as SEC1 or PKCS #1.
+    fn openssl_key(&self, name: &str, genpkey: &[&str], traditional: bool) -> (String, PathBuf) {
+        let pkcs8 = self.path(&format!("{name}.p8.pem"));
+        openssl(&[&["genpkey", "-out", pkcs8.to_str().unwrap()], genpkey].concat());
+        let pem = std::fs::read_to_string(&pkcs8).unwrap();
+        if !traditional {
+            return (pem, pkcs8);
+        }
+        let trad = self.path(&format!("{name}.trad.pem"));
+        openssl(&[
+            "pkey",
+            "-in",
+            pkcs8.to_str().unwrap(),
+            "-traditional",
+            "-out",
+            trad.to_str().unwrap(),
+        ]);
+        (pem, trad)
+    }
+}
+
+fn openssl(args: &[&str]) -> Output {
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed (scripts/install-deps.sh)");
+    assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    o
+}
+
+/// `openssl cms -verify` of DER `signed` against `ca`; the content on
+/// success, openssl's complaint otherwise.
+fn cms_verify(signed: &[u8], ca: &Path) -> Result<Vec<u8>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, content) = (dir.path().join("p.der"), dir.path().join("content"));
+    std::fs::write(&input, signed).unwrap();
+    let o = Command::new("openssl")
+        .args(["cms", "-verify", "-inform", "DER", "-in"])
+        .arg(&input)
+        .arg("-CAfile")
+        .arg(ca)
+        .arg("-out")
+        .arg(&content)
+        .output()
+        .expect("openssl is installed");
+    if o.status.success() {
+        Ok(std::fs::read(&content).unwrap())
+    } else {
+        Err(stderr(&o))
+    }
+}
+
+fn unsigned_posteo() -> Vec<u8> {
+    render("alice@posteo.de", Format::Mobileconfig, false)
+        .unwrap()
+        .bytes
+}
+
+fn sign_posteo(cert: &Path, key: &Path) -> Vec<u8> {
+    let signer = Signer::load(cert, key).unwrap();
+    let e = email("alice@posteo.de");
+    let settings = lookup_builtin(&e).unwrap().settings;
+    let r = profile::render(&Request {
+        email: &e,
+        settings: &settings,
+        format: Format::Mobileconfig,
+        exchange: false,
+        signer: Some(&signer),
+        options: &Options::default(),
+    })
+    .unwrap();
+    assert!(r.signed);
+    r.bytes
+}
+
+#[test]
+fn signed_profiles_verify_with_openssl_and_carry_the_unsigned_profile_byte_for_byte() {
+    let pki = Pki::new();
+    let key = KeyPair::generate().unwrap(); // ECDSA P-256, PKCS #8
+    let key_file = pki.path("signer.key");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let cert = pki.leaf(&key.serialize_pem(), "signer.pem");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("signed.mobileconfig");
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "alice@posteo.de",
+        "--sign-cert",
+        cert.to_str().unwrap(),
+        "--sign-key",
+        key_file.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let signed = std::fs::read(&out).unwrap();
+    // Only the root is trusted: the intermediate must travel in the profile.
+    let content = cms_verify(&signed, &pki.root_file).unwrap();
+    let unsigned = mailsetup(&["profile", "--offline", "alice@posteo.de"]).stdout;
+    assert_eq!(
+        content, unsigned,
+        "the signed content is the unsigned profile"
+    );
+    assert_valid_profile(&content);
+    // The same key and profile give the same signature (no time stamp).
+    assert_eq!(sign_posteo(&cert, &key_file), signed);
+}
+
+#[test]
+fn rsa_and_traditional_pem_keys_sign_too() {
+    let pki = Pki::new();
+    let cases: [(&str, &[&str], bool); 3] = [
+        (
+            "rsa-pkcs8",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            false,
+        ),
+        (
+            "rsa-pkcs1",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            true,
+        ),
+        (
+            "ec-sec1",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            true,
+        ),
+    ];
+    for (name, genpkey, traditional) in cases {
+        let (pkcs8, key_file) = pki.openssl_key(name, genpkey, traditional);
+        let label = std::fs::read_to_string(&key_file).unwrap();
+        if traditional {
+            assert!(label.contains(if name.starts_with("rsa") {
+                "RSA PRIVATE KEY"
+            } else {
+                "EC PRIVATE KEY"
+            }));
+        }
+        let cert = pki.leaf(&pkcs8, &format!("{name}.pem"));
+        let signed = sign_posteo(&cert, &key_file);
+        let content = cms_verify(&signed, &pki.root_file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(content, unsigned_posteo(), "{name}");
+    }
+}
+
+#[test]
+fn tampered_or_foreign_signatures_fail_verification() {
+    let pki = Pki::new();
+    let key = KeyPair::generate().unwrap();
+    let key_file = pki.path("k.pem");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let cert = pki.leaf(&key.serialize_pem(), "c.pem");
+    let signed = sign_posteo(&cert, &key_file);
+    cms_verify(&signed, &pki.root_file).unwrap();
+    // Another root does not vouch for it.
+    let other = Pki::new();
+    assert!(cms_verify(&signed, &other.root_file).is_err());
+    // A changed byte of the profile breaks the signature.
+    let at = signed
+        .windows(9)
+        .position(|w| w == b"posteo.de")
+        .expect("the profile is embedded");
+    let mut tampered = signed.clone();
+    tampered[at] = b'P';
+    assert!(cms_verify(&tampered, &pki.root_file).is_err());
+}
+
+#[test]
+fn signing_problems_name_the_file_and_what_is_wrong() {
+    let pki = Pki::new();
+    let key = KeyPair::generate().unwrap();
+    let key_file = pki.path("right.key");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let cert = pki.leaf(&key.serialize_pem(), "cert.pem");
+    let other = KeyPair::generate().unwrap();
+    let other_file = pki.path("other.key");
+    std::fs::write(&other_file, other.serialize_pem()).unwrap();
+    let garbage = pki.path("garbage.pem");
+    std::fs::write(&garbage, b"\x00\x01 this is not PEM").unwrap();
+    let (_, ed25519) = pki.openssl_key("ed", &["-algorithm", "ed25519"], false);
+    let (_, p384) = pki.openssl_key(
+        "p384",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        false,
+    );
+    let (_, rsa1024) = pki.openssl_key(
+        "rsa1024",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
+        false,
+    );
+    let missing = pki.path("missing.pem");
+
+    let err = |c: &Path, k: &Path| Signer::load(c, k).unwrap_err();
+    let e = err(&cert, &other_file);
+    assert!(matches!(e, SignError::KeyMismatch { .. }), "{e}");
+    assert!(
+        e.to_string().contains("other.key") && e.to_string().contains("cert.pem"),
+        "{e}"
+    );
+    let e = err(&garbage, &key_file);
+    assert!(
+        matches!(e, SignError::NoCertificate { .. }) && e.to_string().contains("garbage.pem"),
+        "{e}"
+    );
+    let e = err(&cert, &garbage);
+    assert!(
+        matches!(e, SignError::NoKey { .. }) && e.to_string().contains("garbage.pem"),
+        "{e}"
+    );
+    let e = err(&cert, &ed25519);
+    assert!(e.to_string().contains("an Ed25519 key"), "{e}");
+    let e = err(&cert, &p384);
+    assert!(e.to_string().contains("P-384"), "{e}");
+    let e = err(&cert, &rsa1024);
+    assert!(e.to_string().contains("1024 bits"), "{e}");
+    let e = err(&missing, &key_file);
+    assert!(
+        matches!(e, SignError::Read { .. }) && e.to_string().contains("missing.pem"),
+        "{e}"
+    );
+    let e = err(&key_file, &key_file);
+    assert!(
+        matches!(e, SignError::NoCertificate { .. }),
+        "a key is not a certificate: {e}"
+    );
+
+    // Through the command: exit 2, one line, both files named.
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "a@posteo.de",
+        "--sign-cert",
+        cert.to_str().unwrap(),
+        "--sign-key",
+        other_file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let msg = stderr(&o);
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(msg.contains("does not belong"), "{msg}");
+}
+
+#[test]
+fn a_signed_profile_goes_to_a_pipe_as_der_and_never_into_json() {
+    let pki = Pki::new();
+    let key = KeyPair::generate().unwrap();
+    let key_file = pki.path("k.pem");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let cert = pki.leaf(&key.serialize_pem(), "c.pem");
+    let args = [
+        "profile",
+        "--offline",
+        "alice@posteo.de",
+        "--sign-cert",
+        cert.to_str().unwrap(),
+        "--sign-key",
+        key_file.to_str().unwrap(),
+    ];
+    let o = mailsetup(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout[0], 0x30, "DER SEQUENCE");
+    cms_verify(&o.stdout, &pki.root_file).unwrap();
+    let o = mailsetup(&[&args[..], &["--json"]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("-o FILE"));
+}
+
+// --- the command's other answers -----------------------------------------------------
+
+#[test]
+fn usage_mistakes_exit_2_with_one_line() {
+    for args in [
+        &["profile", "--offline", "a@posteo.de", "--format", "pdf"][..],
+        &[
+            "profile",
+            "--offline",
+            "a@posteo.de",
+            "--format",
+            "autoconfig",
+            "--exchange",
+        ],
+        &[
+            "profile",
+            "--offline",
+            "someone@msn.com",
+            "--format",
+            "ios-steps",
+            "--exchange",
+        ],
+        &["profile", "--offline", "a@posteo.de", "--exchange"],
+        &[
+            "profile",
+            "--offline",
+            "a@posteo.de",
+            "--incoming",
+            "smtps://posteo.de",
+            "--outgoing",
+            "smtps://posteo.de",
+        ],
+        &[
+            "profile",
+            "--offline",
+            "a@posteo.de",
+            "--incoming",
+            "http://posteo.de",
+        ],
+        &["profile", "--offline", "not-an-address"],
+    ] {
+        let o = mailsetup(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?}");
+        let e = stderr(&o);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(!e.contains("panicked"), "{e}");
+    }
+}
+
+#[test]
+fn an_unknown_domain_offline_exits_1_and_says_how_to_give_servers() {
+    let o = mailsetup(&["profile", "--offline", "me@unknown-company.test"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert!(
+        stderr(&o).contains("--incoming URL --outgoing URL"),
+        "{}",
+        stderr(&o)
+    );
+    // With both servers given it needs no lookup at all.
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "me@unknown-company.test",
+        "--incoming",
+        "imaps://mail.unknown-company.test",
+        "--outgoing",
+        "smtps://mail.unknown-company.test",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_valid_profile(&o.stdout);
+    let parsed = parse(&o.stdout);
+    assert_eq!(
+        get(payload(&parsed), "EmailAccountDescription").as_string(),
+        Some("unknown-company.test")
+    );
+}
+
+#[test]
+fn json_carries_text_formats_and_names_written_files() {
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "--json",
+        "a@posteo.de",
+        "--format",
+        "autoconfig",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "autoconfig");
+    relaxng(v["content"].as_str().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.mobileconfig");
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "--json",
+        "a@posteo.de",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["file"], file.to_str().unwrap());
+    assert_eq!(v["bytes"], std::fs::metadata(&file).unwrap().len());
+}
+
+#[test]
+fn discovered_oauth_only_servers_of_an_unknown_provider_are_refused_too() {
+    // Settings as a domain's own autoconfig file might give them: no entry
+    // in the built-in table, so the servers' own auth methods decide.
+    let e = email("me@oauth-only.test");
+    let srv = |protocol: Protocol, auth: Vec<AuthMethod>| Server {
+        protocol,
+        host: "mail.oauth-only.test".into(),
+        port: protocol.default_port(Security::Tls),
+        security: Security::Tls,
+        auth,
+        username: "me@oauth-only.test".into(),
+    };
+    let mut s = Settings {
+        provider: None,
+        incoming: vec![srv(Protocol::Imap, vec![AuthMethod::Oauth2])],
+        outgoing: vec![srv(Protocol::Smtp, vec![AuthMethod::Oauth2])],
+        source: Source::Autoconfig,
+        trust: Trust::Verified,
+        notes: vec![],
+    };
+    let err = render_with(&e, &s, Format::Mobileconfig, false).unwrap_err();
+    assert!(
+        matches!(err, ProfileError::OauthOnly { account: None, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("provider's own app"), "{err}");
+    assert!(err.is_refusal());
+
+    // Passwords for sending but not for reading: still no usable account.
+    s.outgoing = vec![srv(Protocol::Smtp, vec![AuthMethod::Password])];
+    let err = render_with(&e, &s, Format::Mobileconfig, false).unwrap_err();
+    assert!(matches!(err, ProfileError::NoIphoneServer(_)), "{err}");
+    assert_eq!(err.code(), "no-iphone-server");
+    assert!(err.to_string().contains("offer only OAuth2"), "{err}");
+
+    // Kerberos only is no better: the iPhone's Mail app cannot do it.
+    s.incoming = vec![srv(Protocol::Imap, vec![AuthMethod::Gssapi])];
+    assert!(matches!(
+        render_with(&e, &s, Format::Mobileconfig, false),
+        Err(ProfileError::NoIphoneServer(_))
+    ));
+}
+
+#[test]
+fn a_signed_profile_is_not_written_to_a_terminal() {
+    // `script` (Debian: bsdutils, an essential package) gives the command a
+    // terminal as stdout.
+    let pki = Pki::new();
+    let key = KeyPair::generate().unwrap();
+    let key_file = pki.path("k.pem");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let cert = pki.leaf(&key.serialize_pem(), "c.pem");
+    let command = format!(
+        "{} profile --offline alice@posteo.de --sign-cert {} --sign-key {}",
+        env!("CARGO_BIN_EXE_mailsetup"),
+        cert.display(),
+        key_file.display()
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .output()
+        .expect("script is installed (bsdutils)");
+    let seen = stdout(&o);
+    assert_eq!(o.status.code(), Some(2), "{seen}");
+    assert!(seen.contains("write it to a file with -o FILE"), "{seen}");
+    assert!(
+        !seen.contains("posteo.de</string>"),
+        "the profile reached the terminal"
+    );
+}
+
+// --- profiles from discovered settings (test lab) -----------------------------------
+
+mod discovered {
+    use super::*;
+    use lab::TestCa;
+    use lab::dns::{Dns, Record};
+    use lab::https::{Reply, Route, Web};
+
+    /// The `n`th address of this file's block (127.0.3.0/24, `b` a group
+    /// of ten per test).
+    fn ip(b: u8, n: u8) -> String {
+        format!("127.0.3.{}", b * 10 + n)
+    }
+
+    fn run(dns: &Dns, ca: &TestCa, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+            .arg("profile")
+            .args(["--dns", &dns.addr.to_string(), "--timeout", "6"])
+            .args(["--ispdb-url", "https://ispdb.lab.test/v1.1/"])
+            .arg("--ca-file")
+            .arg(ca.ca_file())
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    }
+
+    fn config(domain: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="{domain}">
+    <domain>{domain}</domain>
+    <displayName>Shop &amp; Co Mail</displayName>
+    <incomingServer type="imap">
+      <hostname>imap.{domain}</hostname><port>143</port><socketType>STARTTLS</socketType>
+      <username>%EMAILLOCALPART%</username><authentication>password-cleartext</authentication>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>smtp.{domain}</hostname><port>587</port><socketType>STARTTLS</socketType>
+      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>"#
+        )
+    }
+
+    #[test]
+    #[ignore = "needs the test lab: run ./scripts/test.sh"]
+    fn a_profile_from_the_domains_own_https_autoconfig_file() {
+        lab::require();
+        let b = 1;
+        let ca = TestCa::new();
+        let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.shop.test", &ip(b, 1))]);
+        let leaf = ca.issue(&["autoconfig.shop.test"]);
+        let _web = Web::start(
+            &ip(b, 1),
+            443,
+            Some(&leaf),
+            vec![Route::get(
+                "autoconfig.shop.test",
+                "/mail/config-v1.1.xml",
+                Reply::xml(config("shop.test")),
+            )],
+        );
+        let o = run(&dns, &ca, &["jo@shop.test"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            o.stderr.is_empty(),
+            "verified settings need no warning: {}",
+            stderr(&o)
+        );
+        assert_valid_profile(&o.stdout);
+        let parsed = parse(&o.stdout);
+        let mail = payload(&parsed);
+        assert_eq!(
+            get(mail, "EmailAccountDescription").as_string(),
+            Some("Shop & Co Mail")
+        );
+        assert_eq!(
+            get(mail, "IncomingMailServerHostName").as_string(),
+            Some("imap.shop.test")
+        );
+        assert_eq!(
+            get(mail, "IncomingMailServerUsername").as_string(),
+            Some("jo")
+        );
+        assert_eq!(
+            get(mail, "IncomingMailServerUseSSL").as_boolean(),
+            Some(true)
+        );
+        assert_eq!(
+            get(mail, "OutgoingMailServerUsername").as_string(),
+            Some("jo@shop.test")
+        );
+        assert_eq!(
+            get(mail, "OutgoingPasswordSameAsIncomingPassword").as_boolean(),
+            Some(false),
+            "different user names, so two prompts"
+        );
+    }
+
+    #[test]
+    #[ignore = "needs the test lab: run ./scripts/test.sh"]
+    fn a_profile_from_a_plain_http_config_comes_with_a_warning() {
+        lab::require();
+        let b = 2;
+        let ca = TestCa::new();
+        let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.plain.test", &ip(b, 1))]);
+        let _web = Web::start(
+            &ip(b, 1),
+            80,
+            None,
+            vec![Route::get(
+                "autoconfig.plain.test",
+                "/mail/config-v1.1.xml",
+                Reply::xml(config("plain.test")),
+            )],
+        );
+        let o = run(&dns, &ca, &["jo@plain.test", "--format", "ios-steps"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("unverified source"), "{}", stderr(&o));
+        assert!(stdout(&o).contains("unverified source"), "{}", stdout(&o));
+    }
+
+    #[test]
+    #[ignore = "needs the test lab: run ./scripts/test.sh"]
+    fn a_custom_domain_at_microsoft_365_is_known_by_its_mx_and_gets_no_password_profile() {
+        lab::require();
+        let b = 3;
+        let ca = TestCa::new();
+        let dns = Dns::start(
+            &ip(b, 0),
+            &[Record::mx(
+                "contoso.test",
+                "contoso-test.mail.protection.outlook.com",
+                0,
+            )],
+        );
+        let o = run(&dns, &ca, &["alex@contoso.test"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        let e = stderr(&o);
+        assert!(e.contains("Add Account › Microsoft Exchange"), "{e}");
+        assert!(e.contains("--exchange"), "{e}");
+
+        let o = run(&dns, &ca, &["alex@contoso.test", "--exchange"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_valid_profile(&o.stdout);
+        let parsed = parse(&o.stdout);
+        let eas = payload(&parsed);
+        assert_eq!(get(eas, "OAuth").as_boolean(), Some(true));
+        assert_eq!(
+            get(eas, "EmailAddress").as_string(),
+            Some("alex@contoso.test")
+        );
+    }
+}
