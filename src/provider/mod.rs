@@ -13,9 +13,10 @@
 //! than the rest of a `lookup`: the build script (`build.rs`) turns each
 //! entry into a compact JSON object and indexes domains and MX patterns; at
 //! run time a lookup finds its entry by binary search and parses only that
-//! one. Each parsed entry is checked against the table's rules ([`check`]);
-//! a test parses every entry and compares the compiled form with a direct
-//! parse of the TOML, so a bad entry fails the tests, not a user.
+//! one. Each parsed entry is checked against the table's rules (see
+//! [`Problem`]); a test parses every entry and compares the compiled form
+//! with a direct parse of the TOML, so a bad entry fails the tests, not a
+//! user.
 //!
 //! ```
 //! use mailsetup::provider::ProviderTable;

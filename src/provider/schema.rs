@@ -3,8 +3,8 @@
 //! These are the types the table's TOML is read into, with serde, and the
 //! small amount of behaviour that belongs to one entry: the settings it
 //! gives an address, and whether an MX host names it. The rules an entry
-//! must follow are checked in [`super::check`]; finding entries is
-//! [`super::ProviderTable`]'s job.
+//! must follow are checked whenever an entry is read (see
+//! [`super::Problem`]); finding entries is [`super::ProviderTable`]'s job.
 
 use std::collections::BTreeMap;
 
