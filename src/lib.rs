@@ -26,10 +26,12 @@
 
 pub mod address;
 pub mod autoconfig;
+pub mod diagnose;
 pub mod discover;
 pub mod lookup;
 pub mod net;
 pub mod output;
+pub mod probe;
 pub mod profile;
 pub mod provider;
 pub mod settings;

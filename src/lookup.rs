@@ -98,6 +98,47 @@ pub struct Lookup {
     pub settings: Settings,
     /// Every source consulted.
     pub tried: Vec<Tried>,
+    /// With `--verify`: what probing each server found (TLS handshake and
+    /// capabilities only, never a login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Vec<Verification>>,
+}
+
+/// The outcome of probing one server for `--verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// The server.
+    pub url: String,
+    /// Whether a connection was made.
+    pub reachable: bool,
+    /// Whether its certificate is valid for its host name.
+    pub cert_valid: bool,
+    /// The TLS version spoken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+    /// Why the probe stopped, if it did (finding code and message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// How long it took, in milliseconds.
+    pub ms: u64,
+}
+
+impl From<&crate::probe::ServerReport> for Verification {
+    fn from(r: &crate::probe::ServerReport) -> Self {
+        let tls = r.tls.as_ref();
+        Verification {
+            url: r.url.to_string(),
+            reachable: r.reachable,
+            cert_valid: r.cert_valid(),
+            tls_version: tls.and_then(|t| t.version.clone()),
+            problem: r
+                .error
+                .as_ref()
+                .map(|e| format!("{}: {e}", e.code()))
+                .or_else(|| tls.and_then(|t| t.problem.clone())),
+            ms: r.ms,
+        }
+    }
 }
 
 /// Why a lookup found nothing.
@@ -166,6 +207,29 @@ pub async fn lookup_observed(
     opts: &Options,
     observer: Option<crate::discover::Observer>,
 ) -> Result<Lookup, LookupError> {
+    let found = discover_settings(email, opts, observer).await?;
+    if opts.verify && !opts.offline {
+        return verify(found, opts).await;
+    }
+    Ok(found)
+}
+
+/// Probes the servers of `found` (capabilities only, never a login) and
+/// upgrades its trust when every certificate matches its host.
+async fn verify(mut found: Lookup, opts: &Options) -> Result<Lookup, LookupError> {
+    let probe_opts =
+        crate::probe::ProbeOptions::new(opts.timeout, opts.dns, opts.ca_file.as_deref())
+            .map_err(|e| LookupError::Setup(e.to_string()))?;
+    let reports = crate::probe::verify_settings(&mut found.settings, &probe_opts).await;
+    found.verify = Some(reports.iter().map(Verification::from).collect());
+    Ok(found)
+}
+
+async fn discover_settings(
+    email: &EmailAddress,
+    opts: &Options,
+    observer: Option<crate::discover::Observer>,
+) -> Result<Lookup, LookupError> {
     if let Some(found) = lookup_builtin(email) {
         return Ok(found);
     }
@@ -210,6 +274,7 @@ pub fn finish(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -
         email: email.to_string(),
         settings,
         tried,
+        verify: None,
     }
 }
 

@@ -1063,3 +1063,50 @@ fn a_bad_ca_file_is_a_usage_error_with_one_clear_line() {
     assert!(e.contains("holds no PEM certificate"), "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
 }
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn verify_trusts_an_off_domain_srv_target_only_when_its_certificate_matches() {
+    let b = 24;
+    let lab = Lab::new(
+        b,
+        vec![
+            Record::srv("_imaps._tcp.vfy.test", "imap.good-host.test", 993, 0, 1),
+            Record::a("imap.good-host.test", &ip(b, 1)),
+            Record::srv("_imaps._tcp.vfy2.test", "imap.bad-host.test", 993, 0, 1),
+            Record::a("imap.bad-host.test", &ip(b, 2)),
+        ],
+    );
+    let good = lab.ca.issue(&["imap.good-host.test"]);
+    let wrong = lab.ca.issue(&["someone-else.test"]);
+    let greeting = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready";
+    let g = Greeter::start(&ip(b, 1), 993, Some(&good), greeting, Duration::ZERO);
+    let _w = Greeter::start(&ip(b, 2), 993, Some(&wrong), greeting, Duration::ZERO);
+
+    // Off-domain SRV without DNSSEC: unverified, and nothing probed.
+    let plain = lab.lookup("a@vfy.test", &["--timeout", "3"]);
+    plain.found();
+    assert_eq!(plain.json["trust"], "unverified");
+    assert!(plain.json.get("verify").is_none());
+
+    // --verify: the certificate matches the host, so the answer is trusted.
+    let r = lab.lookup("a@vfy.test", &["--verify", "--timeout", "3"]);
+    r.found();
+    assert_eq!(r.json["trust"], "verified", "{}", r.stderr);
+    let v = &r.json["verify"][0];
+    assert_eq!(v["url"], "imaps://imap.good-host.test:993");
+    assert_eq!(v["reachable"], true);
+    assert_eq!(v["cert_valid"], true);
+    let sent = String::from_utf8_lossy(&g.received()).to_ascii_uppercase();
+    assert!(
+        !sent.contains("LOGIN") && !sent.contains("AUTHENTICATE"),
+        "--verify must never log in: {sent}"
+    );
+
+    // A certificate for another name: reachable, but it stays unverified.
+    let bad = lab.lookup("a@vfy2.test", &["--verify", "--timeout", "3"]);
+    bad.found();
+    assert_eq!(bad.json["trust"], "unverified");
+    assert_eq!(bad.json["verify"][0]["reachable"], true);
+    assert_eq!(bad.json["verify"][0]["cert_valid"], false);
+}

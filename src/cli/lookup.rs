@@ -26,14 +26,6 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
             pb.set_message(format!("{}: {}", t.source, t.url));
         }) as mailsetup::discover::Observer
     });
-    if a.verify {
-        // Probing found servers belongs to the protocol probes of `check`;
-        // until lookup can call them, say so rather than pretend.
-        eprintln!(
-            "mailsetup: note: --verify does not probe yet; run mailsetup check {} to test the servers",
-            email
-        );
-    }
     let result = rt.block_on(lookup::lookup_observed(&email, &opts, observer));
     if let Some(pb) = spinner {
         pb.finish_and_clear();

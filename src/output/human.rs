@@ -103,6 +103,28 @@ pub fn lookup(l: &Lookup) -> String {
             }
         }
     }
+    if let Some(checks) = &l.verify {
+        out.push_str("\nProbed (TLS and capabilities, no login)\n");
+        for v in checks {
+            let verdict = match (v.reachable, v.cert_valid) {
+                (_, true) => format!(
+                    "ok, certificate valid{}",
+                    v.tls_version
+                        .as_deref()
+                        .map(|t| format!(", {t}"))
+                        .unwrap_or_default()
+                ),
+                (true, false) => {
+                    "reachable, but its certificate could not be confirmed".to_string()
+                }
+                (false, _) => "not reachable".to_string(),
+            };
+            let _ = writeln!(out, "  {}  {verdict}", v.url);
+            if let Some(p) = &v.problem {
+                out.push_str(&wrap(p, WIDTH, 4));
+            }
+        }
+    }
     out.push_str("\nHost names are not case-sensitive; type them in any case.\n");
     out
 }

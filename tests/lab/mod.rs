@@ -21,6 +21,8 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod dovecot;
+pub mod fake;
 pub mod greeter;
 pub mod https;
 

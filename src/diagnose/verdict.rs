@@ -1,0 +1,211 @@
+//! The one sentence a non-expert reads first: does receiving work, does
+//! sending work, and if not, why — in plain words.
+
+use super::{Context, Finding, Role, ServerCheck, Severity};
+use crate::probe::LoginStatus;
+use crate::probe::wire::sasl::SecretKind;
+
+/// Sums up a check.
+pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> String {
+    let mut out = String::new();
+    let provider_oauth = findings.iter().find(|f| f.code == "oauth-required");
+    if let (Some(f), Some(p)) = (provider_oauth, ctx.provider) {
+        out.push_str(&format!(
+            "{} does not accept passwords from mail apps. {} ",
+            p.name, f.fix
+        ));
+    }
+    if ctx.offline {
+        out.push_str("The servers were not contacted (--offline): the findings come from the provider table only.");
+        return out.trim_end().to_string();
+    }
+    let state = |role: Role| -> Option<Result<(), String>> {
+        let s = servers.iter().find(|s| s.role == role)?;
+        let url = s.report.url.to_string();
+        let first_error = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.server.as_deref() == Some(url.as_str()))
+            .min_by_key(|f| rank(&f.code));
+        Some(match first_error {
+            Some(f) => Err(reason(&f.code).to_string()),
+            None => Ok(()),
+        })
+    };
+    let logged_in = servers.iter().any(|s| s.report.login == LoginStatus::Ok);
+    let all_logged_in =
+        !servers.is_empty() && servers.iter().all(|s| s.report.login == LoginStatus::Ok);
+    let sentence = match (state(Role::Incoming), state(Role::Outgoing)) {
+        (Some(Ok(())), Some(Ok(()))) => {
+            let login = match ctx.secret {
+                None if provider_oauth.is_some() => {
+                    " (no sign-in was tried: use --oauth-token-stdin to test an OAuth2 token)"
+                }
+                None => {
+                    " (no password was given, so logging in was not tried: use --password-stdin to test it)"
+                }
+                Some(_) if all_logged_in => ", and the login was accepted by both",
+                Some(_) => "",
+            };
+            format!("Your incoming and outgoing mail servers work{login}.")
+        }
+        (Some(Ok(())), Some(Err(why))) => {
+            format!("Your incoming mail server works; sending mail will fail because {why}.")
+        }
+        (Some(Err(why)), Some(Ok(()))) => {
+            format!("Sending mail works; receiving mail will fail because {why}.")
+        }
+        (Some(Err(a)), Some(Err(b))) if a == b => {
+            format!("Neither receiving nor sending mail will work: {a}.")
+        }
+        (Some(Err(a)), Some(Err(b))) => {
+            format!(
+                "Neither receiving nor sending mail will work: for incoming mail {a}; for outgoing mail {b}."
+            )
+        }
+        (Some(Ok(())), None) => "Your incoming mail server works.".to_string(),
+        (Some(Err(why)), None) => format!("Receiving mail will fail because {why}."),
+        (None, Some(Ok(()))) => "Your outgoing mail server works.".to_string(),
+        (None, Some(Err(why))) => format!("Sending mail will fail because {why}."),
+        (None, None) => "No server was checked.".to_string(),
+    };
+    out.push_str(&sentence);
+    if logged_in && ctx.secret == Some(SecretKind::OauthToken) {
+        out.push_str(" OAuth2 sign-in works.");
+    }
+    out
+}
+
+/// Which error explains a failure best: the earliest step wins.
+fn rank(code: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "dns-not-found",
+        "tcp-unreachable",
+        "tls-mismatch",
+        "preauth",
+        "starttls-injection",
+        "starttls-missing",
+        "tls-outdated",
+        "cert-expired",
+        "cert-name-mismatch",
+        "cert-untrusted",
+        "plaintext-auth",
+        "server-error",
+        "oauth-required",
+        "auth-failed",
+        "auth-unsupported",
+    ];
+    ORDER.iter().position(|c| *c == code).unwrap_or(ORDER.len())
+}
+
+/// A finding as the end of "… will fail because …".
+fn reason(code: &str) -> &'static str {
+    match code {
+        "dns-not-found" => "the server name does not exist (a typo or an outdated name)",
+        "tcp-unreachable" => "the server cannot be reached on that port (blocked or wrong port)",
+        "tls-mismatch" => "the encryption setting (SSL/TLS or STARTTLS) does not fit the port",
+        "preauth" => {
+            "the server skips the login before encryption starts, so the connection cannot be protected"
+        }
+        "starttls-injection" => "someone may be tampering with the connection",
+        "starttls-missing" => "the server does not offer encryption on that port",
+        "tls-outdated" => "the server only speaks outdated encryption that phones refuse",
+        "cert-expired" => "the server's certificate has expired",
+        "cert-name-mismatch" => "the server's certificate is for a different name",
+        "cert-untrusted" => "the server's certificate is not trusted",
+        "plaintext-auth" => "the settings would send your password unencrypted",
+        "oauth-required" => "the provider no longer accepts passwords",
+        "auth-failed" => "the username or password was rejected",
+        "auth-unsupported" => "the server does not accept this way of logging in",
+        _ => "the server did not answer as a mail server should",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::EmailAddress;
+    use crate::probe::ServerReport;
+
+    fn server(role: Role, url: &str) -> ServerCheck {
+        ServerCheck {
+            role,
+            probed: true,
+            username: "u".into(),
+            report: ServerReport::new(url.parse().unwrap()),
+        }
+    }
+
+    fn error(code: &str, server: &str) -> Finding {
+        Finding {
+            severity: Severity::Error,
+            code: code.into(),
+            server: Some(server.into()),
+            message: String::new(),
+            fix: String::new(),
+            url: None,
+        }
+    }
+
+    fn say(servers: &[ServerCheck], findings: &[Finding]) -> String {
+        let email: EmailAddress = "u@example.test".parse().unwrap();
+        let ctx = Context {
+            email: &email,
+            provider: None,
+            discovered: None,
+            secret: None,
+            offline: false,
+        };
+        verdict(&ctx, servers, findings)
+    }
+
+    #[test]
+    fn the_failing_side_and_the_earliest_reason_are_named() {
+        let s = [
+            server(Role::Incoming, "imaps://i.test"),
+            server(Role::Outgoing, "smtp://o.test"),
+        ];
+        assert!(say(&s, &[]).starts_with("Your incoming and outgoing mail servers work"));
+        let out = [
+            error("auth-failed", "smtp://o.test:587"),
+            error("cert-expired", "smtp://o.test:587"),
+        ];
+        assert_eq!(
+            say(&s, &out),
+            "Your incoming mail server works; sending mail will fail because the server's certificate has expired."
+        );
+        let both = [
+            error("tcp-unreachable", "smtp://o.test:587"),
+            error("tcp-unreachable", "imaps://i.test:993"),
+        ];
+        assert!(say(&s, &both).starts_with(
+            "Neither receiving nor sending mail will work: the server cannot be reached"
+        ));
+        // A warning does not make a server fail.
+        let mut warn = error("port-25-submission", "smtp://o.test:587");
+        warn.severity = Severity::Warning;
+        assert!(say(&s, &[warn]).starts_with("Your incoming and outgoing"));
+    }
+
+    #[test]
+    fn every_finding_code_has_words_and_a_rank() {
+        for code in [
+            "dns-not-found",
+            "tcp-unreachable",
+            "tls-mismatch",
+            "preauth",
+            "starttls-injection",
+            "starttls-missing",
+            "tls-outdated",
+            "cert-expired",
+            "cert-name-mismatch",
+            "cert-untrusted",
+            "plaintext-auth",
+            "oauth-required",
+            "auth-failed",
+            "auth-unsupported",
+        ] {
+            assert_ne!(reason(code), reason("server-error"), "{code}");
+            assert!(rank(code) < rank("no-such-code"), "{code}");
+        }
+    }
+}
