@@ -127,8 +127,33 @@ fn decode_qr(png_bytes: &[u8]) -> String {
         (px.iter().map(|&v| u32::from(v)).sum::<u32>() / px.len() as u32) as u8
     });
     let grids = img.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code in the image");
+    if grids.len() != 1 {
+        let path = artifact_dir().join("qr-unreadable.png");
+        std::fs::write(&path, png_bytes).unwrap();
+        panic!(
+            "{} QR codes in the image, saved as {}",
+            grids.len(),
+            path.display()
+        );
+    }
     grids[0].decode().expect("a readable QR code").1
+}
+
+/// A screenshot of the element `css`, scrolled wholly into view first
+/// (a screenshot shows only what is inside the viewport).
+async fn element_png(c: &Client, css: &str) -> Vec<u8> {
+    c.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+        vec![serde_json::Value::String(css.to_string())],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .screenshot()
+        .await
+        .unwrap()
 }
 
 async fn type_address(c: &Client, address: &str) {
@@ -232,10 +257,24 @@ async fn a_person_gets_settings_profile_and_qr_code_at_phone_size() {
             .contains("alice@posteo.de.mobileconfig")
     );
     assert!(got[3].as_str().unwrap().contains("com.apple.mail.managed"));
-    // The QR code, as the browser drew it, opens the same link.
-    let qr = c.find(Locator::Css("#qr img")).await.unwrap();
-    let png = qr.screenshot().await.unwrap();
-    assert_eq!(decode_qr(&png), href);
+    // The QR code, as the browser drew it, opens the same link (once the
+    // image has loaded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let loaded = c
+            .execute(
+                "const i = document.querySelector('#qr img'); return !!i && i.complete && i.naturalWidth > 0;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if loaded == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the QR image never loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(decode_qr(&element_png(&c, "#qr img").await), href);
     let steps = c
         .find(Locator::Id("steps"))
         .await
@@ -267,7 +306,6 @@ async fn a_person_gets_settings_profile_and_qr_code_at_phone_size() {
         .await
         .unwrap();
     assert!(table.contains("posteo.de"), "{table}");
-    let qr = c.find(Locator::Css("#qr svg")).await.unwrap();
     let href = c
         .find(Locator::Id("profile-link"))
         .await
@@ -276,7 +314,7 @@ async fn a_person_gets_settings_profile_and_qr_code_at_phone_size() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(decode_qr(&qr.screenshot().await.unwrap()), href);
+    assert_eq!(decode_qr(&element_png(&c, "#qr svg").await), href);
     let shot = c.screenshot().await.unwrap();
     let path = artifact_dir().join("page-390x844-nojs.png");
     std::fs::write(&path, &shot).unwrap();
