@@ -75,6 +75,27 @@ fn render(address: &str, format: Format, exchange: bool) -> Result<Rendered, Pro
     render_with(&e, &found.settings, format, exchange)
 }
 
+/// The built-in providers that have servers to put in a profile. The others
+/// (no IMAP at all, or only unencrypted servers known) are broken entries
+/// whose notes say why; `server_less_providers_are_refused` covers them.
+fn with_servers() -> impl Iterator<Item = &'static Provider> {
+    ProviderTable::builtin()
+        .providers()
+        .iter()
+        .filter(|p| !p.incoming.is_empty() && !p.outgoing.is_empty())
+}
+
+/// Whether the iPhone can log in to none of the provider's incoming servers
+/// because each takes only OAuth2 (mit.edu: IMAP in Microsoft 365, SMTP with
+/// a password).
+fn incoming_oauth_only(p: &Provider) -> bool {
+    p.incoming.iter().all(|s| {
+        s.auth
+            .iter()
+            .all(|a| *a == mailsetup::settings::AuthMethod::Oauth2)
+    })
+}
+
 /// An address at the provider's first domain.
 fn address_of(p: &Provider) -> String {
     format!("test.user@{}", p.domains[0])
@@ -206,7 +227,7 @@ fn an_existing_output_file_is_replaced() {
 #[test]
 fn every_builtin_provider_gets_a_valid_profile_or_a_reasoned_refusal() {
     let mut written = 0;
-    for p in ProviderTable::builtin().providers() {
+    for p in with_servers() {
         let address = address_of(p);
         match render(&address, Format::Mobileconfig, false) {
             Ok(r) => {
@@ -240,10 +261,26 @@ fn every_builtin_provider_gets_a_valid_profile_or_a_reasoned_refusal() {
                 assert_eq!(Some(account), p.ios, "{}", p.id);
                 assert!(p.app_password_url.is_some(), "{}", p.id);
             }
+            Err(ProfileError::NoIphoneServer(_)) => assert!(incoming_oauth_only(p), "{}", p.id),
             Err(e) => panic!("{}: unexpected refusal: {e}", p.id),
         }
     }
     assert!(written > 0, "no provider got a profile at all");
+}
+
+#[test]
+fn server_less_providers_are_refused() {
+    let server_less: Vec<_> = ProviderTable::builtin()
+        .providers()
+        .iter()
+        .filter(|p| p.incoming.is_empty() || p.outgoing.is_empty())
+        .collect();
+    assert!(!server_less.is_empty());
+    for p in server_less {
+        let e = render(&address_of(p), Format::Mobileconfig, false).unwrap_err();
+        assert!(e.is_refusal(), "{}: {e}", p.id);
+        assert_eq!(e.code(), "no-iphone-server", "{}", p.id);
+    }
 }
 
 #[test]
@@ -277,7 +314,7 @@ fn oauth_only_providers_never_get_a_password_profile() {
 #[test]
 fn microsoft_providers_get_a_valid_exchange_oauth_profile() {
     let mut seen = 0;
-    for p in ProviderTable::builtin().providers() {
+    for p in with_servers() {
         let microsoft = matches!(p.ios, Some(IosAccount::Outlook | IosAccount::Exchange));
         let r = render(&address_of(p), Format::Mobileconfig, true);
         if !microsoft {
@@ -606,7 +643,7 @@ fn profiles_are_identified_by_the_address_alone() {
 
 #[test]
 fn autoconfig_for_every_builtin_provider_validates_and_round_trips() {
-    for p in ProviderTable::builtin().providers() {
+    for p in with_servers() {
         let e = email(&address_of(p));
         let settings = lookup_builtin(&e).unwrap().settings;
         let xml = String::from_utf8(
@@ -622,14 +659,15 @@ fn autoconfig_for_every_builtin_provider_validates_and_round_trips() {
             .unwrap();
         assert_eq!(back.incoming, settings.incoming, "{}", p.id);
         assert_eq!(back.outgoing, settings.outgoing, "{}", p.id);
-        let help = p.help.as_deref().unwrap();
-        assert!(
-            back.notes
-                .iter()
-                .any(|n| n.code == "documentation" && n.url.as_deref() == Some(help)),
-            "{}: the help page is missing",
-            p.id
-        );
+        if let Some(help) = p.help.as_deref() {
+            assert!(
+                back.notes
+                    .iter()
+                    .any(|n| n.code == "documentation" && n.url.as_deref() == Some(help)),
+                "{}: the help page is missing",
+                p.id
+            );
+        }
         for n in p.notes.iter().filter(|n| n.code.starts_with("enable-")) {
             assert!(
                 back.notes
@@ -709,7 +747,7 @@ fn pox(xml: &str) -> Vec<PoxProtocol> {
 
 #[test]
 fn autodiscover_for_every_builtin_provider_parses_back_to_its_servers() {
-    for p in ProviderTable::builtin().providers() {
+    for p in with_servers() {
         let e = email(&address_of(p));
         let settings = lookup_builtin(&e).unwrap().settings;
         let xml = String::from_utf8(
@@ -757,7 +795,7 @@ fn ios_steps_name_every_field_and_put_built_in_account_types_first() {
     // Long lines are wrapped, so text is compared with runs of white space
     // made one space; the field rows are never wrapped.
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    for p in ProviderTable::builtin().providers() {
+    for p in with_servers() {
         let raw = String::from_utf8(
             render(&address_of(p), Format::IosSteps, false)
                 .unwrap()
@@ -773,7 +811,7 @@ fn ios_steps_name_every_field_and_put_built_in_account_types_first() {
                 assert!(built_in < by_hand, "{}: by hand comes first", p.id);
             }
         }
-        if p.oauth_only() {
+        if p.oauth_only() || incoming_oauth_only(p) {
             assert!(
                 !text.contains("Host Name"),
                 "{}: manual steps for OAuth only",
@@ -783,6 +821,10 @@ fn ios_steps_name_every_field_and_put_built_in_account_types_first() {
         }
         let imap = &p.incoming[0].url;
         let smtp = &p.outgoing[0].url;
+        // The login the iPhone can do: a password, or MD5 challenge-response
+        // where the provider asks for an encrypted password.
+        let settings = lookup_builtin(&email(&address_of(p))).unwrap().settings;
+        let chosen = mailsetup::output::iphone::servers(&settings).unwrap();
         for needle in [
             "Settings › Apps › Mail › Mail Accounts › Add Account › Other › Add Mail Account",
             "Settings › Mail › Accounts › Add Account › Other › Add Mail Account",
@@ -790,7 +832,8 @@ fn ios_steps_name_every_field_and_put_built_in_account_types_first() {
             "OUTGOING MAIL SERVER",
             "Advanced",
             "Use SSL        on",
-            "Authentication Password",
+            &format!("Authentication {}", chosen.incoming.auth.label()),
+            &format!("Authentication {}", chosen.outgoing.auth.label()),
             &format!("Host Name      {}", imap.host),
             &format!("Host Name      {}", smtp.host),
             &format!("Server Port    {}", imap.port),

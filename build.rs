@@ -1,0 +1,205 @@
+//! Indexes the built-in provider table at build time.
+//!
+//! Parsing all of `data/providers.toml` takes several milliseconds, more
+//! than a whole `lookup` may, and even one large entry costs a quarter of a
+//! millisecond in TOML. So this script reads the file once at build time:
+//! it cuts it into one block per `[[provider]]`, checks that every block is
+//! a complete entry on its own and agrees with the whole file, that ids and
+//! domains are unique and domains plausible, and writes two files into
+//! `OUT_DIR`: `providers.json`, each entry as one compact JSON object (which
+//! serde reads ten times faster than TOML), and `provider_index.rs`: the
+//! entries' byte ranges in that JSON, their ids, the domains sorted for
+//! binary search, and the MX patterns. At run time a lookup parses only its
+//! own entry. The full checks of each entry (servers, notes, links) live in
+//! the library (`src/provider/check.rs`): they run whenever an entry is
+//! parsed, and its tests parse every entry and compare the compiled form
+//! with a direct parse of the TOML.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+const TABLE: &str = "data/providers.toml";
+
+fn main() {
+    println!("cargo:rerun-if-changed={TABLE}");
+    println!("cargo:rerun-if-changed=build.rs");
+    let text =
+        std::fs::read_to_string(TABLE).unwrap_or_else(|e| fail(&format!("cannot read it: {e}")));
+    let index = Index::build(&text).unwrap_or_else(|e| fail(&e));
+    let out =
+        PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR is not set")));
+    std::fs::write(out.join("providers.json"), &index.json)
+        .unwrap_or_else(|e| fail(&format!("cannot write the compiled table: {e}")));
+    std::fs::write(out.join("provider_index.rs"), index.render())
+        .unwrap_or_else(|e| fail(&format!("cannot write the index: {e}")));
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("{TABLE}: {msg}");
+    std::process::exit(1);
+}
+
+struct Index {
+    /// Every entry as a JSON object, one after the other.
+    json: String,
+    /// Byte ranges of the entries in `json`.
+    blocks: Vec<(usize, usize)>,
+    ids: Vec<String>,
+    domains: BTreeMap<String, usize>,
+    mx: Vec<(String, usize)>,
+}
+
+impl Index {
+    fn build(text: &str) -> Result<Index, String> {
+        let toml_blocks = blocks(text);
+        let whole: toml::Table = text.parse().map_err(|e| format!("{e}"))?;
+        let providers = whole
+            .get("provider")
+            .and_then(|v| v.as_array())
+            .ok_or("there is no [[provider]]")?;
+        if providers.len() != toml_blocks.len() {
+            return Err(format!(
+                "{} providers but {} lines that are exactly [[provider]]: start every entry with such a line",
+                providers.len(),
+                toml_blocks.len()
+            ));
+        }
+        let mut index = Index {
+            json: String::new(),
+            blocks: Vec::new(),
+            ids: Vec::new(),
+            domains: BTreeMap::new(),
+            mx: Vec::new(),
+        };
+        for (n, &(start, end)) in toml_blocks.iter().enumerate() {
+            let block: toml::Table = text[start..end]
+                .parse()
+                .map_err(|e| format!("the block at byte {start} does not parse on its own: {e}"))?;
+            let entry = match block
+                .get("provider")
+                .and_then(|v| v.as_array())
+                .map(Vec::as_slice)
+            {
+                Some([one]) => one.clone(),
+                _ => {
+                    return Err(format!(
+                        "the block at byte {start} is not exactly one provider"
+                    ));
+                }
+            };
+            if Some(&entry) != providers.get(n) {
+                return Err(format!(
+                    "the block at byte {start} differs from provider {n} of the whole file"
+                ));
+            }
+            let id = entry
+                .get("id")
+                .and_then(|v| v.as_str())
+                .ok_or(format!("provider {n} has no id"))?;
+            if index.ids.iter().any(|i| i == id) {
+                return Err(format!("the id {id} is used twice"));
+            }
+            index.ids.push(id.to_string());
+            for d in strings(&entry, "domains") {
+                if !plausible_host(&d) {
+                    return Err(format!(
+                        "{id}: domain '{d}' is not lower-case ASCII without a trailing dot"
+                    ));
+                }
+                if let Some(&other) = index.domains.get(&d) {
+                    return Err(format!(
+                        "domain {d} is listed by both {} and {id}",
+                        index.ids[other]
+                    ));
+                }
+                index.domains.insert(d, n);
+            }
+            for m in strings(&entry, "mx") {
+                index.mx.push((m, n));
+            }
+            let json = serde_json::to_string(&entry).map_err(|e| format!("{id}: {e}"))?;
+            let at = index.json.len();
+            index.json.push_str(&json);
+            index.blocks.push((at, index.json.len()));
+        }
+        Ok(index)
+    }
+
+    fn render(&self) -> String {
+        let mut s = String::from(
+            "// @generated by build.rs from data/providers.toml\n// Byte ranges of the entries in providers.json, in file order.\n",
+        );
+        let _ = writeln!(
+            s,
+            "pub(super) static BLOCKS: [(usize, usize); {}] = [",
+            self.blocks.len()
+        );
+        for (a, b) in &self.blocks {
+            let _ = writeln!(s, "    ({a}, {b}),");
+        }
+        let _ = writeln!(
+            s,
+            "];\npub(super) static IDS: [&str; {}] = [",
+            self.ids.len()
+        );
+        for id in &self.ids {
+            let _ = writeln!(s, "    {id:?},");
+        }
+        s.push_str("];\n");
+        let pairs =
+            |s: &mut String,
+             name: &str,
+             items: &mut dyn ExactSizeIterator<Item = (&String, &usize)>| {
+                let _ = writeln!(
+                    s,
+                    "pub(super) static {name}: [(std::borrow::Cow<'static, str>, usize); {}] = [",
+                    items.len()
+                );
+                for (k, n) in items {
+                    let _ = writeln!(s, "    (std::borrow::Cow::Borrowed({k:?}), {n}),");
+                }
+                s.push_str("];\n");
+            };
+        pairs(&mut s, "DOMAINS", &mut self.domains.iter());
+        pairs(&mut s, "MX", &mut self.mx.iter().map(|(k, n)| (k, n)));
+        s
+    }
+}
+
+/// Byte ranges from each line that is exactly `[[provider]]` to the next.
+fn blocks(text: &str) -> Vec<(usize, usize)> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "[[provider]]" {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let ends = starts.iter().skip(1).copied().chain([text.len()]);
+    starts.iter().copied().zip(ends).collect()
+}
+
+fn strings(entry: &toml::Value, key: &str) -> Vec<String> {
+    entry
+        .get(key)
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The build-time half of the domain rule; the library checks the rest
+/// (IDNA) in its tests.
+fn plausible_host(d: &str) -> bool {
+    !d.is_empty()
+        && !d.ends_with('.')
+        && d.split('.').all(|l| !l.is_empty())
+        && d.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
