@@ -636,6 +636,7 @@ fn guessing_finds_servers_by_their_greeting_and_never_logs_in() {
         vec![
             Record::a("imap.guess.test", &ip(b, 1)),
             Record::a("smtp.guess.test", &ip(b, 2)),
+            Record::a("mail.guess.test", &ip(b, 3)),
         ],
     );
     let leaf = lab.ca.issue(&["imap.guess.test"]);
@@ -646,32 +647,48 @@ fn guessing_finds_servers_by_their_greeting_and_never_logs_in() {
         "* OK IMAP4rev1 ready",
         Duration::ZERO,
     );
-    let smtp = Greeter::start(
+    // A submission server that answers but offers no STARTTLS: it must not
+    // be recommended, and the next candidate (mail.) wins.
+    let plain = Greeter::start(
         &ip(b, 2),
         587,
         None,
         "220 smtp.guess.test ESMTP",
         Duration::ZERO,
     );
+    let mail_leaf = lab.ca.issue(&["mail.guess.test"]);
+    let mail = Greeter::start_starttls(
+        &ip(b, 3),
+        587,
+        &mail_leaf,
+        "220 mail.guess.test ESMTP",
+        Duration::ZERO,
+    );
     let r = lab.lookup("a@guess.test", &[]);
     r.found();
     assert_eq!(r.json["source"], "guess");
     assert_eq!(r.urls("incoming"), ["imaps://imap.guess.test:993"]);
-    assert_eq!(r.urls("outgoing"), ["smtp://smtp.guess.test:587"]);
-    // The STARTTLS server's certificate was not seen: unverified.
-    assert_eq!(r.json["trust"], "unverified");
+    assert_eq!(r.urls("outgoing"), ["smtp://mail.guess.test:587"]);
+    assert_eq!(r.json["trust"], "verified");
     assert_eq!(r.entry("imaps://imap.guess.test:993")["result"], "found");
     assert_eq!(r.entry("pop3s://pop.guess.test:995")["result"], "not-found");
-    assert!(imap.connections() >= 1 && smtp.connections() >= 1);
+    let refused = r.entry("smtp://smtp.guess.test:587");
+    assert_eq!(refused["result"], "invalid", "{refused}");
     assert!(
-        imap.received().is_empty(),
-        "{:?}",
-        String::from_utf8_lossy(&imap.received())
+        refused["detail"].as_str().unwrap().contains("STARTTLS"),
+        "{refused}"
     );
+    assert_eq!(r.entry("smtp://mail.guess.test:587")["result"], "found");
+    assert!(imap.connections() >= 1 && plain.connections() >= 1 && mail.connections() >= 1);
+    // Capabilities were asked; no login was ever started, not even on the
+    // server that offered AUTH in plain text.
+    imap.assert_asked_capabilities_but_never_logged_in();
+    plain.assert_asked_capabilities_but_never_logged_in();
+    mail.assert_asked_capabilities_but_never_logged_in();
     assert!(
-        smtp.received().is_empty(),
-        "{:?}",
-        String::from_utf8_lossy(&smtp.received())
+        mail.received_text().contains("STARTTLS"),
+        "{}",
+        mail.received_text()
     );
 }
 
@@ -679,7 +696,15 @@ fn guessing_finds_servers_by_their_greeting_and_never_logs_in() {
 #[ignore = "needs the test lab: run ./scripts/test.sh"]
 fn guessing_with_a_valid_certificate_everywhere_is_verified() {
     let b = 11;
-    let lab = Lab::new(b, vec![Record::a("mail.g2.test", &ip(b, 1))]);
+    let lab = Lab::new(
+        b,
+        vec![
+            Record::a("mail.g2.test", &ip(b, 1)),
+            Record::a("imap.starttls.test", &ip(b, 2)),
+            Record::a("smtp.starttls.test", &ip(b, 2)),
+            Record::a("pop3.starttls.test", &ip(b, 3)),
+        ],
+    );
     let leaf = lab.ca.issue(&["mail.g2.test"]);
     let _imap = Greeter::start(&ip(b, 1), 993, Some(&leaf), "* OK", Duration::ZERO);
     let _smtp = Greeter::start(&ip(b, 1), 465, Some(&leaf), "220 ready", Duration::ZERO);
@@ -688,6 +713,50 @@ fn guessing_with_a_valid_certificate_everywhere_is_verified() {
     assert_eq!(r.urls("incoming"), ["imaps://mail.g2.test:993"]);
     assert_eq!(r.urls("outgoing"), ["smtps://mail.g2.test:465"]);
     assert_eq!(r.json["trust"], "verified");
+
+    // STARTTLS only: the certificate is checked after STARTTLS, so the
+    // answer is verified too.
+    let st = lab.ca.issue(&["imap.starttls.test", "smtp.starttls.test"]);
+    let imap = Greeter::start_starttls(&ip(b, 2), 143, &st, "* OK ready", Duration::ZERO);
+    let smtp = Greeter::start_starttls(&ip(b, 2), 587, &st, "220 ready", Duration::ZERO);
+    // A POP3 server whose certificate names someone else, seen only after
+    // STLS: disqualified.
+    let wrong = lab.ca.issue(&["someone-else.test"]);
+    let pop = Greeter::start_starttls(&ip(b, 3), 110, &wrong, "+OK ready", Duration::ZERO);
+    let r = lab.lookup("a@starttls.test", &[]);
+    r.found();
+    assert_eq!(r.json["source"], "guess");
+    assert_eq!(r.urls("incoming"), ["imap://imap.starttls.test:143"]);
+    assert_eq!(r.urls("outgoing"), ["smtp://smtp.starttls.test:587"]);
+    assert_eq!(r.json["trust"], "verified", "{}", r.json);
+    for url in [
+        "imap://imap.starttls.test:143",
+        "smtp://smtp.starttls.test:587",
+    ] {
+        let e = r.entry(url);
+        assert_eq!(e["result"], "found", "{e}");
+        assert!(
+            e["detail"]
+                .as_str()
+                .unwrap()
+                .contains("STARTTLS, certificate valid"),
+            "{e}"
+        );
+    }
+    let bad = r.entry("pop3://pop3.starttls.test:110");
+    assert_eq!(bad["result"], "invalid", "{bad}");
+    assert!(
+        bad["detail"]
+            .as_str()
+            .unwrap()
+            .contains("someone-else.test"),
+        "{bad}"
+    );
+    for g in [&imap, &smtp, &pop] {
+        g.assert_asked_capabilities_but_never_logged_in();
+        let sent = g.received_text();
+        assert!(sent.contains("STARTTLS") || sent.contains("STLS"), "{sent}");
+    }
 }
 
 #[test]
@@ -709,7 +778,7 @@ fn guessing_also_tries_the_mx_hosts_domain() {
     assert_eq!(r.urls("incoming"), ["imaps://imap.hosting.test:993"]);
     assert_eq!(r.json["trust"], "verified");
     assert_eq!(r.entry("imaps://imap.mxg.test:993")["result"], "not-found");
-    assert!(imap.received().is_empty());
+    imap.assert_asked_capabilities_but_never_logged_in();
     // Only the address's domain and the MX host's domain are probed.
     let guessed: Vec<&str> = r.json["tried"]
         .as_array()

@@ -1,4 +1,4 @@
-//! Source 6: guessing host names, checked by connecting.
+//! Source 6: guessing host names, checked by probing them.
 //!
 //! Candidates are `imap.`, `mail.` (IMAP), `pop3.`, `pop.`, `mail.` (POP3)
 //! and `smtp.`, `mail.` (submission) under the address's domain, then under
@@ -8,16 +8,15 @@
 //! candidate in that order that answers wins, and probing stops as soon as
 //! every protocol has its winner.
 //!
-//! A probe connects, does the TLS handshake (implicit TLS) and reads the
-//! greeting — never a login, never a command. An implicit-TLS server whose
-//! certificate is valid for the name is `verified`; a STARTTLS server, whose
-//! certificate this minimal check does not see, leaves the answer
-//! `unverified`. A certificate that fails validation disqualifies the
-//! candidate.
-//!
-//! The probe is hand-written because it reads one greeting line: an IMAP,
-//! POP3 or SMTP client crate would add a dependency for three string
-//! prefixes. The full protocol probes (`check`) can replace it.
+//! Each candidate is examined by [`crate::probe::probe`], the probe `check`
+//! uses: connect, TLS (the handshake on an implicit-TLS port, STARTTLS on
+//! the others), the greeting and the capabilities — never a login. A
+//! candidate answers when the probe went through; the answer is `verified`
+//! when every chosen server's certificate is valid for its name, STARTTLS
+//! servers included. A candidate whose TLS fails (a certificate that does
+//! not validate, no STARTTLS, PREAUTH before TLS, bytes injected after
+//! STARTTLS, TLS spoken to a plain port) is recorded `invalid` and never
+//! recommended.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,21 +24,22 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use rustls::pki_types::ServerName;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::timeout_at;
 
 use super::domain::registrable;
 use super::{Ctx, Found, Rank};
 use crate::lookup::TryResult;
-use crate::net::dns::{Dns, DnsError};
+use crate::probe::{ProbeError, ServerReport, probe};
 use crate::settings::{AuthMethod, Protocol, Security, Server, ServerUrl, Settings, Source, Trust};
 
 /// No single probe takes longer than this, whatever the overall deadline.
-const PROBE_LIMIT: Duration = Duration::from_secs(8);
-/// The longest greeting read.
-const MAX_GREETING: usize = 1024;
+pub const PROBE_LIMIT: Duration = Duration::from_secs(8);
+
+/// The protocols a guess looks for.
+const PROTOCOLS: [Protocol; 3] = [Protocol::Imap, Protocol::Pop3, Protocol::Smtp];
+
+/// The longest detail recorded for one candidate.
+const MAX_DETAIL: usize = 240;
 
 /// The candidates under `domain`, best first within each protocol.
 pub fn candidates(domain: &str) -> Vec<ServerUrl> {
@@ -63,19 +63,21 @@ pub fn candidates(domain: &str) -> Vec<ServerUrl> {
     out
 }
 
-/// What a probe saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the probe of an answering candidate saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Probed {
     /// The certificate was validated for the host name.
     pub verified: bool,
-    /// The greeting line.
-    pub greeting: String,
 }
+
+/// A candidate's state: `None` while its probe runs, then `Some(None)` when
+/// it did not answer usably, `Some(Some(_))` when it did.
+type Outcome = Option<Option<Probed>>;
 
 /// Runs the source.
 pub async fn run(ctx: Arc<Ctx>) -> Option<Found> {
     let mut cands: Vec<ServerUrl> = candidates(&ctx.domain);
-    let mut results: Vec<Option<Option<Probed>>> = vec![None; cands.len()];
+    let mut results: Vec<Outcome> = vec![None; cands.len()];
     let mut probes: FuturesUnordered<BoxFuture<'_, (usize, Option<Probed>)>> =
         FuturesUnordered::new();
     for (i, c) in cands.iter().enumerate() {
@@ -113,31 +115,28 @@ async fn mx_domain(ctx: &Ctx) -> Option<String> {
 
 /// Every protocol has its best answer: a found candidate with every better
 /// one finished, or all finished (and no MX candidates still to come).
-fn settled(cands: &[ServerUrl], results: &[Option<Option<Probed>>], mx_pending: bool) -> bool {
-    [Protocol::Imap, Protocol::Pop3, Protocol::Smtp]
-        .iter()
-        .all(|&p| {
-            for (c, r) in cands.iter().zip(results).filter(|(c, _)| c.protocol == p) {
-                match r {
-                    None => return false,
-                    Some(Some(_)) => return true,
-                    Some(None) => {}
-                }
-                let _ = c;
+fn settled(cands: &[ServerUrl], results: &[Outcome], mx_pending: bool) -> bool {
+    PROTOCOLS.iter().all(|&p| {
+        for (_, r) in cands.iter().zip(results).filter(|(c, _)| c.protocol == p) {
+            match r {
+                None => return false,
+                Some(Some(_)) => return true,
+                Some(None) => {}
             }
-            !mx_pending
-        })
+        }
+        !mx_pending
+    })
 }
 
-fn assemble(ctx: &Ctx, cands: &[ServerUrl], results: &[Option<Option<Probed>>]) -> Option<Found> {
+fn assemble(ctx: &Ctx, cands: &[ServerUrl], results: &[Outcome]) -> Option<Found> {
     let mut servers = Vec::new();
     let mut verified = true;
-    for p in [Protocol::Imap, Protocol::Pop3, Protocol::Smtp] {
+    for p in PROTOCOLS {
         let best = cands
             .iter()
             .zip(results)
             .filter(|(c, _)| c.protocol == p)
-            .find_map(|(c, r)| r.clone().flatten().map(|probed| (c, probed)));
+            .find_map(|(c, r)| r.flatten().map(|probed| (c, probed)));
         if let Some((c, probed)) = best {
             verified &= probed.verified;
             servers.push(Server {
@@ -175,102 +174,58 @@ fn assemble(ctx: &Ctx, cands: &[ServerUrl], results: &[Option<Option<Probed>>]) 
 
 async fn logged_probe(ctx: &Ctx, i: usize, url: ServerUrl) -> (usize, Option<Probed>) {
     let attempt = ctx.log.start(Source::Guess, url.to_string());
-    let deadline = ctx.deadline.min(Instant::now() + PROBE_LIMIT);
-    match probe(&ctx.dns, &ctx.tls, &url, deadline).await {
-        Ok(p) => {
-            let how = if p.verified {
-                "certificate valid"
-            } else {
-                "greeting only, certificate not checked"
-            };
-            attempt.finish(TryResult::Found, Some(format!("{how}: {:.80}", p.greeting)));
-            (i, Some(p))
-        }
-        Err((result, why)) => {
-            attempt.finish(result, Some(why));
-            (i, None)
-        }
-    }
+    let (result, detail, probed) = match timeout_at(ctx.deadline, probe(&url, &ctx.probe)).await {
+        Ok(report) => judge(&report),
+        Err(_) => (
+            TryResult::Timeout,
+            "no answer before the overall deadline".to_string(),
+            None,
+        ),
+    };
+    attempt.finish(result, Some(detail));
+    (i, probed)
 }
 
-/// Connects to `url`, does the TLS handshake for implicit TLS, and reads the
-/// greeting. Never sends anything but the TLS handshake.
-pub async fn probe(
-    dns: &Dns,
-    tls: &Arc<rustls::ClientConfig>,
-    url: &ServerUrl,
-    deadline: Instant,
-) -> Result<Probed, (TryResult, String)> {
-    let timeout = || (TryResult::Timeout, "no answer in time".to_string());
-    let ips = match timeout_at(deadline, dns.ips(&url.host)).await {
-        Err(_) => return Err(timeout()),
-        Ok(Err(DnsError::NotFound)) => return Err((TryResult::NotFound, "no such host".into())),
-        Ok(Err(e)) => return Err((TryResult::Error, e.to_string())),
-        Ok(Ok(ips)) => ips,
-    };
-    let addr = std::net::SocketAddr::new(ips[0], url.port);
-    let tcp = match timeout_at(deadline, TcpStream::connect(addr)).await {
-        Err(_) => return Err(timeout()),
-        Ok(Err(e)) => return Err((TryResult::NotFound, format!("{addr}: {e}"))),
-        Ok(Ok(s)) => s,
-    };
-    if url.security != Security::Tls {
-        let greeting = read_greeting(tcp, deadline).await?;
-        return check_greeting(url.protocol, greeting, false);
-    }
-    let name = ServerName::try_from(url.host.clone()).map_err(|_| {
-        (
-            TryResult::Invalid,
-            "not a valid TLS server name".to_string(),
-        )
-    })?;
-    let connector = tokio_rustls::TlsConnector::from(tls.clone());
-    let stream = match timeout_at(deadline, connector.connect(name, tcp)).await {
-        Err(_) => return Err(timeout()),
-        Ok(Err(e)) => return Err((TryResult::Error, format!("TLS handshake failed: {e}"))),
-        Ok(Ok(s)) => s,
-    };
-    let greeting = read_greeting(stream, deadline).await?;
-    check_greeting(url.protocol, greeting, true)
-}
-
-/// Reads one line (at most [`MAX_GREETING`] bytes).
-async fn read_greeting<S: tokio::io::AsyncRead + Unpin>(
-    mut s: S,
-    deadline: Instant,
-) -> Result<String, (TryResult, String)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 256];
-    while !buf.contains(&b'\n') && buf.len() < MAX_GREETING {
-        let n = match timeout_at(deadline, s.read(&mut chunk)).await {
-            Err(_) => return Err((TryResult::Timeout, "no greeting in time".into())),
-            Ok(Err(e)) => return Err((TryResult::Error, format!("reading the greeting: {e}"))),
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => n,
+/// How a probe's report counts for guessing: the `tried` result, a short
+/// reason, and what was seen when the candidate answered.
+pub fn judge(report: &ServerReport) -> (TryResult, String, Option<Probed>) {
+    let Some(e) = &report.error else {
+        let verified = report.cert_valid();
+        let how = match (report.url.security, verified) {
+            (Security::Starttls, true) => "STARTTLS, certificate valid",
+            (_, true) => "TLS, certificate valid",
+            (_, false) => "answered, certificate not checked",
         };
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
-    Ok(String::from_utf8_lossy(line).trim().to_string())
+        let caps = report.capabilities.join(" ");
+        let detail = format!("{how}; capabilities: {caps}");
+        return (TryResult::Found, short(detail), Some(Probed { verified }));
+    };
+    (result_of(e), short(e.to_string()), None)
 }
 
-fn check_greeting(
-    protocol: Protocol,
-    greeting: String,
-    verified: bool,
-) -> Result<Probed, (TryResult, String)> {
-    let ok = match protocol {
-        Protocol::Imap => greeting.starts_with("* OK") || greeting.starts_with("* PREAUTH"),
-        Protocol::Pop3 => greeting.starts_with("+OK"),
-        Protocol::Smtp => greeting.starts_with("220"),
-    };
-    if ok {
-        Ok(Probed { verified, greeting })
-    } else {
-        Err((
-            TryResult::Invalid,
-            format!("not a {} greeting: {greeting:.80}", protocol.label()),
-        ))
+/// The `tried` result of a probe that stopped early.
+fn result_of(e: &ProbeError) -> TryResult {
+    match e {
+        ProbeError::Timeout { .. } | ProbeError::ConnectTimedOut { .. } => TryResult::Timeout,
+        // A resolver that failed (not "no such name") says nothing about
+        // the host.
+        ProbeError::DnsFailed { .. } => TryResult::Error,
+        _ => match e.code() {
+            "dns-not-found" | "tcp-unreachable" => TryResult::NotFound,
+            // The server answered but its TLS cannot be trusted: disqualified.
+            "tls-mismatch" | "tls-outdated" | "starttls-missing" | "starttls-injection"
+            | "preauth" => TryResult::Invalid,
+            code if code.starts_with("cert-") => TryResult::Invalid,
+            _ => TryResult::Error,
+        },
+    }
+}
+
+/// `text` cut to [`MAX_DETAIL`] characters.
+fn short(text: String) -> String {
+    match text.char_indices().nth(MAX_DETAIL) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
     }
 }
 
@@ -299,32 +254,173 @@ mod tests {
         assert_eq!(c.len(), 14);
     }
 
+    fn report(url: &str, error: Option<ProbeError>, cert_valid: Option<bool>) -> ServerReport {
+        let mut r = ServerReport::new(url.parse().unwrap());
+        r.tls = cert_valid.map(|v| crate::probe::TlsReport {
+            cert_valid: v,
+            ..Default::default()
+        });
+        r.capabilities = vec!["IMAP4rev1".into(), "AUTH=PLAIN".into()];
+        r.error = error;
+        r
+    }
+
     #[test]
-    fn greetings_must_match_the_protocol() {
-        assert!(check_greeting(Protocol::Imap, "* OK ready".into(), true).is_ok());
-        assert!(check_greeting(Protocol::Pop3, "+OK POP3".into(), false).is_ok());
-        assert!(check_greeting(Protocol::Smtp, "220 mx ESMTP".into(), false).is_ok());
-        for (p, g) in [
-            (Protocol::Imap, "+OK"),
-            (Protocol::Pop3, "* OK"),
-            (Protocol::Smtp, "HTTP/1.1 400 Bad Request"),
-            (Protocol::Imap, ""),
-        ] {
-            let e = check_greeting(p, g.into(), false).unwrap_err();
-            assert_eq!(e.0, TryResult::Invalid, "{g}");
+    fn a_clean_probe_is_found_and_verified_only_with_a_valid_certificate() {
+        let (res, detail, p) = judge(&report("imap://imap.x.test:143", None, Some(true)));
+        assert_eq!(res, TryResult::Found);
+        assert_eq!(p, Some(Probed { verified: true }));
+        assert!(
+            detail.starts_with("STARTTLS, certificate valid"),
+            "{detail}"
+        );
+        assert!(detail.contains("AUTH=PLAIN"), "{detail}");
+        let (res, _, p) = judge(&report("imaps://imap.x.test:993", None, None));
+        assert_eq!(res, TryResult::Found);
+        assert_eq!(p, Some(Probed { verified: false }));
+    }
+
+    #[test]
+    fn failed_tls_disqualifies_and_every_failure_has_its_result() {
+        let addr: std::net::SocketAddr = "127.0.0.1:993".parse().unwrap();
+        let cases = [
+            (
+                ProbeError::DnsNotFound { host: "h".into() },
+                TryResult::NotFound,
+            ),
+            (
+                ProbeError::DnsFailed {
+                    host: "h".into(),
+                    detail: "SERVFAIL".into(),
+                },
+                TryResult::Error,
+            ),
+            (ProbeError::Refused { addr }, TryResult::NotFound),
+            (
+                ProbeError::Unreachable {
+                    addr,
+                    detail: "no route".into(),
+                },
+                TryResult::NotFound,
+            ),
+            (ProbeError::ConnectTimedOut { addr }, TryResult::Timeout),
+            (ProbeError::Timeout { step: "greeting" }, TryResult::Timeout),
+            (
+                ProbeError::CertUntrusted {
+                    detail: "unknown issuer".into(),
+                },
+                TryResult::Invalid,
+            ),
+            (
+                ProbeError::CertExpired {
+                    detail: "expired".into(),
+                },
+                TryResult::Invalid,
+            ),
+            (
+                ProbeError::CertNameMismatch {
+                    host: "imap.x.test".into(),
+                    names: vec!["evil.test".into()],
+                },
+                TryResult::Invalid,
+            ),
+            (ProbeError::TlsPort, TryResult::Invalid),
+            (
+                ProbeError::StarttlsNotOffered {
+                    command: "STARTTLS",
+                },
+                TryResult::Invalid,
+            ),
+            (
+                ProbeError::StarttlsInjection { bytes: 5 },
+                TryResult::Invalid,
+            ),
+            (ProbeError::Preauth, TryResult::Invalid),
+            (
+                ProbeError::TlsOutdated {
+                    detail: "TLS 1.0".into(),
+                },
+                TryResult::Invalid,
+            ),
+            (
+                ProbeError::Protocol {
+                    protocol: "IMAP",
+                    detail: "garbage".into(),
+                },
+                TryResult::Error,
+            ),
+            (ProbeError::Closed { step: "greeting" }, TryResult::Error),
+        ];
+        for (e, want) in cases {
+            let message = e.to_string();
+            // Even a certificate the probe saw as valid does not save a
+            // candidate whose probe failed.
+            let (res, detail, p) = judge(&report("imap://imap.x.test:143", Some(e), Some(true)));
+            assert_eq!(res, want, "{message}");
+            assert_eq!(p, None, "{message}");
+            assert!(
+                message.starts_with(detail.trim_end_matches('…')),
+                "{detail}"
+            );
         }
     }
 
-    #[tokio::test]
-    async fn greeting_reads_stop_at_the_size_limit() {
-        let (mut a, b) = tokio::io::duplex(64 * 1024);
-        tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            let _ = a.write_all(&vec![b'x'; 50_000]).await;
-        });
-        let line = read_greeting(b, Instant::now() + Duration::from_secs(5))
-            .await
-            .unwrap();
-        assert!(line.len() < MAX_GREETING + 256, "{}", line.len());
+    #[test]
+    fn details_are_cut_short() {
+        let e = ProbeError::CertNameMismatch {
+            host: "imap.x.test".into(),
+            names: (0..100).map(|i| format!("name{i}.évil.test")).collect(),
+        };
+        let (_, detail, _) = judge(&report("imaps://imap.x.test:993", Some(e), Some(false)));
+        assert_eq!(detail.chars().count(), MAX_DETAIL + 1);
+        assert!(detail.ends_with('…'));
+    }
+
+    #[test]
+    fn a_protocol_is_settled_by_its_first_answer_in_candidate_order() {
+        let cands = candidates("x.test");
+        let found = Some(Some(Probed { verified: true }));
+        let failed = Some(None);
+        let idx = |u: &str| cands.iter().position(|c| c.to_string() == u).unwrap();
+        let all = |o: Outcome| vec![o; cands.len()];
+
+        // Everything finished without an answer: settled once MX is known.
+        assert!(!settled(&cands, &all(failed), true));
+        assert!(settled(&cands, &all(failed), false));
+        // Nothing finished yet.
+        assert!(!settled(&cands, &all(None), false));
+
+        // The best IMAP candidate answered: IMAP waits for nothing else, but
+        // POP3 and SMTP still run.
+        let mut r = all(None);
+        r[idx("imaps://imap.x.test:993")] = found;
+        assert!(!settled(&cands, &r, true));
+        for (i, c) in cands.iter().enumerate() {
+            if c.protocol != Protocol::Imap {
+                r[i] = failed;
+            }
+        }
+        // POP3 and SMTP failed here, but the MX host's domain may still
+        // answer them.
+        assert!(!settled(&cands, &r, true));
+        assert!(settled(&cands, &r, false));
+        // Answers for every protocol need no MX.
+        let mut r = all(None);
+        for u in [
+            "imaps://imap.x.test:993",
+            "pop3s://pop3.x.test:995",
+            "smtps://smtp.x.test:465",
+        ] {
+            r[idx(u)] = found;
+        }
+        assert!(settled(&cands, &r, true));
+
+        // A later candidate answered while a better one still runs: wait.
+        let mut r = all(failed);
+        r[idx("imaps://imap.x.test:993")] = None;
+        r[idx("imap://imap.x.test:143")] = found;
+        assert!(!settled(&cands, &r, false));
+        r[idx("imaps://imap.x.test:993")] = failed;
+        assert!(settled(&cands, &r, false));
     }
 }

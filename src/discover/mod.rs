@@ -10,7 +10,7 @@
 //! | MX | [`mx`] | the MX hosts: a built-in provider's pattern, else the ISPDB for the MX host's registrable domain |
 //! | Autodiscover | [`autodiscover`] | POX POST to `https://<domain>/autodiscover/…`, `https://autodiscover.<domain>/…`, `_autodiscover._tcp` SRV |
 //! | SRV | [`srv`] | `_imaps._tcp`, `_imap._tcp`, `_pop3s._tcp`, `_pop3._tcp`, `_submissions._tcp`, `_submission._tcp` |
-//! | guess | [`guess`] | `imap.`, `mail.`, `pop3.`, `pop.`, `smtp.` on the standard ports: TLS handshake or greeting, never a login |
+//! | guess | [`guess`] | `imap.`, `mail.`, `pop3.`, `pop.`, `smtp.` on the standard ports: TLS (implicit or STARTTLS) and capabilities, never a login |
 //!
 //! # Ranking
 //!
@@ -57,6 +57,7 @@ use crate::address::EmailAddress;
 use crate::lookup::{Options, Tried, TryResult};
 use crate::net::dns::{Dns, DnsError, Mx};
 use crate::net::http::Http;
+use crate::probe::ProbeOptions;
 use crate::settings::{Settings, Source};
 use log::Log;
 pub use log::Observer;
@@ -129,8 +130,9 @@ pub struct Ctx {
     pub dns: Dns,
     /// The HTTPS client.
     pub http: Http,
-    /// The TLS configuration for direct connections (guessing).
-    pub tls: Arc<rustls::ClientConfig>,
+    /// How mail servers are probed (guessing): the same resolver and trust
+    /// store, each probe bounded by a share of the deadline.
+    pub probe: ProbeOptions,
     /// The ISPDB base URL.
     pub ispdb_url: String,
     /// The one deadline.
@@ -220,13 +222,18 @@ pub async fn discover(
     let tls = crate::net::tls::client_config(opts.ca_file.as_deref())?;
     let dns = Dns::new(opts.dns)?;
     let http = Http::new(&tls, dns.clone()).map_err(SetupError::Http)?;
+    let probe = ProbeOptions::with_dns(
+        opts.timeout.min(guess::PROBE_LIMIT),
+        dns.clone(),
+        opts.ca_file.as_deref(),
+    )?;
     let log = Log::new(observer);
     let ctx = Arc::new(Ctx {
         email: email.clone(),
         domain: email.domain().to_string(),
         dns,
         http,
-        tls,
+        probe,
         ispdb_url: opts.ispdb_url.clone(),
         deadline,
         log: log.clone(),

@@ -8,7 +8,7 @@
 //! that off.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::RootCertStore;
 
@@ -34,15 +34,12 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// The roots to trust: built-in, system, and `ca_file`.
+///
+/// The built-in and system roots are read and parsed once per process
+/// (discovery, its probes and `--verify` each build a configuration); each
+/// call gets its own copy, so `ca_file` roots never leak into another call.
 pub fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    // The system's roots are a bonus: a machine without any still works with
-    // the built-in ones, so failures here are ignored.
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        let _ = roots.add(cert);
-    }
+    let mut roots = base_roots().clone();
     if let Some(path) = ca_file {
         for cert in read_pem_certs(path)? {
             roots
@@ -51,6 +48,22 @@ pub fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError
         }
     }
     Ok(roots)
+}
+
+/// The built-in and system roots, loaded on first use.
+fn base_roots() -> &'static RootCertStore {
+    static BASE: OnceLock<RootCertStore> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // The system's roots are a bonus: a machine without any still works
+        // with the built-in ones, so failures here are ignored.
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        roots
+    })
 }
 
 /// Reads every certificate of a PEM file.
@@ -87,6 +100,38 @@ mod tests {
     fn builtin_roots_are_present() {
         let roots = root_store(None).unwrap();
         assert!(roots.len() > 100);
+    }
+
+    #[test]
+    fn ca_file_roots_are_added_per_call_and_never_cached() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "root cache test CA");
+        let ca = params.self_signed(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, ca.pem()).unwrap();
+
+        let base = root_store(None).unwrap().len();
+        let with_ca = root_store(Some(&file)).unwrap();
+        assert_eq!(with_ca.len(), base + 1);
+        // The subject (DER) holds the common name as plain bytes.
+        let ours = |s: &RootCertStore| {
+            s.roots.iter().any(|r| {
+                r.subject
+                    .as_ref()
+                    .windows(18)
+                    .any(|w| w == b"root cache test CA")
+            })
+        };
+        assert!(ours(&with_ca));
+        // The next configuration without the file does not trust it.
+        let again = root_store(None).unwrap();
+        assert_eq!(again.len(), base);
+        assert!(!ours(&again));
     }
 
     #[test]

@@ -21,6 +21,9 @@ const IMPORTANT: &[&str] = &[
     "enable-imap",
     "enable-pop",
     "provider-status",
+    "paid-only",
+    "credentials",
+    "port-25",
 ];
 
 /// Renders a lookup answer.
