@@ -23,6 +23,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::address::EmailAddress;
+use crate::output::dav::{Dav, DavAccount, DavUrlError};
 use crate::output::iphone::{self, NoIosServer, SettingsPath};
 use crate::output::{autoconfig_xml, autodiscover_xml, ios_steps, mobileconfig};
 use crate::provider::{IosAccount, Provider, ProviderTable};
@@ -105,6 +106,11 @@ pub struct Request<'a> {
     pub signer: Option<&'a Signer>,
     /// Identifier prefix, organisation and sender name of profiles.
     pub options: &'a mobileconfig::Options,
+    /// Calendar and contacts servers to set up with the mail account, URLs
+    /// already expanded for the address ([`crate::output::dav::expand`]).
+    pub dav: Option<&'a Dav>,
+    /// A short name for the provider (autoconfig's `displayShortName`).
+    pub short_name: Option<&'a str>,
 }
 
 /// A rendered file.
@@ -119,6 +125,10 @@ pub struct Rendered {
 }
 
 /// Why nothing was written.
+///
+/// The message ([`fmt::Display`]) names no command-line flag, so the HTTP
+/// service and its page can show it as it is; [`ProfileError::for_cli`]
+/// adds the flag that helps on the command line.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProfileError {
@@ -137,7 +147,7 @@ pub enum ProfileError {
     },
     /// The iPhone's own account type is the way (Gmail).
     #[error(
-        "{provider} does not take your normal password in mail apps, so no profile with a password was written. On the iPhone open {} and {}. To use an app password instead{}, set the account up by hand: the iPhone steps (--format ios-steps) show every field.",
+        "{provider} does not take your normal password in mail apps, so no profile with a password was written. On the iPhone open {} and {}. To use an app password instead{}, set the account up by hand: the iPhone steps show every field.",
         SettingsPath::add_account(*.account).sentence(),
         iphone::sign_in_words(*.account),
         .app_password_url.as_ref().map(|u| format!(" (made at {u})")).unwrap_or_default()
@@ -150,18 +160,18 @@ pub enum ProfileError {
         /// Where app passwords are made.
         app_password_url: Option<String>,
     },
-    /// `--exchange` for a provider that is not Microsoft's.
+    /// An Exchange profile for a provider that is not Microsoft's.
     #[error(
-        "--exchange is for Outlook.com and Microsoft 365 accounts, and {provider} is neither: leave --exchange out"
+        "an Exchange profile is for Outlook.com and Microsoft 365 accounts, and {provider} is neither"
     )]
     ExchangeNotAvailable {
         /// The provider's name.
         provider: String,
     },
-    /// An option that applies to profiles only.
-    #[error("{option} applies only to --format mobileconfig, not {format}")]
+    /// A choice that applies to Apple profiles only.
+    #[error("{option} is possible only in an Apple profile (mobileconfig), not in {format}")]
     OnlyForMobileconfig {
-        /// The option.
+        /// The choice, in words.
         option: &'static str,
         /// The format asked for.
         format: Format,
@@ -169,6 +179,9 @@ pub enum ProfileError {
     /// `--incoming` or `--outgoing` of the wrong kind, or one missing.
     #[error("{0}")]
     UserServers(String),
+    /// A CalDAV or CardDAV URL that cannot be used.
+    #[error("{0}")]
+    Dav(#[from] DavUrlError),
     /// No server the iPhone can log in to.
     #[error("no profile was written: {0}")]
     NoIphoneServer(NoIosServer),
@@ -176,6 +189,11 @@ pub enum ProfileError {
     #[error(transparent)]
     Sign(#[from] SignError),
 }
+
+/// What an Exchange profile is called in [`ProfileError::OnlyForMobileconfig`].
+const EXCHANGE_OPTION: &str = "an Exchange account";
+/// What signing is called in [`ProfileError::OnlyForMobileconfig`].
+const SIGNING_OPTION: &str = "signing";
 
 fn oauth_advice(account: &Option<IosAccount>, exchange: bool) -> String {
     match account {
@@ -186,7 +204,7 @@ fn oauth_advice(account: &Option<IosAccount>, exchange: bool) -> String {
                 iphone::sign_in_words(*a)
             );
             if exchange {
-                s.push_str(" Or write an Exchange profile that signs in with Microsoft: add --exchange.");
+                s.push_str(" An Exchange profile that signs in with Microsoft works too.");
             }
             s
         }
@@ -203,6 +221,7 @@ impl ProfileError {
             ProfileError::ExchangeNotAvailable { .. } => "exchange-not-available",
             ProfileError::OnlyForMobileconfig { .. } => "mobileconfig-only",
             ProfileError::UserServers(_) => "bad-server-url",
+            ProfileError::Dav(_) => "bad-dav-url",
             ProfileError::NoIphoneServer(_) => "no-iphone-server",
             ProfileError::Sign(_) => "sign-failed",
         }
@@ -218,6 +237,43 @@ impl ProfileError {
                 | ProfileError::NoIphoneServer(_)
         )
     }
+
+    /// What to do on the command line, naming `mailsetup profile`'s flags;
+    /// `None` when the message says it all.
+    pub fn cli_hint(&self) -> Option<&'static str> {
+        match self {
+            ProfileError::OauthOnly { exchange: true, .. } => Some("Add --exchange to write one."),
+            ProfileError::UseBuiltInAccount { .. } => Some("Print them with --format ios-steps."),
+            ProfileError::ExchangeNotAvailable { .. } => Some("Leave --exchange out."),
+            ProfileError::OnlyForMobileconfig { option, .. } if *option == EXCHANGE_OPTION => {
+                Some("Leave --exchange out, or use --format mobileconfig.")
+            }
+            ProfileError::OnlyForMobileconfig { .. } => {
+                Some("Leave --sign-cert and --sign-key out, or use --format mobileconfig.")
+            }
+            _ => None,
+        }
+    }
+
+    /// The message for the command line: [`fmt::Display`]'s, followed by
+    /// [`ProfileError::cli_hint`] (as a sentence of its own after one that
+    /// ends, after a colon otherwise).
+    pub fn for_cli(&self) -> String {
+        let message = self.to_string();
+        match self.cli_hint() {
+            Some(hint) if message.ends_with('.') => format!("{message} {hint}"),
+            Some(hint) => format!("{message}: {}", lower_first(hint)),
+            None => message,
+        }
+    }
+}
+
+/// `s` with its first letter in lower case (a hint after a colon).
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// The built-in provider data for an account: by the address's domain, else
@@ -233,9 +289,9 @@ pub fn provider_of(email: &EmailAddress, settings: &Settings) -> Option<&'static
 pub fn render(req: &Request<'_>) -> Result<Rendered, ProfileError> {
     if req.format != Format::Mobileconfig {
         let option = if req.exchange {
-            Some("--exchange")
+            Some(EXCHANGE_OPTION)
         } else if req.signer.is_some() {
-            Some("signing (--sign-cert, --sign-key)")
+            Some(SIGNING_OPTION)
         } else {
             None
         };
@@ -247,17 +303,27 @@ pub fn render(req: &Request<'_>) -> Result<Rendered, ProfileError> {
         }
     }
     let provider = provider_of(req.email, req.settings);
+    let username = dav_username(req.email, req.settings);
+    let dav = req.dav.filter(|d| !d.is_empty()).map(|dav| DavAccount {
+        dav,
+        username: &username,
+    });
     let bytes = match req.format {
-        Format::Mobileconfig => profile(req, provider)?,
+        Format::Mobileconfig => profile(req, provider, dav)?,
         Format::Autoconfig => {
-            let help = provider.and_then(|p| p.help.as_deref());
-            autoconfig_xml::write(req.email, req.settings, help).into_bytes()
+            let extras = autoconfig_xml::Extras {
+                help: provider.and_then(|p| p.help.as_deref()),
+                short_name: req.short_name,
+                dav,
+            };
+            autoconfig_xml::write(req.email, req.settings, &extras).into_bytes()
         }
-        Format::Autodiscover => autodiscover_xml::write(req.settings).into_bytes(),
+        Format::Autodiscover => autodiscover_xml::write(req.settings, dav.as_ref()).into_bytes(),
         Format::IosSteps => ios_steps::write(&ios_steps::Guide {
             email: req.email,
             settings: req.settings,
             built_in: provider.and_then(|p| p.ios),
+            dav,
         })
         .into_bytes(),
     };
@@ -280,7 +346,29 @@ fn display_name(email: &EmailAddress, settings: &Settings) -> String {
         .unwrap_or_else(|| email.domain_unicode().to_string())
 }
 
-fn profile(req: &Request<'_>, provider: Option<&Provider>) -> Result<Vec<u8>, ProfileError> {
+/// The user name of the calendar and contacts accounts: the mail server's
+/// (DAV servers that go with a mail domain take its logins), else the
+/// address without its `+tag`.
+fn dav_username(email: &EmailAddress, settings: &Settings) -> String {
+    settings
+        .incoming
+        .iter()
+        .map(|s| s.username.as_str())
+        .find(|u| !u.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| email.login_address())
+}
+
+fn profile(
+    req: &Request<'_>,
+    provider: Option<&Provider>,
+    dav: Option<DavAccount<'_>>,
+) -> Result<Vec<u8>, ProfileError> {
+    let no_dav = Dav::default();
+    let dav = dav.unwrap_or(DavAccount {
+        dav: &no_dav,
+        username: "",
+    });
     let name = display_name(req.email, req.settings);
     let ios = provider.and_then(|p| p.ios);
     let microsoft = matches!(ios, Some(IosAccount::Outlook | IosAccount::Exchange));
@@ -294,6 +382,7 @@ fn profile(req: &Request<'_>, provider: Option<&Provider>) -> Result<Vec<u8>, Pr
             description: &name,
             host: MICROSOFT_EAS_HOST,
             username: &username,
+            dav,
         };
         return Ok(mobileconfig::exchange_profile(&account, req.options));
     }
@@ -318,6 +407,7 @@ fn profile(req: &Request<'_>, provider: Option<&Provider>) -> Result<Vec<u8>, Pr
         email: req.email,
         description: &name,
         servers,
+        dav,
     };
     Ok(mobileconfig::mail_profile(&account, req.options))
 }

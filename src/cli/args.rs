@@ -169,6 +169,14 @@ pub struct ProfileArgs {
     /// with Microsoft (OAuth) instead of an IMAP account.
     #[arg(long)]
     pub exchange: bool,
+    /// Add a calendar account at this CalDAV URL (https://; %EMAILADDRESS%,
+    /// %EMAILLOCALPART% and %EMAILDOMAIN% are filled in).
+    #[arg(long, value_name = "URL")]
+    pub caldav: Option<String>,
+    /// Add a contacts account at this CardDAV URL (https://; placeholders
+    /// as for --caldav).
+    #[arg(long, value_name = "URL")]
+    pub carddav: Option<String>,
 }
 
 /// `serve`.

@@ -10,6 +10,7 @@ use std::io::{IsTerminal, Write};
 
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, Lookup};
+use mailsetup::output::dav::{self, Dav, DavServer};
 use mailsetup::output::human;
 use mailsetup::output::{iphone, mobileconfig};
 use mailsetup::profile::{self, Format, ProfileError, Request};
@@ -33,6 +34,16 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
         .as_deref()
         .map(str::parse::<ServerUrl>)
         .transpose()?;
+    let dav_server = |url: &Option<String>| {
+        url.as_deref()
+            .map(|u| DavServer::parse(&dav::expand(&email, u)))
+            .transpose()
+            .map_err(|e| Fatal(format!("{e}")))
+    };
+    let dav = Dav {
+        caldav: dav_server(&a.caldav)?,
+        carddav: dav_server(&a.carddav)?,
+    };
     let signer = match (&a.sign_cert, &a.sign_key) {
         (Some(cert), Some(key)) => Some(Signer::load(cert, key)?),
         _ => None,
@@ -59,11 +70,13 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
         exchange: a.exchange,
         signer: signer.as_ref(),
         options: &options,
+        dav: Some(&dav),
+        short_name: None,
     };
     let rendered = match profile::render(&req) {
         Ok(r) => r,
         Err(e) if e.is_refusal() => return refuse(&email, &e, g),
-        Err(e) => return Err(Fatal(e.to_string())),
+        Err(e) => return Err(Fatal(e.for_cli())),
     };
 
     let mut stdout = std::io::stdout().lock();
@@ -179,12 +192,13 @@ fn warn_if_unencrypted(settings: &Settings) {
 }
 
 fn refuse(email: &EmailAddress, e: &ProfileError, g: &Global) -> Result<Outcome, Fatal> {
-    eprintln!("mailsetup: {e}");
+    let message = e.for_cli();
+    eprintln!("mailsetup: {message}");
     if g.json {
         let doc = serde_json::json!({
             "email": email.to_string(),
             "code": e.code(),
-            "error": e.to_string(),
+            "error": message,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }

@@ -7,14 +7,18 @@
 //! domain with every server of the account, best first, each with its
 //! `<authentication>` values; the provider's help page and notes with a link
 //! become `<documentation>`, and "switch IMAP/POP on first" notes become
-//! Thunderbird's `<enable>` element. Text is escaped by quick-xml after
-//! [`super::xml_text::clean`] has dropped what XML cannot carry.
+//! Thunderbird's `<enable>` element. Calendar and contacts servers, when
+//! known, become the draft's `<calendar type="caldav">` and
+//! `<addressbook type="carddav">` sections, which its grammar places in
+//! `<clientConfig>` next to `<emailProvider>`. Text is escaped by quick-xml
+//! after [`super::xml_text::clean`] has dropped what XML cannot carry.
 
 use std::io;
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, Event};
 
+use super::dav::{DavAccount, DavKind};
 use super::xml_text::{clean, escaped};
 use crate::address::EmailAddress;
 use crate::settings::{Note, Protocol, Security, Server, Settings};
@@ -29,13 +33,24 @@ const SHORT_NAME_MAX: usize = 20;
 /// before IMAP or POP works) rather than `<documentation>`.
 const ENABLE_CODES: &[&str] = &["enable-imap", "enable-pop"];
 
-/// The autoconfig file for `email`'s account. `help` is the provider's page
-/// with its settings for mail apps, when known.
-pub fn write(email: &EmailAddress, settings: &Settings, help: Option<&str>) -> String {
+/// What goes into the file besides the account's mail servers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The provider's page with its settings for mail apps.
+    pub help: Option<&'a str>,
+    /// `<displayShortName>`, when the provider's name is too long for it
+    /// or another is wanted (at most 20 characters; longer is left out).
+    pub short_name: Option<&'a str>,
+    /// Calendar and contacts servers.
+    pub dav: Option<DavAccount<'a>>,
+}
+
+/// The autoconfig file for `email`'s account.
+pub fn write(email: &EmailAddress, settings: &Settings, extras: &Extras<'_>) -> String {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     // Invariant: the writer is a Vec, which never fails, so no io::Error
     // can arise.
-    write_config(&mut w, email, settings, help).expect("writing XML into memory cannot fail");
+    write_config(&mut w, email, settings, extras).expect("writing XML into memory cannot fail");
     let mut out = String::from_utf8(w.into_inner())
         .expect("quick-xml writes the UTF-8 strings it is given unchanged");
     out.push('\n');
@@ -46,7 +61,7 @@ fn write_config(
     w: &mut Writer<Vec<u8>>,
     email: &EmailAddress,
     settings: &Settings,
-    help: Option<&str>,
+    extras: &Extras<'_>,
 ) -> io::Result<()> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let (id, name) = match &settings.provider {
@@ -64,8 +79,13 @@ fn write_config(
                 .write_inner_content(|w| {
                     text(w, "domain", email.domain())?;
                     text(w, "displayName", &name)?;
-                    if name.chars().count() <= SHORT_NAME_MAX {
-                        text(w, "displayShortName", &name)?;
+                    let short = extras.short_name.map(clean);
+                    if let Some(short) = [short.as_deref(), Some(name.as_str())]
+                        .into_iter()
+                        .flatten()
+                        .find(|n| !n.is_empty() && n.chars().count() <= SHORT_NAME_MAX)
+                    {
+                        text(w, "displayShortName", short)?;
                     }
                     for s in &settings.incoming {
                         server(w, "incomingServer", s)?;
@@ -73,7 +93,7 @@ fn write_config(
                     for s in &settings.outgoing {
                         server(w, "outgoingServer", s)?;
                     }
-                    documentation(w, help, &settings.notes)?;
+                    documentation(w, extras.help, &settings.notes)?;
                     for n in settings
                         .notes
                         .iter()
@@ -83,8 +103,37 @@ fn write_config(
                     }
                     Ok(())
                 })?;
+            if let Some(dav) = &extras.dav {
+                dav_sections(w, dav)?;
+            }
             Ok(())
         })?;
+    Ok(())
+}
+
+/// `<calendar>` and `<addressbook>`: the draft's URL-based server sections.
+/// The client logs in with the account's password over HTTP Basic, as in
+/// the draft's own example; DAV servers that take mail passwords (Nextcloud,
+/// SOGo, Radicale behind a mail login) accept it.
+fn dav_sections(w: &mut Writer<Vec<u8>>, dav: &DavAccount<'_>) -> io::Result<()> {
+    for (kind, server) in dav.dav.servers() {
+        let (element, kind) = match kind {
+            DavKind::CalDav => ("calendar", "caldav"),
+            DavKind::CardDav => ("addressbook", "carddav"),
+        };
+        w.create_element(element)
+            .with_attribute(("type", kind))
+            .write_inner_content(|w| {
+                text(w, "url", server.url())?;
+                w.create_element("authentication")
+                    .with_attribute(("system", "http"))
+                    .write_text_content(escaped("Basic"))?;
+                if !dav.username.is_empty() {
+                    text(w, "username", dav.username)?;
+                }
+                Ok(())
+            })?;
+    }
     Ok(())
 }
 
@@ -204,7 +253,11 @@ mod tests {
     #[test]
     fn hostile_names_are_escaped_and_round_trip() {
         let email: EmailAddress = "x@example.org".parse().unwrap();
-        let xml = write(&email, &settings("A&B <\"Mail\"> ]]> \u{1}Ü"), None);
+        let xml = write(
+            &email,
+            &settings("A&B <\"Mail\"> ]]> \u{1}Ü"),
+            &Extras::default(),
+        );
         assert!(xml.contains("A&amp;B &lt;"), "{xml}");
         assert!(!xml.contains('\u{1}'));
         let cfg = autoconfig::parse(xml.as_bytes()).unwrap();
@@ -222,9 +275,23 @@ mod tests {
     #[test]
     fn long_names_get_no_short_name() {
         let email: EmailAddress = "x@example.org".parse().unwrap();
-        let xml = write(&email, &settings("A very long provider name indeed"), None);
+        let long = settings("A very long provider name indeed");
+        let xml = write(&email, &long, &Extras::default());
         assert!(!xml.contains("displayShortName"));
-        let xml = write(&email, &settings("Short"), None);
+        let xml = write(&email, &settings("Short"), &Extras::default());
         assert!(xml.contains("<displayShortName>Short</displayShortName>"));
+        // A short name given wins; one too long falls back to the name.
+        fn given(short: &str) -> Extras<'_> {
+            Extras {
+                short_name: Some(short),
+                ..Extras::default()
+            }
+        }
+        let xml = write(&email, &long, &given("Long & Co"));
+        assert!(xml.contains("<displayShortName>Long &amp; Co</displayShortName>"));
+        let xml = write(&email, &settings("Short"), &given(&"x".repeat(21)));
+        assert!(xml.contains("<displayShortName>Short</displayShortName>"));
+        let xml = write(&email, &long, &given(&"x".repeat(21)));
+        assert!(!xml.contains("displayShortName"));
     }
 }

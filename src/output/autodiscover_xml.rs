@@ -13,12 +13,20 @@
 //! reads only `<SSL>` then fails to connect on a STARTTLS port instead of
 //! logging in without encryption. Text is escaped by
 //! [`super::xml_text::escaped`].
+//!
+//! [MS-OXDSCLI] has no element for calendar and contacts servers other than
+//! Exchange's own. Like automx2 (`generators/outlook.py`), a CalDAV or
+//! CardDAV server becomes one more `<Protocol>` of `<Type>CalDAV</Type>` or
+//! `CardDAV`, with the URL as `<Server>`: Outlook skips types it does not
+//! know, and DAV-aware clients of Autodiscover (and add-ins) read them.
+//! Unlike automx2, placeholders in the URL are expanded for the address.
 
 use std::io;
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, Event};
 
+use super::dav::{DavAccount, DavKind};
 use super::xml_text::escaped;
 use crate::settings::{AuthMethod, Protocol, Security, Server, Settings};
 
@@ -31,18 +39,23 @@ pub const NS_ROOT: &str = "http://schemas.microsoft.com/exchange/autodiscover/re
 pub const NS_RESPONSE: &str =
     "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
 
-/// The Autodiscover response for an account's settings.
-pub fn write(settings: &Settings) -> String {
+/// The Autodiscover response for an account's settings, with its calendar
+/// and contacts servers when given.
+pub fn write(settings: &Settings, dav: Option<&DavAccount<'_>>) -> String {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     // Invariant: the writer is a Vec, which never fails.
-    write_response(&mut w, settings).expect("writing XML into memory cannot fail");
+    write_response(&mut w, settings, dav).expect("writing XML into memory cannot fail");
     let mut out = String::from_utf8(w.into_inner())
         .expect("quick-xml writes the UTF-8 strings it is given unchanged");
     out.push('\n');
     out
 }
 
-fn write_response(w: &mut Writer<Vec<u8>>, settings: &Settings) -> io::Result<()> {
+fn write_response(
+    w: &mut Writer<Vec<u8>>,
+    settings: &Settings,
+    dav: Option<&DavAccount<'_>>,
+) -> io::Result<()> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
     w.create_element("Autodiscover")
         .with_attribute(("xmlns", NS_ROOT))
@@ -55,6 +68,9 @@ fn write_response(w: &mut Writer<Vec<u8>>, settings: &Settings) -> io::Result<()
                         text(w, "Action", "settings")?;
                         for s in settings.incoming.iter().chain(&settings.outgoing) {
                             protocol(w, s)?;
+                        }
+                        if let Some(dav) = dav {
+                            dav_protocols(w, dav)?;
                         }
                         Ok(())
                     })?;
@@ -105,6 +121,30 @@ fn protocol(w: &mut Writer<Vec<u8>>, s: &Server) -> io::Result<()> {
     Ok(())
 }
 
+/// One `<Protocol>` per DAV server; see the module documentation.
+fn dav_protocols(w: &mut Writer<Vec<u8>>, dav: &DavAccount<'_>) -> io::Result<()> {
+    for (kind, server) in dav.dav.servers() {
+        let kind = match kind {
+            DavKind::CalDav => "CalDAV",
+            DavKind::CardDav => "CardDAV",
+        };
+        w.create_element("Protocol").write_inner_content(|w| {
+            text(w, "Type", kind)?;
+            text(w, "Server", server.url())?;
+            text(w, "Port", &server.port().to_string())?;
+            text(w, "DomainRequired", "off")?;
+            if !dav.username.is_empty() {
+                text(w, "LoginName", dav.username)?;
+            }
+            // Only https:// URLs get this far.
+            text(w, "SSL", "on")?;
+            text(w, "AuthRequired", "on")?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,7 +168,7 @@ mod tests {
             trust: Trust::Verified,
             notes: vec![],
         };
-        let xml = write(&s);
+        let xml = write(&s, None);
         let protocols: Vec<&str> = xml.split("<Protocol>").skip(1).collect();
         assert_eq!(protocols.len(), 2);
         assert!(protocols[0].contains("<SPA>on</SPA>"));

@@ -6,11 +6,14 @@
 //! the value to type. Where the iPhone has a built-in account type for the
 //! provider (Outlook.com, Google, iCloud, Yahoo!, Aol., Microsoft Exchange)
 //! that comes first, since it signs in on the provider's own page. Setting
-//! up by hand follows unless the provider accepts no password at all; the
-//! provider's notes (app passwords, switching IMAP on) close the text.
+//! up by hand follows unless the provider accepts no password at all; then
+//! the calendar and contacts accounts (CalDAV, CardDAV) when the operator
+//! names servers for them; the provider's notes (app passwords, switching
+//! IMAP on) close the text.
 
 use std::fmt::Write;
 
+use super::dav::{DavAccount, DavKind};
 use super::iphone::{self, IosServer, SettingsPath};
 use super::text::wrap;
 use crate::address::EmailAddress;
@@ -28,6 +31,8 @@ pub struct Guide<'a> {
     pub settings: &'a Settings,
     /// The iPhone's built-in account type for the provider, if any.
     pub built_in: Option<IosAccount>,
+    /// Calendar and contacts servers to add as accounts of their own.
+    pub dav: Option<DavAccount<'a>>,
 }
 
 /// The instructions, as text.
@@ -82,6 +87,10 @@ pub fn write(g: &Guide<'_>) -> String {
             };
             out.push_str(&wrap(&text, WIDTH, 0));
         }
+    }
+    if let Some(dav) = g.dav.filter(|d| !d.dav.is_empty()) {
+        out.push('\n');
+        dav_accounts(&mut out, &dav, &name);
     }
     if !g.settings.notes.is_empty() {
         out.push_str("\nBefore you start\n");
@@ -161,6 +170,50 @@ fn by_hand(
     let _ = writeln!(out, "     Tap Done.");
 }
 
+/// Calendar and contacts accounts: Settings › Apps › Calendar (Contacts) ›
+/// … › Add Account › Other › Add CalDAV (CardDAV) Account.
+fn dav_accounts(out: &mut String, dav: &DavAccount<'_>, name: &str) {
+    let _ = writeln!(out, "Calendars and contacts");
+    let mut n = 0;
+    for (kind, server) in dav.dav.servers() {
+        let (app, what) = match kind {
+            DavKind::CalDav => ("Calendar", "calendars"),
+            DavKind::CardDav => ("Contacts", "contacts"),
+        };
+        let add = format!("Add Account › Other › Add {} Account", kind.name());
+        let path = SettingsPath {
+            current: format!("Settings › Apps › {app} › {app} Accounts › {add}"),
+            older: format!("Settings › {app} › Accounts › {add}"),
+        };
+        n += 1;
+        step(out, n, &format!("Open {}.", path.sentence()));
+        n += 1;
+        step(out, n, "Fill in, then tap Next:");
+        field(out, "Server", server.url());
+        if dav.username.is_empty() {
+            field(out, "User Name", "your user name");
+        } else {
+            field(out, "User Name", dav.username);
+        }
+        field(out, "Password", "the same password as for mail");
+        field(out, "Description", &format!("{name} {what}"));
+        n += 1;
+        step(
+            out,
+            n,
+            &format!("Leave {} switched on and tap Save.", app_toggle(kind)),
+        );
+    }
+}
+
+/// The switch the iPhone shows on a new DAV account.
+fn app_toggle(kind: DavKind) -> &'static str {
+    match kind {
+        DavKind::CalDav => "Calendars",
+        DavKind::CardDav => "Contacts",
+    }
+}
+
 fn capitalized(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -229,6 +282,7 @@ mod tests {
             email: &email,
             settings: &settings,
             built_in: None,
+            dav: None,
         });
         assert!(text.contains("Tap POP at the top"), "{text}");
         assert!(

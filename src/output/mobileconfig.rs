@@ -6,7 +6,10 @@
 //! - `com.apple.mail.managed`: an IMAP or POP3 account with its SMTP server;
 //! - `com.apple.eas.account`: an Exchange ActiveSync account that signs in
 //!   with OAuth (for Microsoft accounts, whose IMAP no longer takes
-//!   passwords).
+//!   passwords);
+//! - `com.apple.caldav.account` and `com.apple.carddav.account`: the
+//!   calendar and contacts servers that go with the mail account, when the
+//!   operator (or `--caldav`, `--carddav`) names them.
 //!
 //! No password is ever written: the iPhone asks for it while installing.
 //! Identifiers are derived from the address alone (UUID v5), so installing a
@@ -21,6 +24,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::dav::{Dav, DavAccount, DavKind, DavServer};
 use super::iphone::{IosServer, IosServers};
 use super::xml_text::clean;
 use crate::address::EmailAddress;
@@ -102,6 +106,8 @@ pub struct MailAccount<'a> {
     pub description: &'a str,
     /// The servers, chosen by [`super::iphone::servers`].
     pub servers: IosServers<'a>,
+    /// Calendar and contacts servers to add with it.
+    pub dav: DavAccount<'a>,
 }
 
 /// An Exchange account that signs in with OAuth.
@@ -115,6 +121,8 @@ pub struct ExchangeAccount<'a> {
     pub host: &'a str,
     /// The user name (the address, for Microsoft accounts).
     pub username: &'a str,
+    /// Calendar and contacts servers to add with it.
+    pub dav: DavAccount<'a>,
 }
 
 /// The keys every payload has (CommonPayloadKeys).
@@ -143,11 +151,11 @@ struct Common {
     version: u8,
 }
 
-/// The profile around the payload (TopLevel).
+/// The profile around the payloads (TopLevel).
 #[derive(Serialize)]
-struct Profile<P> {
+struct Profile {
     #[serde(rename = "PayloadContent")]
-    content: Vec<P>,
+    content: Vec<Payload>,
     #[serde(flatten)]
     common: Common,
     #[serde(rename = "TargetDeviceType")]
@@ -192,6 +200,59 @@ struct MailPayload {
     outgoing_username: String,
     #[serde(rename = "OutgoingPasswordSameAsIncomingPassword")]
     same_password: bool,
+    #[serde(flatten)]
+    common: Common,
+}
+
+/// One payload of a profile; untagged, so each is written as its own
+/// dictionary.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Payload {
+    Mail(Box<MailPayload>),
+    Eas(EasPayload),
+    CalDav(CalDavPayload),
+    CardDav(CardDavPayload),
+}
+
+/// `com.apple.caldav.account`. Apple's schema (apple/device-management,
+/// `mdm/profiles/com.apple.caldav.account.yaml`) requires only the host
+/// name; the principal URL takes the client straight to the account
+/// instead of making it search the server's well-known paths.
+#[derive(Serialize)]
+struct CalDavPayload {
+    #[serde(rename = "CalDAVAccountDescription")]
+    description: String,
+    #[serde(rename = "CalDAVHostName")]
+    host: String,
+    #[serde(rename = "CalDAVPort")]
+    port: u16,
+    #[serde(rename = "CalDAVPrincipalURL")]
+    principal_url: String,
+    #[serde(rename = "CalDAVUseSSL")]
+    ssl: bool,
+    #[serde(rename = "CalDAVUsername", skip_serializing_if = "String::is_empty")]
+    username: String,
+    #[serde(flatten)]
+    common: Common,
+}
+
+/// `com.apple.carddav.account`, the same keys with `CardDAV` in front
+/// (`mdm/profiles/com.apple.carddav.account.yaml`).
+#[derive(Serialize)]
+struct CardDavPayload {
+    #[serde(rename = "CardDAVAccountDescription")]
+    description: String,
+    #[serde(rename = "CardDAVHostName")]
+    host: String,
+    #[serde(rename = "CardDAVPort")]
+    port: u16,
+    #[serde(rename = "CardDAVPrincipalURL")]
+    principal_url: String,
+    #[serde(rename = "CardDAVUseSSL")]
+    ssl: bool,
+    #[serde(rename = "CardDAVUsername", skip_serializing_if = "String::is_empty")]
+    username: String,
     #[serde(flatten)]
     common: Common,
 }
@@ -281,9 +342,12 @@ pub fn mail_profile(account: &MailAccount<'_>, opts: &Options) -> Vec<u8> {
         },
     };
     let top_description = format!(
-        "Sets up the email account {shown} in the Mail app. You will be asked for its password while installing; the password is not part of this profile."
+        "Sets up the email account {shown} in the Mail app{}. You will be asked for its password while installing; the password is not part of this profile.",
+        dav_words(account.dav.dav)
     );
-    write(payload, &id, top_description, &description, shown, opts)
+    let mut content = vec![Payload::Mail(Box::new(payload))];
+    content.extend(dav_payloads(&account.dav, &id, &description, &shown, opts));
+    write(content, &id, top_description, &description, shown, opts)
 }
 
 /// The profile for an Exchange account that signs in with OAuth, as XML.
@@ -309,13 +373,93 @@ pub fn exchange_profile(account: &ExchangeAccount<'_>, opts: &Options) -> Vec<u8
         },
     };
     let top_description = format!(
-        "Sets up {shown} as an Exchange account for Mail, Contacts and Calendars. After installing, the iPhone opens Microsoft's sign-in page; no password is part of this profile."
+        "Sets up {shown} as an Exchange account for Mail, Contacts and Calendars{}. After installing, the iPhone opens Microsoft's sign-in page; no password is part of this profile.",
+        dav_words(account.dav.dav)
     );
-    write(payload, &id, top_description, &description, shown, opts)
+    let mut content = vec![Payload::Eas(payload)];
+    content.extend(dav_payloads(&account.dav, &id, &description, &shown, opts));
+    write(content, &id, top_description, &description, shown, opts)
 }
 
-fn write<P: Serialize>(
-    payload: P,
+/// What the top-level description adds for DAV accounts.
+fn dav_words(dav: &Dav) -> &'static str {
+    match (dav.caldav.is_some(), dav.carddav.is_some()) {
+        (true, true) => ", with its calendars and contacts",
+        (true, false) => ", with its calendars",
+        (false, true) => ", with its contacts",
+        (false, false) => "",
+    }
+}
+
+/// The CalDAV and CardDAV payloads of `account`, in that order.
+fn dav_payloads(
+    account: &DavAccount<'_>,
+    id: &Identity,
+    description: &str,
+    shown: &str,
+    opts: &Options,
+) -> Vec<Payload> {
+    let username = clean(account.username).into_owned();
+    account
+        .dav
+        .servers()
+        .map(|(kind, server)| dav_payload(kind, server, &username, id, description, shown, opts))
+        .collect()
+}
+
+fn dav_payload(
+    kind: DavKind,
+    server: &DavServer,
+    username: &str,
+    id: &Identity,
+    description: &str,
+    shown: &str,
+    opts: &Options,
+) -> Payload {
+    let (payload_type, suffix, what) = match kind {
+        DavKind::CalDav => ("com.apple.caldav.account", "caldav", "calendars"),
+        DavKind::CardDav => ("com.apple.carddav.account", "carddav", "contacts"),
+    };
+    let common = Common {
+        description: format!("The {what} of {shown} ({}).", kind.name()),
+        display_name: format!("{description} {what}"),
+        identifier: format!("{}.{suffix}", id.identifier),
+        organization: optional(&opts.organization),
+        payload_type,
+        uuid: upper(id.payload_uuid(payload_type)),
+        version: 1,
+    };
+    let account_description = format!("{description} {what}");
+    // DavServer only holds https:// URLs, so SSL is always on.
+    let (host, port, url) = (
+        clean(server.host()).into_owned(),
+        server.port(),
+        clean(server.url()).into_owned(),
+    );
+    match kind {
+        DavKind::CalDav => Payload::CalDav(CalDavPayload {
+            description: account_description,
+            host,
+            port,
+            principal_url: url,
+            ssl: true,
+            username: username.to_string(),
+            common,
+        }),
+        DavKind::CardDav => Payload::CardDav(CardDavPayload {
+            description: account_description,
+            host,
+            port,
+            principal_url: url,
+            ssl: true,
+            username: username.to_string(),
+            common,
+        }),
+    }
+}
+
+fn write(
+    content: Vec<Payload>,
     id: &Identity,
     description: String,
     name: &str,
@@ -323,7 +467,7 @@ fn write<P: Serialize>(
     opts: &Options,
 ) -> Vec<u8> {
     let profile = Profile {
-        content: vec![payload],
+        content,
         common: Common {
             description,
             display_name: format!("{name} ({shown})"),

@@ -7,6 +7,7 @@
 pub mod autoconfig_xml;
 pub mod autodiscover_xml;
 pub mod check;
+pub mod dav;
 pub mod human;
 pub mod ios_steps;
 pub mod iphone;

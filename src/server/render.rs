@@ -1,8 +1,9 @@
 //! The bridge from a [`Resolved`] answer to the output writers of
 //! [`crate::output`], which own every format; the server keeps no copy of
 //! any of them. This module only picks the writer and its inputs: which
-//! kind of Apple profile an account can have, and placeholders for
-//! autoconfig requests that came without an address.
+//! kind of Apple profile an account can have, the domain's calendar and
+//! contacts servers and short name, and placeholders for autoconfig
+//! requests that came without an address.
 
 use super::error::AppError;
 use super::resolve::Resolved;
@@ -51,6 +52,7 @@ fn render(
     exchange: bool,
     signer: Option<&Signer>,
 ) -> Result<profile::Rendered, ProfileError> {
+    let dav = r.dav();
     profile::render(&Request {
         email: &r.email,
         settings: &r.lookup.settings,
@@ -58,10 +60,13 @@ fn render(
         exchange,
         signer,
         options: &options(r),
+        dav: Some(&dav),
+        short_name: r.domain.as_ref().map(|d| d.short_name.as_str()),
     })
 }
 
 fn text(r: &Resolved, format: Format) -> Result<String, AppError> {
+    // ProfileError's message names no command-line flag: it fits the web.
     let out = render(r, format, false, None).map_err(|e| AppError::Unprocessable(e.to_string()))?;
     String::from_utf8(out.bytes)
         .map_err(|_| AppError::Internal(format!("the {format} writer wrote something not UTF-8")))

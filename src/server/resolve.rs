@@ -23,11 +23,12 @@ use super::error::AppError;
 use super::metrics::Metrics;
 use crate::address::EmailAddress;
 use crate::lookup::{self, Lookup, LookupError, Tried, TryResult};
+use crate::output::dav::{self, Dav, DavServer};
 use crate::provider::{IosAccount, ProviderTable};
 use crate::settings::{ProviderRef, Server, Settings, Source, Trust};
 
 /// The local part discovery runs with; see the module documentation.
-const PLACEHOLDER_LOCAL: &str = "%EMAILLOCALPART%";
+pub const PLACEHOLDER_LOCAL: &str = "%EMAILLOCALPART%";
 
 /// Network discovery for one address: [`lookup::lookup`] in production; a
 /// test may count or slow calls.
@@ -60,13 +61,43 @@ impl Resolved {
     /// The CalDAV URL for this address, expanded.
     pub fn caldav(&self) -> Option<String> {
         let d = self.domain.as_ref()?;
-        d.caldav.as_deref().map(|u| self.email.expand(u))
+        d.caldav.as_deref().map(|u| self.expand(u))
     }
 
     /// The CardDAV URL for this address, expanded.
     pub fn carddav(&self) -> Option<String> {
         let d = self.domain.as_ref()?;
-        d.carddav.as_deref().map(|u| self.email.expand(u))
+        d.carddav.as_deref().map(|u| self.expand(u))
+    }
+
+    /// The calendar and contacts servers for this address. A URL that does
+    /// not parse once expanded (the configuration's own check passed, so
+    /// only an unusual address can cause it) is left out and logged, so the
+    /// mail settings are still served.
+    pub fn dav(&self) -> Dav {
+        let server = |url: Option<String>, what: &str| {
+            let url = url?;
+            DavServer::parse(&url)
+                .inspect_err(|e| {
+                    tracing::warn!(domain = self.email.domain(), "{what} left out: {e}")
+                })
+                .ok()
+        };
+        Dav {
+            caldav: server(self.caldav(), "caldav"),
+            carddav: server(self.carddav(), "carddav"),
+        }
+    }
+
+    /// Expands `template` for the address; for the placeholder address of
+    /// an autoconfig request without one, only the domain is filled in and
+    /// the client fills in the rest.
+    fn expand(&self, template: &str) -> String {
+        if self.email.local_part() == PLACEHOLDER_LOCAL {
+            template.replace("%EMAILDOMAIN%", self.email.domain())
+        } else {
+            dav::expand(&self.email, template)
+        }
     }
 }
 

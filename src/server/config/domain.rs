@@ -7,8 +7,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{At, ConfigError};
+use crate::output::dav::{self, DavServer};
 use crate::provider::ServerSpec;
 use crate::settings::{Protocol, Security};
+
+/// The most characters autoconfig's `displayShortName` may have.
+const SHORT_NAME_MAX: usize = 20;
 
 /// One of the operator's domains.
 #[derive(Debug, Clone)]
@@ -17,7 +21,9 @@ pub struct DomainConfig {
     pub name: String,
     /// The name clients show for the account's provider.
     pub display_name: String,
-    /// A short name (Thunderbird's `displayShortName`).
+    /// A short name (autoconfig's `displayShortName`), at most 20
+    /// characters; the display name when not given (the writer leaves it
+    /// out when that is longer).
     pub short_name: String,
     /// Servers, or `None` to discover them like for any domain.
     pub servers: Option<DomainServers>,
@@ -45,7 +51,7 @@ pub(super) struct FileDomain {
     #[serde(default)]
     pub(super) aliases: Vec<Spanned<String>>,
     display_name: Option<String>,
-    short_name: Option<String>,
+    short_name: Option<Spanned<String>>,
     discover: Option<Spanned<bool>>,
     username: Option<String>,
     #[serde(default)]
@@ -96,19 +102,40 @@ pub(super) fn domain(d: &FileDomain, at: &At) -> Result<DomainConfig, ConfigErro
             })
         }
     };
+    // Checked as it will be used: expanded for an address of the domain.
+    let sample = crate::address::EmailAddress::parse(&format!("user@{name}"))
+        .map_err(|e| at(d.name.span(), format!("domain: {e}")))?;
     let dav = |u: &Option<Spanned<String>>, what: &str| -> Result<Option<String>, ConfigError> {
         match u {
             Some(u) if !u.get_ref().starts_with("https://") => Err(at(
                 u.span(),
                 format!("{what} must be an https:// URL (clients send passwords to it)"),
             )),
-            Some(u) => Ok(Some(u.get_ref().clone())),
+            Some(u) => match DavServer::parse(&dav::expand(&sample, u.get_ref())) {
+                Ok(_) => Ok(Some(u.get_ref().clone())),
+                Err(e) => Err(at(u.span(), format!("{what}: {e}"))),
+            },
             None => Ok(None),
         }
     };
+    if let Some(short) = &d.short_name {
+        let n = short.get_ref().chars().count();
+        if n == 0 || n > SHORT_NAME_MAX {
+            return Err(at(
+                short.span(),
+                format!(
+                    "short_name has {n} characters: clients show at most {SHORT_NAME_MAX} (autoconfig's displayShortName); shorten it or leave it out"
+                ),
+            ));
+        }
+    }
     let display_name = d.display_name.clone().unwrap_or_else(|| name.clone());
     Ok(DomainConfig {
-        short_name: d.short_name.clone().unwrap_or_else(|| display_name.clone()),
+        short_name: d
+            .short_name
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_else(|| display_name.clone()),
         display_name,
         servers,
         caldav: dav(&d.caldav, "caldav")?,
@@ -185,6 +212,28 @@ mod tests {
 
         let http_dav = GOOD.replace("https://dav", "http://dav");
         assert!(err(&http_dav).message.contains("https://"));
+
+        let dav_secret = GOOD.replace("https://dav", "https://me:hunter2@dav");
+        let e = err(&dav_secret);
+        assert!(e.message.contains("user name or password"), "{e}");
+        assert!(!e.message.contains("hunter2"), "{e}");
+        let dav_no_host = GOOD.replace("https://dav.example.com/", "https:///");
+        assert!(err(&dav_no_host).message.starts_with("caldav: "));
+        // A placeholder in the host name is fine: it is checked expanded.
+        let dav_domain = GOOD.replace("https://dav.example.com/", "https://dav.%EMAILDOMAIN%/");
+        assert!(parse(&dav_domain, Path::new("m.toml")).is_ok());
+
+        let long = GOOD.replace(
+            "display_name",
+            "short_name = \"A name far too long to show\"\ndisplay_name",
+        );
+        let e = err(&long);
+        assert!(e.message.contains("at most 20"), "{e}");
+        let empty = GOOD.replace("display_name", "short_name = \"\"\ndisplay_name");
+        assert!(err(&empty).message.contains("short_name has 0"));
+        let fine = GOOD.replace("display_name", "short_name = \"Example\"\ndisplay_name");
+        let c = parse(&fine, Path::new("m.toml")).unwrap();
+        assert_eq!(c.domains["example.com"].short_name, "Example");
 
         let bad_url = GOOD.replace("imaps://imap.example.com", "http://imap.example.com");
         let e = err(&bad_url);
