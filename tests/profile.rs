@@ -66,6 +66,8 @@ fn render_with(
         exchange,
         signer: None,
         options: &Options::default(),
+        dav: None,
+        short_name: None,
     })
 }
 
@@ -983,6 +985,8 @@ fn sign_posteo(cert: &Path, key: &Path) -> Vec<u8> {
         exchange: false,
         signer: Some(&signer),
         options: &Options::default(),
+        dav: None,
+        short_name: None,
     })
     .unwrap();
     assert!(r.signed);
@@ -1182,6 +1186,276 @@ fn a_signed_profile_goes_to_a_pipe_as_der_and_never_into_json() {
     let o = mailsetup(&[&args[..], &["--json"]].concat());
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("-o FILE"));
+}
+
+// --- calendar and contacts (CalDAV, CardDAV) ---------------------------------------
+
+const CALDAV: &str = "https://dav.posteo.de/cal/%EMAILADDRESS%/";
+const CARDDAV: &str = "https://dav.posteo.de:8443/%EMAILDOMAIN%/%EMAILLOCALPART%/card/";
+const CALDAV_ALICE: &str = "https://dav.posteo.de/cal/alice@posteo.de/";
+const CARDDAV_ALICE: &str = "https://dav.posteo.de:8443/posteo.de/alice/card/";
+
+/// `mailsetup profile` for Alice (with a `+tag`) with both DAV URLs.
+fn alice_with_dav(format: &str, more: &[&str]) -> Output {
+    let mut args = vec![
+        "profile",
+        "--offline",
+        "alice+cal@posteo.de",
+        "--format",
+        format,
+        "--caldav",
+        CALDAV,
+        "--carddav",
+        CARDDAV,
+    ];
+    args.extend_from_slice(more);
+    mailsetup(&args)
+}
+
+fn assert_expanded(text: &str) {
+    assert!(text.contains(CALDAV_ALICE), "{text}");
+    assert!(text.contains(CARDDAV_ALICE), "{text}");
+    assert!(!text.contains("%EMAIL"), "a placeholder is left:\n{text}");
+}
+
+#[test]
+fn dav_accounts_in_the_profile_follow_apples_schema_without_passwords() {
+    let o = alice_with_dav("mobileconfig", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_valid_profile(&o.stdout);
+    assert_expanded(&stdout(&o));
+    let p = parse(&o.stdout);
+    let content = get(&p, "PayloadContent").as_array().unwrap();
+    let kinds: Vec<&str> = content
+        .iter()
+        .map(|d| {
+            d.as_dictionary().unwrap()["PayloadType"]
+                .as_string()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "com.apple.mail.managed",
+            "com.apple.caldav.account",
+            "com.apple.carddav.account"
+        ]
+    );
+    let cal = content[1].as_dictionary().unwrap();
+    let card = content[2].as_dictionary().unwrap();
+    let mail = content[0].as_dictionary().unwrap();
+    // Host and port taken apart from the URL, which stays whole as the
+    // principal URL; the user name is the mail account's.
+    assert_eq!(
+        get(cal, "CalDAVHostName").as_string(),
+        Some("dav.posteo.de")
+    );
+    assert_eq!(get(cal, "CalDAVPort").as_unsigned_integer(), Some(443));
+    assert_eq!(get(cal, "CalDAVUseSSL").as_boolean(), Some(true));
+    assert_eq!(
+        get(cal, "CalDAVPrincipalURL").as_string(),
+        Some(CALDAV_ALICE)
+    );
+    assert_eq!(get(card, "CardDAVPort").as_unsigned_integer(), Some(8443));
+    assert_eq!(
+        get(card, "CardDAVPrincipalURL").as_string(),
+        Some(CARDDAV_ALICE)
+    );
+    let login = get(mail, "IncomingMailServerUsername").as_string();
+    assert_eq!(login, Some("alice@posteo.de"));
+    assert_eq!(get(cal, "CalDAVUsername").as_string(), login);
+    assert_eq!(get(card, "CardDAVUsername").as_string(), login);
+    for d in [cal, card] {
+        assert!(!d.keys().any(|k| k.contains("Password")), "{d:?}");
+    }
+    let top = get(&p, "PayloadDescription").as_string().unwrap();
+    assert!(top.contains("with its calendars and contacts"), "{top}");
+}
+
+#[test]
+fn dav_payload_uuids_are_stable_per_address_and_distinct() {
+    let a = alice_with_dav("mobileconfig", &[]);
+    let b = alice_with_dav("mobileconfig", &[]);
+    assert_eq!(a.stdout, b.stdout, "the same profile twice");
+    let p = parse(&a.stdout);
+    let mut uuids: Vec<&str> = get(&p, "PayloadContent")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d.as_dictionary().unwrap()["PayloadUUID"]
+                .as_string()
+                .unwrap()
+        })
+        .collect();
+    uuids.push(get(&p, "PayloadUUID").as_string().unwrap());
+    let mut unique = uuids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "{uuids:?}");
+    // Without DAV the mail payload keeps its UUID: adding a calendar does not
+    // turn the installed mail account into a second one.
+    let plain = mailsetup(&["profile", "--offline", "alice+cal@posteo.de"]);
+    assert_eq!(
+        payload(&parse(&plain.stdout))["PayloadUUID"].as_string(),
+        Some(uuids[0])
+    );
+}
+
+#[test]
+fn dav_servers_in_autoconfig_pass_the_grammar_and_read_back() {
+    let o = alice_with_dav("autoconfig", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let xml = stdout(&o);
+    relaxng(&xml).unwrap();
+    assert_expanded(&xml);
+    assert!(xml.contains(r#"<calendar type="caldav">"#), "{xml}");
+    assert!(xml.contains(r#"<addressbook type="carddav">"#), "{xml}");
+    // The mail part still reads back as before.
+    let cfg = autoconfig::parse(xml.as_bytes()).unwrap();
+    assert_eq!(cfg.providers.len(), 1);
+    // Only one CalDAV URL given: only the calendar section.
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "alice@posteo.de",
+        "--format",
+        "autoconfig",
+        "--caldav",
+        CALDAV,
+    ]);
+    let xml = stdout(&o);
+    relaxng(&xml).unwrap();
+    assert!(xml.contains("<calendar"), "{xml}");
+    assert!(!xml.contains("<addressbook"), "{xml}");
+}
+
+#[test]
+fn dav_servers_in_autodiscover_are_protocols_with_expanded_urls() {
+    let o = alice_with_dav("autodiscover", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let xml = stdout(&o);
+    assert_expanded(&xml);
+    let protocols = pox(&xml);
+    let dav: Vec<(&str, &str, u16, &str)> = protocols
+        .iter()
+        .filter(|p| p.kind.ends_with("DAV"))
+        .map(|p| (p.kind.as_str(), p.server.as_str(), p.port, p.ssl.as_str()))
+        .collect();
+    assert_eq!(
+        dav,
+        [
+            ("CalDAV", CALDAV_ALICE, 443, "on"),
+            ("CardDAV", CARDDAV_ALICE, 8443, "on")
+        ]
+    );
+    let mail = protocols
+        .iter()
+        .filter(|p| !p.kind.ends_with("DAV"))
+        .count();
+    assert!(mail >= 2, "the mail servers come first and stay");
+    assert!(protocols[..mail].iter().all(|p| !p.kind.ends_with("DAV")));
+}
+
+#[test]
+fn dav_accounts_in_the_iphone_steps() {
+    let o = alice_with_dav("ios-steps", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_expanded(&text);
+    // Long steps are wrapped: compare words.
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for path in [
+        "Settings › Apps › Calendar › Calendar Accounts › Add Account › Other › Add CalDAV Account",
+        "Settings › Apps › Contacts › Contacts Accounts › Add Account › Other › Add CardDAV Account",
+    ] {
+        assert!(words.contains(path), "{path}\n{text}");
+    }
+    assert!(text.contains("User Name      alice@posteo.de"), "{text}");
+}
+
+#[test]
+fn dav_with_an_exchange_profile_is_valid_too() {
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "someone@msn.com",
+        "--exchange",
+        "--caldav",
+        "https://dav.example.org/%EMAILADDRESS%/",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_valid_profile(&o.stdout);
+    assert!(stdout(&o).contains("https://dav.example.org/someone@msn.com/"));
+}
+
+#[test]
+fn dav_placeholders_cannot_move_the_url_for_odd_local_parts() {
+    let o = mailsetup(&[
+        "profile",
+        "--offline",
+        "a/b?c#d@example.org",
+        "--incoming",
+        "imaps://imap.example.org",
+        "--outgoing",
+        "smtps://smtp.example.org",
+        "--format",
+        "autoconfig",
+        "--caldav",
+        "https://dav.example.org/%EMAILLOCALPART%/cal/",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let xml = stdout(&o);
+    relaxng(&xml).unwrap();
+    assert!(
+        xml.contains("<url>https://dav.example.org/a%2Fb%3Fc%23d/cal/</url>"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn dav_urls_that_would_expose_passwords_are_refused() {
+    for (url, needle) in [
+        ("http://dav.posteo.de/", "is not an https:// URL"),
+        (
+            "https://alice:hunter2@dav.posteo.de/",
+            "user name or password",
+        ),
+        ("dav.posteo.de", "is not a URL"),
+    ] {
+        let o = mailsetup(&["profile", "--offline", "alice@posteo.de", "--caldav", url]);
+        assert_eq!(o.status.code(), Some(2), "{url}");
+        assert!(o.stdout.is_empty(), "{url}");
+        let e = stderr(&o);
+        assert!(e.contains(needle), "{url}: {e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
+fn refusals_name_no_flag_but_the_command_line_adds_them() {
+    let refusals = [
+        render("someone@msn.com", Format::Mobileconfig, false).unwrap_err(),
+        render("jane@gmail.com", Format::Mobileconfig, false).unwrap_err(),
+        render("alice@posteo.de", Format::Mobileconfig, true).unwrap_err(),
+        render("someone@msn.com", Format::Autoconfig, true).unwrap_err(),
+    ];
+    for e in &refusals {
+        let web = e.to_string();
+        assert!(!web.contains("--"), "{}: {web}", e.code());
+        let cli = e.for_cli();
+        assert!(cli.starts_with(&web), "{cli}");
+        assert!(cli.contains("--"), "{}: {cli}", e.code());
+    }
+    assert!(
+        refusals[0]
+            .for_cli()
+            .ends_with("Add --exchange to write one.")
+    );
+    assert!(refusals[1].for_cli().contains("--format ios-steps"));
+    assert!(refusals[2].for_cli().ends_with(": leave --exchange out."));
 }
 
 // --- the command's other answers -----------------------------------------------------

@@ -136,8 +136,11 @@ fn dav_protocols(w: &mut Writer<Vec<u8>>, dav: &DavAccount<'_>) -> io::Result<()
             if !dav.username.is_empty() {
                 text(w, "LoginName", dav.username)?;
             }
-            // Only https:// URLs get this far.
+            // Only https:// URLs get this far: TLS from the first byte, and
+            // the same SPA, SSL and Encryption elements as a mail server.
+            text(w, "SPA", "off")?;
             text(w, "SSL", "on")?;
+            text(w, "Encryption", "SSL")?;
             text(w, "AuthRequired", "on")?;
             Ok(())
         })?;

@@ -21,6 +21,42 @@ const APPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/apple/"
 /// The payload schemas the project writes.
 const PAYLOADS: &[&str] = &["com.apple.mail.managed.yaml", "com.apple.eas.account.yaml"];
 
+/// The CalDAV and CardDAV payloads' own keys, in the schema's shape, for
+/// the payload types the shared corpus does not hold. Copied by hand (keys,
+/// types, presence; descriptions left out) from apple/device-management,
+/// `mdm/profiles/com.apple.caldav.account.yaml` and
+/// `mdm/profiles/com.apple.carddav.account.yaml`. Both list
+/// `…PrincipalURL` with `macOS: n/a` only, so it is an iOS key.
+const DAV_PAYLOADS: &[(&str, &str)] = &[
+    (
+        "com.apple.caldav.account",
+        "
+- {key: CalDAVAccountDescription, type: <string>, presence: optional}
+- {key: CalDAVHostName, type: <string>, presence: required}
+- {key: CalDAVUsername, type: <string>, presence: optional}
+- {key: CalDAVPassword, type: <string>, presence: optional}
+- {key: CalDAVPrincipalURL, type: <string>, presence: optional}
+- {key: CalDAVUseSSL, type: <boolean>, presence: optional}
+- {key: CalDAVPort, type: <integer>, presence: optional}
+- {key: VPNUUID, type: <string>, presence: optional}
+",
+    ),
+    (
+        "com.apple.carddav.account",
+        "
+- {key: CardDAVAccountDescription, type: <string>, presence: optional}
+- {key: CardDAVHostName, type: <string>, presence: required}
+- {key: CardDAVUsername, type: <string>, presence: optional}
+- {key: CardDAVPassword, type: <string>, presence: optional}
+- {key: CardDAVPrincipalURL, type: <string>, presence: optional}
+- {key: CardDAVUseSSL, type: <boolean>, presence: optional}
+- {key: CardDAVPort, type: <integer>, presence: optional}
+- {key: CommunicationServiceRules, type: <dictionary>, presence: optional}
+- {key: VPNUUID, type: <string>, presence: optional}
+",
+    ),
+];
+
 #[derive(Debug, Deserialize)]
 struct File {
     payload: PayloadInfo,
@@ -87,6 +123,11 @@ impl Schema {
         for name in PAYLOADS {
             let f = load(name);
             payloads.insert(f.payload.payloadtype, f.payloadkeys);
+        }
+        for (kind, keys) in DAV_PAYLOADS {
+            let keys: Vec<KeyDef> = serde_norway::from_str(keys)
+                .unwrap_or_else(|e| panic!("the {kind} key table: {e}"));
+            payloads.insert(kind.to_string(), keys);
         }
         Schema {
             top: load("TopLevel.yaml").payloadkeys,
@@ -270,6 +311,8 @@ const SECRET_KEYS: &[&str] = &[
     "OutgoingPassword",
     "Password",
     "CertificatePassword",
+    "CalDAVPassword",
+    "CardDAVPassword",
 ];
 
 /// Fails if any dictionary of the profile has a key that carries a secret.
@@ -295,6 +338,7 @@ mod tests {
     use super::*;
     use mailsetup::address::EmailAddress;
     use mailsetup::lookup::lookup_builtin;
+    use mailsetup::output::dav::{Dav, DavServer};
     use mailsetup::output::mobileconfig::Options;
     use mailsetup::profile::{Format, Request, render};
 
@@ -308,11 +352,46 @@ mod tests {
             exchange,
             signer: None,
             options: &Options::default(),
+            dav: None,
+            short_name: None,
         })
         .unwrap()
         .bytes;
         assert_eq!(Schema::load().check(&bytes), Vec::<String>::new());
         parse(&bytes)
+    }
+
+    /// A profile with CalDAV and CardDAV payloads after the mail payload.
+    fn with_dav() -> Dictionary {
+        let email: EmailAddress = "alice@posteo.de".parse().unwrap();
+        let found = lookup_builtin(&email).unwrap();
+        let server = |u| DavServer::parse(u).unwrap();
+        let dav = Dav {
+            caldav: Some(server("https://dav.posteo.de/cal/")),
+            carddav: Some(server("https://dav.posteo.de:8843/card/")),
+        };
+        let bytes = render(&Request {
+            email: &email,
+            settings: &found.settings,
+            format: Format::Mobileconfig,
+            exchange: false,
+            signer: None,
+            options: &Options::default(),
+            dav: Some(&dav),
+            short_name: None,
+        })
+        .unwrap()
+        .bytes;
+        assert_eq!(Schema::load().check(&bytes), Vec::<String>::new());
+        parse(&bytes)
+    }
+
+    fn edit_nth(profile: &mut Dictionary, n: usize, f: impl FnOnce(&mut Dictionary)) {
+        let content = profile
+            .get_mut("PayloadContent")
+            .and_then(Value::as_array_mut)
+            .unwrap();
+        f(content[n].as_dictionary_mut().unwrap());
     }
 
     fn faults(profile: &Dictionary) -> Vec<String> {
@@ -458,6 +537,39 @@ mod tests {
         Value::Dictionary(p).to_writer_xml(&mut bytes).unwrap();
         let caught = std::panic::catch_unwind(|| assert_no_secrets(&bytes));
         assert!(caught.is_err(), "a password in the profile went unnoticed");
+    }
+
+    #[test]
+    fn walker_checks_dav_payloads_by_their_key_tables() {
+        let mut p = with_dav();
+        edit_nth(&mut p, 1, |d| {
+            d.remove("CalDAVHostName");
+        });
+        expect_one(
+            &p,
+            "PayloadContent[1]: required key CalDAVHostName is missing",
+        );
+        let mut p = with_dav();
+        edit_nth(&mut p, 2, |d| {
+            d.insert("CardDAVPort".into(), "443".into());
+        });
+        expect_one(&p, "PayloadContent[2].CardDAVPort: should be <integer>");
+        let mut p = with_dav();
+        edit_nth(&mut p, 1, |d| {
+            d.insert("CalDAVUseTLS".into(), true.into());
+        });
+        expect_one(&p, "unknown key CalDAVUseTLS");
+        let mut p = with_dav();
+        edit_nth(&mut p, 2, |d| {
+            d.insert("CardDAVPassword".into(), "hunter2".into());
+        });
+        let mut bytes = Vec::new();
+        Value::Dictionary(p).to_writer_xml(&mut bytes).unwrap();
+        let caught = std::panic::catch_unwind(|| assert_no_secrets(&bytes));
+        assert!(
+            caught.is_err(),
+            "a DAV password in the profile went unnoticed"
+        );
     }
 
     #[test]
