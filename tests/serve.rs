@@ -5,6 +5,7 @@
 //! for signatures), not against the writers' own code.
 
 mod lab;
+mod schema;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -191,7 +192,13 @@ async fn autodiscover_round_trip_on_every_spelling_of_the_path() {
             .skip(1)
             .map(str::to_string)
             .collect();
-        assert_eq!(protocols.len(), 4, "{xml}");
+        // Four mail servers, then the domain's CalDAV server.
+        assert_eq!(protocols.len(), 5, "{xml}");
+        assert_eq!(elements(&protocols[4], "Type"), ["CalDAV"], "{xml}");
+        assert_eq!(
+            elements(&protocols[4], "Server"),
+            ["https://dav.example.test/cal/jane@example-alias.test/"]
+        );
         let find = |server: &str, port: &str| {
             protocols
                 .iter()
@@ -441,6 +448,8 @@ async fn providers_with_their_own_iphone_account_get_a_422_that_names_it() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let text = r.text().await.unwrap();
     assert!(text.contains("Add Account › Google"), "{text}");
+    // Words for a web page: no command-line flags.
+    assert!(!text.contains("--format"), "{text}");
     // The page offers no download then, and says why.
     let html = client()
         .get(s.url("/?email=jane%40gmail.com"))
@@ -452,6 +461,7 @@ async fn providers_with_their_own_iphone_account_get_a_422_that_names_it() {
         .unwrap();
     assert!(!html.contains(r#"id="profile-link""#), "{html}");
     assert!(html.contains("Add Account › Google"), "{html}");
+    assert!(!html.contains("--format"), "{html}");
     s.stop().await;
 }
 
@@ -1067,5 +1077,94 @@ async fn a_request_over_its_deadline_gets_408() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
     assert!(start.elapsed() < Duration::from_secs(4));
+    s.stop().await;
+}
+
+const DAV_TOML: &str = r#"
+[[domain]]
+name = "dav.test"
+display_name = "A Rather Long Provider Name"
+short_name = "Dav & Co"
+incoming = [{ url = "imaps://imap.dav.test", auth = ["password"] }]
+outgoing = [{ url = "smtps://smtp.dav.test", auth = ["password"] }]
+caldav = "https://cal.dav.test/%EMAILADDRESS%/"
+carddav = "https://card.%EMAILDOMAIN%/%EMAILLOCALPART%/"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domains_dav_urls_and_short_name_reach_every_output_expanded() {
+    let s = Running::start(config(DAV_TOML), offline(), "127.0.0.1").await;
+    let c = client();
+    let cal = "https://cal.dav.test/Jo@dav.test/";
+    let card = "https://card.dav.test/Jo/";
+    let get = |path: &'static str| {
+        c.get(s.url(path))
+            .query(&[("emailaddress", "Jo+x@dav.test")])
+            .send()
+    };
+    let expanded = |what: &str, text: &str| {
+        assert!(text.contains(cal), "{what}: {text}");
+        assert!(text.contains(card), "{what}: {text}");
+        assert!(!text.contains("%EMAIL"), "{what} has a placeholder: {text}");
+    };
+
+    let xml = get("/mail/config-v1.1.xml")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_valid_autoconfig(&xml);
+    expanded("autoconfig", &xml);
+    assert_eq!(elements(&xml, "displayShortName"), ["Dav &amp; Co"]);
+
+    let r = c
+        .post(s.url("/autodiscover/autodiscover.xml"))
+        .header("Content-Type", "text/xml")
+        .body(pox_request("Jo+x@dav.test", OUTLOOK_2006A))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let xml = r.text().await.unwrap();
+    expanded("autodiscover", &xml);
+    assert_eq!(
+        elements(&xml, "Type"),
+        ["IMAP", "SMTP", "CalDAV", "CardDAV"]
+    );
+
+    let r = get("/apple/mobileconfig").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.bytes().await.unwrap();
+    assert_eq!(schema::Schema::load().check(&body), Vec::<String>::new());
+    schema::assert_no_secrets(&body);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    expanded("mobileconfig", &text);
+    assert!(text.contains("com.apple.caldav.account"), "{text}");
+    assert!(text.contains("com.apple.carddav.account"), "{text}");
+
+    let steps = get("/apple/steps").await.unwrap().text().await.unwrap();
+    expanded("iPhone steps", &steps);
+    assert!(steps.contains("Add CalDAV Account"), "{steps}");
+
+    // Without an address the client fills in the placeholders itself: the
+    // domain is known, the user is not.
+    let xml = c
+        .get(s.url("/mail/config-v1.1.xml"))
+        .header("Host", "autoconfig.dav.test")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_valid_autoconfig(&xml);
+    assert_eq!(
+        elements(&xml, "url"),
+        [
+            "https://cal.dav.test/%EMAILADDRESS%/",
+            "https://card.dav.test/%EMAILLOCALPART%/"
+        ]
+    );
     s.stop().await;
 }
