@@ -18,6 +18,11 @@
 //!
 //! Both rules read the provider table (`oauth_only`, `ios`,
 //! `app_password_url`), never a list of domains.
+//!
+//! Calendar and contacts servers ([`Request::dav`]) go into every format
+//! with the mail account's user name. Refusals ([`ProfileError`]) are worded
+//! for any reader; the command line adds its flags with
+//! [`ProfileError::for_cli`].
 
 use std::fmt;
 use std::str::FromStr;
