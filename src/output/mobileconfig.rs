@@ -151,6 +151,29 @@ struct Common {
     version: u8,
 }
 
+impl Common {
+    /// The keys every payload of `id`'s profile carries: its identifier is
+    /// the profile's plus `suffix`, its UUID derived from the payload type.
+    fn new(
+        id: &Identity,
+        payload_type: &'static str,
+        suffix: &str,
+        description: String,
+        display_name: String,
+        opts: &Options,
+    ) -> Common {
+        Common {
+            description,
+            display_name,
+            identifier: format!("{}.{suffix}", id.identifier),
+            organization: optional(&opts.organization),
+            payload_type,
+            uuid: upper(id.payload_uuid(payload_type)),
+            version: 1,
+        }
+    }
+}
+
 /// The profile around the payloads (TopLevel).
 #[derive(Serialize)]
 struct Profile {
@@ -331,15 +354,14 @@ pub fn mail_profile(account: &MailAccount<'_>, opts: &Options) -> Vec<u8> {
         outgoing_ssl: use_ssl(outgoing.server.security),
         outgoing_username: username(&outgoing),
         same_password,
-        common: Common {
-            description: format!("The mail account {shown}."),
-            display_name: format!("{description} mail"),
-            identifier: format!("{}.mail", id.identifier),
-            organization: optional(&opts.organization),
-            payload_type: PAYLOAD,
-            uuid: upper(id.payload_uuid(PAYLOAD)),
-            version: 1,
-        },
+        common: Common::new(
+            &id,
+            PAYLOAD,
+            "mail",
+            format!("The mail account {shown}."),
+            format!("{description} mail"),
+            opts,
+        ),
     };
     let top_description = format!(
         "Sets up the email account {shown} in the Mail app{}. You will be asked for its password while installing; the password is not part of this profile.",
@@ -362,15 +384,14 @@ pub fn exchange_profile(account: &ExchangeAccount<'_>, opts: &Options) -> Vec<u8
         oauth: true,
         ssl: true,
         username: clean(account.username).into_owned(),
-        common: Common {
-            description: format!("The Exchange account {shown}, signing in with Microsoft."),
-            display_name: format!("{description} (Exchange)"),
-            identifier: format!("{}.exchange", id.identifier),
-            organization: optional(&opts.organization),
-            payload_type: PAYLOAD,
-            uuid: upper(id.payload_uuid(PAYLOAD)),
-            version: 1,
-        },
+        common: Common::new(
+            &id,
+            PAYLOAD,
+            "exchange",
+            format!("The Exchange account {shown}, signing in with Microsoft."),
+            format!("{description} (Exchange)"),
+            opts,
+        ),
     };
     let top_description = format!(
         "Sets up {shown} as an Exchange account for Mail, Contacts and Calendars{}. After installing, the iPhone opens Microsoft's sign-in page; no password is part of this profile.",
@@ -420,15 +441,14 @@ fn dav_payload(
         DavKind::CalDav => ("com.apple.caldav.account", "caldav", "calendars"),
         DavKind::CardDav => ("com.apple.carddav.account", "carddav", "contacts"),
     };
-    let common = Common {
-        description: format!("The {what} of {shown} ({}).", kind.name()),
-        display_name: format!("{description} {what}"),
-        identifier: format!("{}.{suffix}", id.identifier),
-        organization: optional(&opts.organization),
+    let common = Common::new(
+        id,
         payload_type,
-        uuid: upper(id.payload_uuid(payload_type)),
-        version: 1,
-    };
+        suffix,
+        format!("The {what} of {shown} ({}).", kind.name()),
+        format!("{description} {what}"),
+        opts,
+    );
     let account_description = format!("{description} {what}");
     // DavServer only holds https:// URLs, so SSL is always on.
     let (host, port, url) = (
