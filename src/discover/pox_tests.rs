@@ -1,3 +1,6 @@
+//! Tests of the Autodiscover (POX) response parser: real-shaped answers,
+//! redirects, and hostile input (DTDs, entities, depth, size).
+
 use super::*;
 
 const SETTINGS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
