@@ -206,6 +206,30 @@ impl<S: Io> LineConn<S> {
         }
     }
 
+    /// Starts a SASL exchange with `AUTH <mechanism>`, the way POP3 (RFC 5034
+    /// §4) and SMTP (RFC 4954 §4) both write it: the first message goes on
+    /// the same line as an initial response, except for LOGIN, whose first
+    /// message answers the server's prompt. Returns the messages still to
+    /// send, in order.
+    pub(crate) async fn start_auth<'m>(
+        &mut self,
+        mechanism: super::wire::sasl::Mechanism,
+        messages: &'m [super::wire::sasl::Message],
+    ) -> Result<std::slice::Iter<'m, super::wire::sasl::Message>, ProbeError> {
+        let name = mechanism.name();
+        match messages.split_first() {
+            Some((first, rest)) if mechanism != super::wire::sasl::Mechanism::Login => {
+                self.send_sasl(&format!("AUTH {name} "), first, "AUTH")
+                    .await?;
+                Ok(rest.iter())
+            }
+            _ => {
+                self.send(&format!("AUTH {name}"), "AUTH").await?;
+                Ok(messages.iter())
+            }
+        }
+    }
+
     async fn write(&mut self, bytes: &[u8], step: &'static str) -> Result<(), ProbeError> {
         let io = &mut self.io;
         tokio::time::timeout(self.ctx.read_timeout, async move {

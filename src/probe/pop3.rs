@@ -100,19 +100,7 @@ impl Dialect for Pop3 {
             return Ok(reply(c, ok, &text));
         }
         let messages = sasl::messages(mechanism, user, creds.expose(), host, port);
-        let name = mechanism.name();
-        let mut pending = messages.iter();
-        // RFC 5034 §4: an initial response may follow the mechanism name
-        // (not for LOGIN, whose first message answers a prompt).
-        match pending.next() {
-            Some(first) if mechanism != Mechanism::Login => {
-                c.send_sasl(&format!("AUTH {name} "), first, "AUTH").await?
-            }
-            _ => {
-                pending = messages.iter();
-                c.send(&format!("AUTH {name}"), "AUTH").await?
-            }
-        }
+        let mut pending = c.start_auth(mechanism, &messages).await?;
         for _ in 0..8 {
             let line = c.read_line("AUTH").await?;
             match pop3::parse_reply(&line).map_err(|e| c.ctx.wire(e))? {

@@ -95,18 +95,7 @@ impl Dialect for Smtp {
         port: u16,
     ) -> Result<LoginReply, ProbeError> {
         let messages = sasl::messages(mechanism, creds.username(), creds.expose(), host, port);
-        let name = mechanism.name();
-        let mut pending = messages.iter();
-        // RFC 4954 §4: an initial response may follow the mechanism name.
-        match pending.next() {
-            Some(first) if mechanism != Mechanism::Login => {
-                c.send_sasl(&format!("AUTH {name} "), first, "AUTH").await?
-            }
-            _ => {
-                pending = messages.iter();
-                c.send(&format!("AUTH {name}"), "AUTH").await?
-            }
-        }
+        let mut pending = c.start_auth(mechanism, &messages).await?;
         for _ in 0..8 {
             let r = read_reply(c, "AUTH").await?;
             if r.code == 334 {
