@@ -86,6 +86,24 @@ pub struct Tried {
     /// A short explanation for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Why a probed candidate was rejected (guessing): in JSON its finding
+    /// code; `check` turns it into a finding with a fix.
+    #[serde(
+        rename = "code",
+        serialize_with = "problem_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem: Option<crate::probe::ProbeError>,
+}
+
+fn problem_code<S: serde::Serializer>(
+    p: &Option<crate::probe::ProbeError>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(e) => e.code().serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The answer to a lookup: the `lookup --json` document.
@@ -190,6 +208,7 @@ pub fn lookup_builtin(email: &EmailAddress) -> Option<Lookup> {
         result: TryResult::Found,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     Some(finish(email, settings, tried))
 }
@@ -239,6 +258,7 @@ async fn discover_settings(
         result: TryResult::NotFound,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     if opts.offline {
         return Err(LookupError::NotBuiltIn {

@@ -661,6 +661,7 @@ fn fake_lookup(email: &EmailAddress) -> Lookup {
         result: lookup::TryResult::Found,
         ms: 1,
         detail: None,
+        problem: None,
     }];
     lookup::finish(email, settings, tried)
 }

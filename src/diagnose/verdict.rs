@@ -22,20 +22,42 @@ pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> 
         return out.trim_end().to_string();
     }
     let state = |role: Role| -> Option<Result<(), String>> {
-        let s = servers.iter().find(|s| s.role == role)?;
+        let missing = match role {
+            Role::Incoming => FindingCode::NoIncoming,
+            Role::Outgoing => FindingCode::NoOutgoing,
+        };
+        if findings.iter().any(|f| f.code == missing) {
+            return Some(Err(reason(missing).to_string()));
+        }
+        let s = servers
+            .iter()
+            .find(|s| s.role == role && !s.is_alternative())?;
         let url = s.report.url.to_string();
         let first_error = findings
             .iter()
             .filter(|f| f.severity == Severity::Error && f.server.as_deref() == Some(url.as_str()))
             .min_by_key(|f| rank(f.code));
         Some(match first_error {
-            Some(f) => Err(reason(f.code).to_string()),
+            Some(f) => {
+                let mut why = reason(f.code).to_string();
+                let works_instead = servers
+                    .iter()
+                    .find(|a| a.instead_of.as_deref() == Some(url.as_str()) && a.report.works());
+                if let Some(a) = works_instead {
+                    why.push_str(&format!(
+                        " (port {} of the same server works: {})",
+                        a.report.url.port, a.report.url
+                    ));
+                }
+                Err(why)
+            }
             None => Ok(()),
         })
     };
-    let logged_in = servers.iter().any(|s| s.report.login == LoginStatus::Ok);
+    let planned = || servers.iter().filter(|s| !s.is_alternative());
+    let logged_in = planned().any(|s| s.report.login == LoginStatus::Ok);
     let all_logged_in =
-        !servers.is_empty() && servers.iter().all(|s| s.report.login == LoginStatus::Ok);
+        planned().next().is_some() && planned().all(|s| s.report.login == LoginStatus::Ok);
     let sentence = match (state(Role::Incoming), state(Role::Outgoing)) {
         (Some(Ok(())), Some(Ok(()))) => {
             let login = match ctx.secret {
@@ -114,12 +136,12 @@ fn rank(code: FindingCode) -> usize {
 fn reason(code: FindingCode) -> &'static str {
     match code {
         FindingCode::NoIncoming | FindingCode::NoOutgoing => {
-            "no working server could be found for it"
+            "no server could be found that works safely (see the findings)"
         }
         FindingCode::DnsFailure => {
             "DNS did not answer, so the server could not even be looked up (a network problem, not the settings)"
         }
-        FindingCode::DnsNotFound => "the server name does not exist (a typo or an outdated name)",
+        FindingCode::DnsNotFound => "the server name was not found in DNS",
         FindingCode::TcpUnreachable => {
             "the server cannot be reached on that port (blocked or wrong port)"
         }
@@ -163,6 +185,7 @@ mod tests {
             role,
             probed: true,
             username: "u".into(),
+            instead_of: None,
             report: ServerReport::new(url.parse().unwrap()),
         }
     }

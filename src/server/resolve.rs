@@ -229,6 +229,7 @@ fn configured(email: &EmailAddress, d: &DomainConfig, servers: &DomainServers) -
         result: TryResult::Found,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     lookup::finish(email, settings, tried)
 }
