@@ -101,6 +101,10 @@ pub fn spinner(g: &Global) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let pb = indicatif::ProgressBar::new_spinner();
+    // One line, cut to the terminal's width: a long URL must not wrap.
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {wide_msg}") {
+        pb.set_style(style);
+    }
     pb.set_message("starting…");
     pb.enable_steady_tick(Duration::from_millis(100));
     Some(pb)

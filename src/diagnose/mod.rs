@@ -211,7 +211,7 @@ pub async fn check_with_progress(
     let observer = progress.clone().map(|p| {
         Arc::new(move |t: &lookup::Tried| {
             p(&format!(
-                "Looking up settings: {} {} — {}",
+                "Looking up settings… {} {}: {}",
                 t.source,
                 t.url,
                 crate::discover::log::result_word(t.result)

@@ -17,6 +17,13 @@ pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> 
             p.name, f.fix
         ));
     }
+    let missing = findings
+        .iter()
+        .any(|f| matches!(f.code, FindingCode::NoIncoming | FindingCode::NoOutgoing));
+    if ctx.offline && missing {
+        out.push_str("Nothing could be checked: no usable server is known for this account without asking the network (--offline); see the findings.");
+        return out.trim_end().to_string();
+    }
     if ctx.offline {
         out.push_str("The servers were not contacted (--offline): the findings come from the provider table only.");
         return out.trim_end().to_string();
@@ -239,6 +246,35 @@ mod tests {
         let mut warn = error("port-25-submission", "smtp://o.test:587");
         warn.severity = Severity::Warning;
         assert!(say(&s, &[warn]).starts_with("Your incoming and outgoing"));
+    }
+
+    #[test]
+    fn a_missing_side_fails_that_side_and_a_working_stand_in_is_named() {
+        let s = [server(Role::Incoming, "imaps://i.test")];
+        let mut missing = error("no-outgoing", "");
+        missing.server = None;
+        assert_eq!(
+            say(&s, &[missing.clone()]),
+            "Your incoming mail server works; sending mail will fail because no server could be found that works safely (see the findings)."
+        );
+        let mut no_in = missing.clone();
+        no_in.code = FindingCode::NoIncoming;
+        assert!(
+            say(&[], &[no_in, missing])
+                .starts_with("Neither receiving nor sending mail will work: no server")
+        );
+
+        let mut out = [
+            server(Role::Incoming, "imaps://i.test"),
+            server(Role::Outgoing, "smtp://o.test"),
+            server(Role::Outgoing, "smtps://o.test"),
+        ];
+        out[2].instead_of = Some("smtp://o.test:587".into());
+        let blocked = [error("tcp-unreachable", "smtp://o.test:587")];
+        assert_eq!(
+            say(&out, &blocked),
+            "Your incoming mail server works; sending mail will fail because the server cannot be reached on that port (blocked or wrong port) (port 465 of the same server works: smtps://o.test:465)."
+        );
     }
 
     #[test]
