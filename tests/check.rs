@@ -1839,6 +1839,51 @@ fn a_blocked_submission_port_tries_the_other_and_the_fix_names_it() {
     assert_eq!(alt["url"], "smtps://127.0.3.70:465");
     assert_eq!(alt["reachable"], true);
     assert!(v["verdict"].as_str().unwrap().contains("port 465"), "{v:#}");
+    let ca = shared().ca.ca_file();
+    let human = mailsetup(
+        &[
+            "check",
+            "--timeout",
+            "3",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--offline",
+            "a@lab.test",
+            "--outgoing",
+            "smtp://127.0.3.70:587",
+        ],
+        None,
+    );
+    // --offline contacts nothing, so nothing stands in.
+    assert!(
+        !human.stdout.contains("tried instead of"),
+        "{}",
+        human.stdout
+    );
+    let human = mailsetup(
+        &[
+            "check",
+            "--timeout",
+            "3",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--dns",
+            NOWHERE_DNS,
+            "--ispdb-url",
+            NOWHERE_ISPDB,
+            "a@lab.test",
+            "--outgoing",
+            "smtp://127.0.3.70:587",
+        ],
+        None,
+    );
+    assert!(
+        human.stdout.contains(
+            "Outgoing (SMTP) smtps://127.0.3.70:465 (tried instead of smtp://127.0.3.70:587)"
+        ),
+        "{}",
+        human.stdout
+    );
     // Both blocked: the fix says the other was tried too.
     let _hole2 = Blackhole::start("127.0.3.71:587");
     let _hole3 = Blackhole::start("127.0.3.71:465");

@@ -40,7 +40,13 @@ fn server(out: &mut String, s: &ServerCheck) {
         Role::Incoming => "Incoming",
         Role::Outgoing => "Outgoing",
     };
-    let _ = writeln!(out, "{role} ({}) {}", r.url.protocol.label(), r.url);
+    let _ = write!(out, "{role} ({}) {}", r.url.protocol.label(), r.url);
+    match &s.instead_of {
+        Some(blocked) => {
+            let _ = writeln!(out, " (tried instead of {blocked})");
+        }
+        None => out.push('\n'),
+    }
     let row = |out: &mut String, k: &str, v: &str| {
         let body = wrap(v, WIDTH, 15);
         let _ = write!(out, "  {k:<13}{}", body.trim_start());
