@@ -157,6 +157,11 @@ pub enum ProbeError {
         /// The operating system's reason.
         detail: String,
     },
+    /// Not dialled: the discovery's network policy refused the address or
+    /// port, or its budget is spent (only discovery run by the service
+    /// sets such a policy).
+    #[error("{0}")]
+    NotDialled(crate::net::policy::Refusal),
 }
 
 fn names_words(names: &[String]) -> String {
@@ -174,7 +179,8 @@ impl ProbeError {
             ProbeError::DnsNotFound { .. } | ProbeError::DnsFailed { .. } => "dns-not-found",
             ProbeError::Refused { .. }
             | ProbeError::ConnectTimedOut { .. }
-            | ProbeError::Unreachable { .. } => "tcp-unreachable",
+            | ProbeError::Unreachable { .. }
+            | ProbeError::NotDialled(_) => "tcp-unreachable",
             ProbeError::PlaintextPort { .. } | ProbeError::TlsPort => "tls-mismatch",
             ProbeError::StarttlsNotOffered { .. }
             | ProbeError::StarttlsRefused { .. }
@@ -237,6 +243,9 @@ mod tests {
             assert_eq!(e.code(), code, "{e}");
         }
         assert!(!ProbeError::Refused { addr }.reached());
+        let not_dialled = ProbeError::NotDialled(crate::net::policy::Refusal::NotPublic(addr.ip()));
+        assert!(!not_dialled.reached());
+        assert_eq!(not_dialled.to_string(), "not a public address");
         assert!(ProbeError::Preauth.reached());
     }
 
