@@ -28,8 +28,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod discovery;
 mod domain;
 
+pub use discovery::DiscoveryConfig;
 pub use domain::{DomainConfig, DomainServers};
 
 /// A configuration the server refuses to start with.
@@ -73,6 +75,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// The operator's domains, by every name (main name and aliases).
     pub domains: HashMap<String, std::sync::Arc<DomainConfig>>,
+    /// Where discovery on behalf of visitors may reach (`[discovery]`).
+    pub discovery: DiscoveryConfig,
 }
 
 impl Default for Config {
@@ -89,6 +93,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             domains: HashMap::new(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }
@@ -159,6 +164,7 @@ struct File {
     request_timeout_secs: Option<Spanned<u64>>,
     #[serde(default)]
     domain: Vec<domain::FileDomain>,
+    discovery: Option<discovery::FileDiscovery>,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +320,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
 
+    let discovery = discovery::discovery(file.discovery.as_ref(), &at)?;
+
     Ok(Config {
         listen,
         public_url,
@@ -326,6 +334,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         cache,
         request_timeout,
         domains,
+        discovery,
     })
 }
 
