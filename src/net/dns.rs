@@ -136,15 +136,17 @@ impl Dns {
         }
     }
 
-    fn spend(&self, questions: u32) -> Result<(), DnsError> {
+    /// Spends the budget for `questions` questions about `key`; a
+    /// question asked before is answered from the resolver's cache.
+    fn spend(&self, key: String, questions: u32) -> Result<(), DnsError> {
         self.guard
-            .take_questions(questions)
+            .take_questions_for(&key, questions)
             .map_err(|_| DnsError::OverBudget)
     }
 
     /// The addresses of `host` (two questions: A and AAAA).
     pub async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
-        self.spend(2)?;
+        self.spend(format!("A/AAAA {host}"), 2)?;
         let found = self.plain.lookup_ip(fqdn(host)).await.map_err(classify)?;
         let ips: Vec<IpAddr> = found.iter().collect();
         if ips.is_empty() {
@@ -155,7 +157,7 @@ impl Dns {
 
     /// The MX records of `domain`, lowest preference first.
     pub async fn mx(&self, domain: &str) -> Result<Vec<Mx>, DnsError> {
-        self.spend(1)?;
+        self.spend(format!("MX {domain}"), 1)?;
         let found = self.plain.mx_lookup(fqdn(domain)).await.map_err(classify)?;
         let mut mx: Vec<Mx> = found
             .answers()
@@ -178,7 +180,7 @@ impl Dns {
     /// The SRV records at `name`, best first, with DNSSEC validation asked
     /// alongside.
     pub async fn srv(&self, name: &str) -> Result<SrvAnswer, DnsError> {
-        self.spend(2)?;
+        self.spend(format!("SRV {name}"), 2)?;
         let (plain, validated) = tokio::join!(
             self.plain.srv_lookup(fqdn(name)),
             self.validating.srv_lookup(fqdn(name))
