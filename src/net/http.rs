@@ -128,7 +128,8 @@ impl Http {
             .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION")));
-        if !self.guard.policy().allow_private {
+        let policy = self.guard.policy();
+        if policy.anonymous || !policy.allow_private {
             // A proxy would dial for us, out of the guard's sight.
             b = b.no_proxy();
         }
