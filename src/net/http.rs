@@ -120,6 +120,16 @@ impl Http {
         Ok(http)
     }
 
+    /// The same client, connecting only where `guard` allows (one guard
+    /// per discovery).
+    pub fn guarded(&self, guard: Guard) -> Http {
+        Http {
+            tls: self.tls.clone(),
+            dns: self.dns.guarded(guard.clone()),
+            guard,
+        }
+    }
+
     /// A client for one request and its redirects: the resolver carries
     /// what the chain has dialled so far.
     fn client(&self, resolver: GuardedResolver) -> Result<reqwest::Client, String> {

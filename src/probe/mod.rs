@@ -145,10 +145,13 @@ impl ProbeOptions {
         })
     }
 
-    /// The same options, dialling only where `guard` allows (discovery run
-    /// by the service; see [`crate::net::policy`]). Without, any address
-    /// and port may be dialled.
+    /// The same options, dialling only where `guard` allows and spending
+    /// its DNS budget (discovery; see [`crate::net::policy`]). Without, any
+    /// address and port may be dialled.
     pub fn guarded(mut self, guard: Guard) -> ProbeOptions {
+        if let Ok(dns) = self.dns.as_ref() {
+            self.dns = Arc::new(Ok(dns.guarded(guard.clone())));
+        }
         self.guard = guard;
         self
     }
@@ -199,17 +202,7 @@ async fn run(url: &ServerUrl, opts: &ProbeOptions, creds: Option<&Credentials>) 
         transcript.note(format!("stopped: {e}"));
         // A secret was given but never sent because no trusted TLS session
         // came about.
-        let tls_failed = matches!(
-            e.code(),
-            "tls-mismatch"
-                | "starttls-missing"
-                | "starttls-injection"
-                | "cert-untrusted"
-                | "cert-expired"
-                | "cert-name-mismatch"
-                | "tls-outdated"
-                | "preauth"
-        );
+        let tls_failed = e.code().is_tls_failure();
         if creds.is_some() && report.login == LoginStatus::Skipped && tls_failed {
             report.login = LoginStatus::RefusedInsecure;
         }
