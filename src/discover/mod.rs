@@ -182,8 +182,9 @@ pub fn dns_result(e: &DnsError) -> TryResult {
 
 /// Details written by this program (not by the network) that an anonymous
 /// visitor may read.
-const OWN_WORDS: [&str; 6] = [
+const OWN_WORDS: [&str; 7] = [
     crate::net::policy::NOT_PUBLIC,
+    crate::net::http::PLAIN_REDIRECT,
     "not a standard port",
     "not asked",
     "stopped: a better source",

@@ -35,6 +35,9 @@ use super::policy::{Guard, HTTP_PORTS, Refusal};
 /// The most a response body may hold (XML in practice).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// Why a plain-HTTP redirect to another host is refused.
+pub const PLAIN_REDIRECT: &str = "a redirect over plain HTTP to another host is not followed: anyone on the path could have written it";
+
 /// The most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -209,7 +212,7 @@ impl Http {
                 if url.scheme() == "http" && next.host_str() != url.host_str() {
                     return Err(FetchError::Refused {
                         url: next.to_string(),
-                        why: "a redirect over plain HTTP to another host is not followed: anyone on the path could have written it".into(),
+                        why: PLAIN_REDIRECT.into(),
                     });
                 }
                 if hop == MAX_REDIRECTS {
@@ -414,6 +417,43 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::net::policy::Policy;
+
+    async fn service_client() -> Http {
+        let tls = crate::net::tls::client_config(None).unwrap();
+        let dns = Dns::new(Some("127.0.0.1:9".parse().unwrap())).unwrap();
+        Http::new(&tls, dns, Guard::new(Policy::service(false))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_service_refuses_private_literals_and_other_ports_before_connecting() {
+        let http = service_client().await;
+        let deadline = Instant::now() + std::time::Duration::from_secs(2);
+        let allow = |_: &Url| Ok(());
+        for (url, want) in [
+            ("http://127.0.0.1/", "not a public address"),
+            ("https://[::ffff:10.0.0.5]/x", "not a public address"),
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                "not a public address",
+            ),
+            ("https://8.8.8.8:8443/", "not a standard port (8443)"),
+            (
+                "http://example.test:6379/FLUSHALL",
+                "not a standard port (6379)",
+            ),
+        ] {
+            let e = http
+                .get(Url::parse(url).unwrap(), deadline, &allow)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, FetchError::Policy(_)), "{url}: {e:?}");
+            assert!(e.to_string().starts_with(want), "{url}: {e}");
+        }
+        // Refused without a connection, so nothing was spent.
+        assert_eq!(http.guard.spent(), (0, 0));
+    }
 
     #[test]
     fn messages_say_what_happened() {
