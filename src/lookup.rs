@@ -34,6 +34,10 @@ pub struct Options {
     pub ispdb_url: String,
     /// Probe what was found (TLS handshake and capabilities only).
     pub verify: bool,
+    /// Where discovery may connect, and how much it may spend
+    /// ([`crate::net::policy`]): the command line's by default; the
+    /// service's for `serve`.
+    pub policy: crate::net::policy::Policy,
 }
 
 impl Default for Options {
@@ -45,6 +49,7 @@ impl Default for Options {
             ca_file: None,
             ispdb_url: DEFAULT_ISPDB_URL.to_string(),
             verify: false,
+            policy: crate::net::policy::Policy::CLI,
         }
     }
 }

@@ -98,6 +98,7 @@ impl Global {
             ca_file: self.ca_file.clone(),
             ispdb_url: self.ispdb_url.clone(),
             verify: false,
+            policy: mailsetup::net::policy::Policy::CLI,
         }
     }
 }

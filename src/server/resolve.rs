@@ -12,13 +12,19 @@
 //! every address of a domain, discovery runs for the placeholder address
 //! `%EMAILLOCALPART%@domain` and each answer is personalised afterwards;
 //! this also keeps users' addresses from being sent to the sources asked.
+//!
+//! Discovery here runs for anonymous visitors, under the service's network
+//! policy ([`crate::net::policy::Policy::service`]: public addresses and
+//! standard ports only, a budget per request, no network text in `tried`),
+//! and at most `[discovery] max_concurrent` at once: a request that would
+//! start one more is answered 503 with `Retry-After`, never queued.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::config::{Config, DomainConfig, DomainServers};
+use super::config::{Config, DiscoveryConfig, DomainConfig, DomainServers};
 use super::error::AppError;
 use super::metrics::Metrics;
 use super::ratelimit::{ClientKey, FIXED_DISCOVERY_COST, Limiter};
@@ -36,8 +42,10 @@ pub const PLACEHOLDER_LOCAL: &str = "%EMAILLOCALPART%";
 pub type DiscoverFn =
     Arc<dyn Fn(EmailAddress) -> BoxFuture<'static, Result<Lookup, LookupError>> + Send + Sync>;
 
-/// Discovery with [`lookup::lookup`] and `opts`.
-pub fn network_discovery(opts: lookup::Options) -> DiscoverFn {
+/// Discovery with [`lookup::lookup`] and `opts`, under the service's
+/// network policy as `discovery` configures it.
+pub fn network_discovery(mut opts: lookup::Options, discovery: &DiscoveryConfig) -> DiscoverFn {
+    opts.policy = crate::net::policy::Policy::service(discovery.allow_private_addresses);
     let opts = Arc::new(opts);
     Arc::new(move |email| {
         let opts = opts.clone();
@@ -102,8 +110,17 @@ impl Resolved {
     }
 }
 
+/// How long a client told "busy" is asked to wait.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
+
+/// Every discovery slot is taken.
+#[derive(Debug)]
+struct Busy;
+
 /// Finds settings for addresses; cheap to share.
 pub struct Resolver {
+    /// One permit per discovery that may run at once.
+    running: Arc<tokio::sync::Semaphore>,
     domains: HashMap<String, Arc<DomainConfig>>,
     help_desk: bool,
     cache: moka::future::Cache<String, Result<Lookup, LookupError>>,
@@ -127,6 +144,9 @@ impl Resolver {
             .time_to_live(config.cache.ttl)
             .build();
         Resolver {
+            running: Arc::new(tokio::sync::Semaphore::new(
+                config.discovery.max_concurrent as usize,
+            )),
             domains: config.domains.clone(),
             help_desk: config.help_desk,
             cache,
@@ -209,7 +229,7 @@ impl Resolver {
         let domain = email.domain().to_string();
         let result = match self.cache.get(&domain).await {
             // A cached answer costs nobody anything.
-            Some(hit) => hit,
+            Some(hit) => Ok(hit),
             None => {
                 self.limiter.admit(client).map_err(AppError::RateLimited)?;
                 let template = EmailAddress::parse(&format!("{PLACEHOLDER_LOCAL}@{domain}"))
@@ -219,8 +239,12 @@ impl Resolver {
                 let discover = self.discover.clone();
                 let metrics = self.metrics.clone();
                 let limiter = self.limiter.clone();
+                let running = self.running.clone();
+                // One being discovered costs no slot; a new discovery takes
+                // one or is refused (and the refusal not cached).
                 self.cache
-                    .get_with(domain, async move {
+                    .try_get_with(domain, async move {
+                        let _slot = running.try_acquire_owned().map_err(|_| Busy)?;
                         let r = discover(template).await;
                         let tried = match &r {
                             Ok(l) => &l.tried,
@@ -230,14 +254,21 @@ impl Resolver {
                         // Whoever started the discovery pays for it; those
                         // who joined it while it ran do not.
                         limiter.charge(client, discovery_cost(&r));
-                        r
+                        Ok::<_, Busy>(r)
                     })
                     .await
             }
         };
         match result {
-            Ok(found) => Ok(personalise(found, email)),
-            Err(e) => Err(AppError::NotFound(e.to_string())),
+            Ok(Ok(found)) => Ok(personalise(found, email)),
+            Ok(Err(e)) => Err(AppError::NotFound(e.to_string())),
+            Err(busy) => {
+                let Busy = *busy;
+                tracing::warn!(
+                    "every discovery slot is taken ([discovery] max_concurrent): answering 503"
+                );
+                Err(AppError::Busy(BUSY_RETRY_AFTER_SECS))
+            }
         }
     }
 }

@@ -39,10 +39,13 @@ pub fn config(text: &str) -> Config {
 
 /// Discovery that never touches the network (built-in data only).
 pub fn offline() -> DiscoverFn {
-    resolve::network_discovery(Options {
-        offline: true,
-        ..Options::default()
-    })
+    resolve::network_discovery(
+        Options {
+            offline: true,
+            ..Options::default()
+        },
+        &Default::default(),
+    )
 }
 
 /// An HTTP client that trusts the program's roots plus `ca_file`, and
