@@ -875,7 +875,8 @@ async fn served_certificate(
 }
 
 fn pem_der(pem: &str) -> Vec<u8> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
         .next()
         .unwrap()
         .unwrap()
