@@ -990,10 +990,10 @@ async fn sighup_reloads_the_tls_certificate() {
     );
 }
 
-/// Runs wrk against `url` (16 connections, 10 s) and returns its report.
+/// Runs wrk against `url` (16 connections, 6 s) and returns its report.
 fn wrk(url: &str, script: Option<&std::path::Path>) -> String {
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", "-c16", "-d10s", "--timeout", "5s"]);
+    cmd.args(["-t2", "-c16", "-d6s", "--timeout", "5s"]);
     if let Some(s) = script {
         cmd.arg("-s").arg(s);
     }

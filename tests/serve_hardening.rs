@@ -598,3 +598,130 @@ fn idle_and_slowloris_floods_under_1024_descriptors_leave_others_served() {
     assert!(log.contains("open files limit"), "{log}");
     assert!(log.contains("capped below connections.max"), "{log}");
 }
+
+/// An autoconfig file for `domain` whose SMTP server is `smtp`
+/// (`host:port:socketType`).
+fn autoconfig_file(domain: &str, smtp: (&str, u16, &str)) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="{domain}">
+    <domain>{domain}</domain>
+    <displayName>{domain} mail</displayName>
+    <incomingServer type="imap">
+      <hostname>imap.{domain}</hostname><port>993</port><socketType>SSL</socketType>
+      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>{}</hostname><port>{}</port><socketType>{}</socketType>
+      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>"#,
+        smtp.0, smtp.1, smtp.2
+    )
+}
+
+/// `mailsetup profile ARGS` against the lab's DNS server and CA.
+fn profile(dns: &lab::dns::Dns, ca: &lab::TestCa, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(["profile", "--timeout", "6", "--dns"])
+        .arg(dns.addr.to_string())
+        .args(["--ispdb-url", "https://ispdb.lab.test/v1.1/", "--ca-file"])
+        .arg(ca.ca_file())
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn the_cli_writes_unverified_or_unencrypted_settings_only_when_told() {
+    use lab::dns::{Dns, Record};
+    use lab::https::{Reply, Route, Web};
+    lab::require();
+    let ca = lab::TestCa::new();
+    let dns = Dns::start(
+        "127.0.4.60",
+        &[
+            Record::a("autoconfig.plain.test", "127.0.4.61"),
+            Record::a("autoconfig.clear.test", "127.0.4.62"),
+        ],
+    );
+    let path = "/mail/config-v1.1.xml";
+    // plain.test publishes its config over plain HTTP only: unverified.
+    let _plain = Web::start(
+        "127.0.4.61",
+        80,
+        None,
+        vec![Route::get(
+            "autoconfig.plain.test",
+            path,
+            Reply::xml(autoconfig_file(
+                "plain.test",
+                ("smtp.plain.test", 465, "SSL"),
+            )),
+        )],
+    );
+    // clear.test over HTTPS (verified), with SMTP only without encryption.
+    let leaf = ca.issue(&["autoconfig.clear.test"]);
+    let _clear = Web::start(
+        "127.0.4.62",
+        443,
+        Some(&leaf),
+        vec![Route::get(
+            "autoconfig.clear.test",
+            path,
+            Reply::xml(autoconfig_file(
+                "clear.test",
+                ("smtp.clear.test", 25, "plain"),
+            )),
+        )],
+    );
+
+    let o = profile(&dns, &ca, &["jane@plain.test"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(o.stdout.is_empty(), "nothing written");
+    assert!(
+        err.contains("unverified") && err.contains("--allow-unverified"),
+        "{err}"
+    );
+    let o = profile(&dns, &ca, &["--json", "jane@plain.test"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["code"], "unverified", "{v}");
+
+    let o = profile(&dns, &ca, &["--allow-unverified", "jane@plain.test"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("imap.plain.test"));
+
+    // Unencrypted SMTP found by discovery: refused, even when allowing
+    // unverified settings...
+    for extra in [&[][..], &["--allow-unverified"][..]] {
+        let o = profile(&dns, &ca, &[extra, &["jane@clear.test"]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("outgoing server") && err.contains("no encryption"),
+            "{err}"
+        );
+        assert!(err.contains("--outgoing URL?security=none"), "{err}");
+        assert!(o.stdout.is_empty());
+    }
+    // ...and written only when the user names it.
+    let o = profile(
+        &dns,
+        &ca,
+        &[
+            "--outgoing",
+            "smtp://smtp.clear.test:25?security=none",
+            "jane@clear.test",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("no encryption"), "the warning stays: {err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("smtp.clear.test"));
+}
