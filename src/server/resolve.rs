@@ -113,8 +113,10 @@ pub struct Resolver {
 }
 
 /// The outbound connections one discovery made, which its client is
-/// charged. Discovery does not report its count yet, so every discovery
-/// costs [`FIXED_DISCOVERY_COST`], the most one may make.
+/// charged ([`Limiter::charge`]). Discovery does not report the count of
+/// its budget ([`crate::net::policy::Guard::spent`]) in its answer yet, so
+/// every discovery costs [`FIXED_DISCOVERY_COST`], the most one may make;
+/// once it does, return that count here.
 pub fn discovery_cost(_result: &Result<Lookup, LookupError>) -> u32 {
     FIXED_DISCOVERY_COST
 }
