@@ -725,3 +725,70 @@ fn the_cli_writes_unverified_or_unencrypted_settings_only_when_told() {
     assert!(err.contains("no encryption"), "the warning stays: {err}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("smtp.clear.test"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_answers_are_rendered_once_and_discovered_ones_never_kept() {
+    let toml = format!(
+        "help_desk = true\n{OPERATOR_TOML}\n[[domain]]\nname = \"found.test\"\ndiscover = true\n"
+    );
+    let s = Running::start(
+        config(&toml),
+        discovery(Trust::Verified, encrypted),
+        "127.0.0.1",
+    )
+    .await;
+    let c = client();
+    let get = |email: &str| {
+        c.get(s.url("/mail/config-v1.1.xml"))
+            .query(&[("emailaddress", email)])
+            .send()
+    };
+    let first = get("jane@example.test")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let again = get("jane@example.test")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert!(first.contains("jane@example.test"), "{first}");
+    // Each address its own answer, each format its own.
+    let other = get("joe@example.test").await.unwrap().text().await.unwrap();
+    assert!(
+        other.contains("joe@example.test") && !other.contains("jane@"),
+        "{other}"
+    );
+    let r = c
+        .post(s.url("/autodiscover/autodiscover.xml"))
+        .header("content-type", "text/xml")
+        .body(pox_request("jane@example.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("<Autodiscover"));
+    // A built-in provider is fixed too.
+    assert_eq!(
+        get("jane@posteo.de").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(s.state.answers.len(), 4);
+    // Discovered answers follow the discovery cache, not this store.
+    for _ in 0..2 {
+        assert_eq!(
+            get("jane@found.test").await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            get("jane@elsewhere.test").await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(s.state.answers.len(), 4);
+    s.stop().await;
+}
