@@ -64,6 +64,9 @@ pub struct Resolved {
     pub domain: Option<Arc<DomainConfig>>,
     /// The iPhone's built-in account type for the provider, if any.
     pub ios: Option<IosAccount>,
+    /// Whether the answer came from the configuration or built-in data
+    /// (the same for as long as the server runs), not from discovery.
+    pub fixed: bool,
 }
 
 impl Resolved {
@@ -130,8 +133,10 @@ pub struct Resolver {
 }
 
 /// The outbound connections one discovery made, which its client is
-/// charged. Discovery does not report its count yet, so every discovery
-/// costs [`FIXED_DISCOVERY_COST`], the most one may make.
+/// charged ([`Limiter::charge`]). Discovery does not report the count of
+/// its budget ([`crate::net::policy::Guard::spent`]) in its answer yet, so
+/// every discovery costs [`FIXED_DISCOVERY_COST`], the most one may make;
+/// once it does, return that count here.
 pub fn discovery_cost(_result: &Result<Lookup, LookupError>) -> u32 {
     FIXED_DISCOVERY_COST
 }
@@ -177,15 +182,15 @@ impl Resolver {
         client: ClientKey,
     ) -> Result<Resolved, AppError> {
         let own = self.domains.get(email.domain()).cloned();
-        let lookup = match &own {
+        let (lookup, fixed) = match &own {
             Some(d) => match &d.servers {
-                Some(servers) => configured(email, d, servers),
-                None => self.discovered(email, client).await?,
+                Some(servers) => (configured(email, d, servers), true),
+                None => (self.discovered(email, client).await?, false),
             },
             None if !self.help_desk => return Err(self.not_served(email.domain())),
             None => match lookup::lookup_builtin(email) {
-                Some(found) => found,
-                None => self.discovered(email, client).await?,
+                Some(found) => (found, true),
+                None => (self.discovered(email, client).await?, false),
             },
         };
         let mut lookup = lookup;
@@ -209,6 +214,7 @@ impl Resolver {
             lookup,
             domain: own,
             ios,
+            fixed,
         })
     }
 
@@ -361,6 +367,7 @@ mod tests {
                 carddav: Some("https://dav.example.org/%EMAILDOMAIN%/%EMAILLOCALPART%".into()),
             })),
             ios: None,
+            fixed: false,
         };
         assert_eq!(
             r.caldav().unwrap(),
