@@ -142,7 +142,12 @@ fn a_typo_domain_asks_did_you_mean_and_stops_until_confirmed() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["notes"][0]["code"], "did-you-mean");
-    assert!(v["notes"][0]["text"].as_str().unwrap().contains("gmail.com"));
+    assert!(
+        v["notes"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("gmail.com")
+    );
     assert_eq!(v["tried"].as_array().unwrap().len(), 1, "no network source");
     assert!(v.get("incoming").is_none(), "no settings offered");
     let human = mailsetup(&["lookup", "jane@hotmial.com"]);
