@@ -38,3 +38,4 @@ pub mod provider;
 pub mod server;
 pub mod settings;
 pub mod sign;
+pub mod typo;
