@@ -29,6 +29,7 @@ pub mod audit;
 pub mod autoconfig;
 pub mod diagnose;
 pub mod discover;
+pub mod finding;
 pub mod lookup;
 pub mod net;
 pub mod output;

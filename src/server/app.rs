@@ -5,8 +5,9 @@
 //! Layers, outermost first: case-insensitive Autodiscover paths, metrics,
 //! request log at debug level (route pattern and status only: no query, so
 //! no address; `/metrics` counts requests in production),
-//! request deadline (408), security headers, body size limit; on the
-//! endpoints that may start a discovery, the per-client rate limit.
+//! request deadline (408), security headers, body size limit. The
+//! per-client limit on discovery is not a layer: only a request that
+//! starts a network discovery is charged, so [`Resolver`] applies it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,12 +22,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use super::config::Config;
+use super::config::{Config, ConnectionLimits};
 use super::handlers::{api, apple, autoconfig, autodiscover, ops, page};
 use super::metrics::{self, Metrics};
 use super::origin::OriginPolicy;
 use super::pox::MAX_BODY;
-use super::ratelimit::{self, LimitState, Limiter};
+use super::ratelimit::Limiter;
 use super::resolve::{DiscoverFn, Resolver};
 use crate::sign::Signer;
 
@@ -39,7 +40,7 @@ pub struct AppState {
     pub origin: Arc<OriginPolicy>,
     /// The metrics.
     pub metrics: Arc<Metrics>,
-    /// The per-client rate limiter of the discovery endpoints.
+    /// The per-client limit on network discovery (the resolver's).
     pub limiter: Arc<Limiter>,
     /// Signs Apple profiles, when a certificate is configured.
     pub signer: Option<Arc<Signer>>,
@@ -47,6 +48,10 @@ pub struct AppState {
     pub log_addresses: bool,
     /// The deadline of one request.
     pub request_timeout: Duration,
+    /// Timeouts and caps of client connections.
+    pub connections: ConnectionLimits,
+    /// The soft open files limit in effect, when known.
+    pub fd_limit: Option<u64>,
 }
 
 /// Why the service cannot start.
@@ -78,18 +83,25 @@ impl AppState {
             )),
             None => None,
         };
+        let resolver = Arc::new(Resolver::new(config, discover, metrics.clone()));
         Ok(AppState {
-            resolver: Arc::new(Resolver::new(config, discover, metrics.clone())),
+            limiter: resolver.limiter().clone(),
+            resolver,
             origin: Arc::new(OriginPolicy {
                 trust_forwarded: config.trust_forwarded,
                 tls: config.tls.is_some(),
                 public_url: config.public_url.clone(),
+                link_hosts: OriginPolicy::link_hosts(
+                    config.domains.keys().map(String::as_str),
+                    &config.listen,
+                ),
             }),
             metrics,
-            limiter: Arc::new(Limiter::new(config.rate_limit)),
             signer,
             log_addresses: config.log_addresses,
             request_timeout: config.request_timeout,
+            connections: config.connections,
+            fd_limit: None,
         })
     }
 
@@ -107,11 +119,7 @@ impl AppState {
 
 /// The whole service.
 pub fn app(state: AppState) -> Router {
-    let limit = LimitState {
-        limiter: state.limiter.clone(),
-        origin: state.origin.clone(),
-    };
-    let discovery = Router::new()
+    let routes = Router::new()
         .route("/mail/config-v1.1.xml", get(autoconfig::autoconfig))
         .route(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
@@ -122,8 +130,6 @@ pub fn app(state: AppState) -> Router {
         .route("/apple/steps", get(apple::steps))
         .route("/api/v1/lookup", get(api::lookup))
         .route("/", get(page::index))
-        .route_layer(from_fn_with_state(limit, ratelimit::limit));
-    let routes = Router::new()
         .route("/autodiscover/autodiscover.json", get(autodiscover::json))
         .route(
             "/autodiscover/autodiscover.json/v1.0/{email}",
@@ -137,7 +143,6 @@ pub fn app(state: AppState) -> Router {
             "/metrics",
             get(metrics::serve).with_state(state.metrics.clone()),
         )
-        .merge(discovery)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -6,7 +6,11 @@
 //! - `mailsetup_http_requests_total{endpoint,status}` — every answer;
 //! - `mailsetup_http_request_duration_seconds{endpoint}` — latency;
 //! - `mailsetup_discovery_sources_total{source,result}` — what each network
-//!   discovery asked and what came of it (cache hits are not discoveries).
+//!   discovery asked and what came of it (cache hits are not discoveries);
+//! - `mailsetup_connections_refused_total{reason}` — connections closed as
+//!   soon as accepted because a cap was reached (`total`, `per-client`);
+//! - `mailsetup_accept_errors_total` — failed accepts for want of file
+//!   descriptors or memory (each is followed by a pause).
 //!
 //! `endpoint` is the route's pattern (`/api/v1/lookup`), never the path a
 //! client sent, so the number of series stays bounded whatever is asked.
@@ -38,6 +42,11 @@ struct EndpointLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DiscoveryLabels {
     source: String,
     result: String,
@@ -54,6 +63,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
     discovery: Family<DiscoveryLabels, Counter>,
+    refused: Family<RefusedLabels, Counter>,
+    accept_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -86,11 +97,25 @@ impl Metrics {
             "Sources asked by network discovery, by source and outcome",
             discovery.clone(),
         );
+        let refused = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed as soon as accepted because a cap was reached, by cap",
+            refused.clone(),
+        );
+        let accept_errors = Counter::default();
+        registry.register(
+            "accept_errors",
+            "Connections not accepted for want of file descriptors or memory",
+            accept_errors.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
             discovery,
+            refused,
+            accept_errors,
         }
     }
 
@@ -122,6 +147,20 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts a connection closed at once because of `why`.
+    pub fn connection_refused(&self, why: crate::server::conn::Refusal) {
+        self.refused
+            .get_or_create(&RefusedLabels {
+                reason: why.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts an accept that failed for want of resources.
+    pub fn accept_error(&self) {
+        self.accept_errors.inc();
     }
 
     /// The OpenMetrics text of every family.

@@ -11,6 +11,7 @@
 //! - [`render`]: the bridge to the output writers; [`page`]: the web page;
 //! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
 //!   and host name; [`ratelimit`], [`metrics`], [`error`];
+//! - [`conn`]: accepting connections, their caps and timeouts;
 //! - [`tls`]: HTTPS with certificate reload.
 //!
 //! [`Server`] binds the sockets (so a bad address fails before anything
@@ -22,6 +23,7 @@
 
 pub mod app;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod handlers;
 pub mod metrics;
@@ -42,9 +44,8 @@ use tokio::net::TcpListener;
 
 pub use app::{AppState, StartError, app};
 pub use config::Config;
-use origin::Peer;
 use resolve::DiscoverFn;
-use tls::{ReloadingCert, TlsListener};
+use tls::ReloadingCert;
 
 /// Where the server listens without `--listen` or `listen` in the file.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -68,7 +69,9 @@ impl Server {
             Some(paths) => Some(Arc::new(ReloadingCert::load(paths.clone())?)),
             None => None,
         };
-        let state = AppState::new(config, discover)?;
+        let mut state = AppState::new(config, discover)?;
+        // Every connection takes a file descriptor: have as many as allowed.
+        state.fd_limit = conn::raise_fd_limit();
         let default: SocketAddr = DEFAULT_LISTEN.parse().expect("a valid constant");
         let addrs: Vec<SocketAddr> = if !listen.is_empty() {
             listen.to_vec()
@@ -83,6 +86,16 @@ impl Server {
                 .await
                 .map_err(|e| StartError::Listen(addr, e))?;
             listeners.push(l);
+        }
+        // Links may be made from the addresses actually listened on too.
+        let bound: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let mut origin = (*state.origin).clone();
+        origin.link_hosts.extend(origin::OriginPolicy::link_hosts([], &bound));
+        state.origin = Arc::new(origin);
+        if state.origin.public_url.is_none() {
+            tracing::warn!(
+                "no public_url in the configuration: links and QR codes follow the request's Host header, and are made only when it names one of the configured domains (or its autoconfig./autodiscover. name) or a listen address; set public_url to the address clients reach this service at"
+            );
         }
         Ok(Server {
             listeners,
@@ -112,46 +125,42 @@ impl Server {
     ) -> Result<(), StartError> {
         let grace = self.state.request_timeout + Duration::from_secs(1);
         self.state.limiter.spawn_cleaner(Duration::from_secs(60));
+        let limits = self.state.connections;
+        let max = conn::effective_max(limits.max, self.state.fd_limit);
+        if max < limits.max {
+            tracing::info!(
+                configured = limits.max,
+                max,
+                "connections capped below connections.max by the open files limit"
+            );
+        }
+        let tracker = Arc::new(conn::Tracker::new(max, limits.per_client));
+        let metrics = self.state.metrics.clone();
         let router = app(self.state);
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let config = match &self.tls {
+        let tls = match &self.tls {
             Some(cert) => {
                 #[cfg(unix)]
                 tls::reload_on_sighup(cert.clone()).map_err(StartError::Signals)?;
-                Some(cert.server_config())
+                Some(tokio_rustls::TlsAcceptor::from(cert.server_config()))
             }
             None => None,
         };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for listener in self.listeners {
             let addr = listener
                 .local_addr()
                 .map_err(|e| StartError::Listen(SocketAddr::from(([0, 0, 0, 0], 0)), e))?;
-            let mut stop = stop_rx.clone();
-            let stopped = async move {
-                let _ = stop.wait_for(|s| *s).await;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tracing::info!("listening on {scheme}://{addr}");
+            let shared = conn::Shared {
+                router: router.clone(),
+                limits,
+                tracker: tracker.clone(),
+                metrics: metrics.clone(),
+                tls: tls.clone(),
             };
-            let router = router.clone();
-            match &config {
-                Some(c) => {
-                    tracing::info!("listening on https://{addr}");
-                    let l = TlsListener::new(listener, c.clone())
-                        .map_err(|e| StartError::Listen(addr, e))?;
-                    let svc = router.into_make_service_with_connect_info::<Peer>();
-                    tasks.spawn(async move {
-                        axum::serve(l, svc).with_graceful_shutdown(stopped).await
-                    });
-                }
-                None => {
-                    tracing::info!("listening on http://{addr}");
-                    let svc = router.into_make_service_with_connect_info::<Peer>();
-                    tasks.spawn(async move {
-                        axum::serve(listener, svc)
-                            .with_graceful_shutdown(stopped)
-                            .await
-                    });
-                }
-            }
+            tasks.spawn(conn::accept_loop(listener, shared, stop_rx.clone()));
         }
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
