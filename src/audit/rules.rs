@@ -15,14 +15,14 @@ pub const EXPIRING_DAYS: i64 = 30;
 
 fn finding(
     severity: Severity,
-    code: &str,
+    code: FindingCode,
     server: Option<String>,
     message: String,
     fix: String,
 ) -> Finding {
     Finding {
         severity,
-        code: code.to_string(),
+        code,
         server,
         message,
         fix,
@@ -234,13 +234,13 @@ pub fn findings_at(
         if let Some(e) = &s.report.error {
             let code = e.code();
             let (severity, fix) = match code {
-                "cert-untrusted" => (Severity::Error, format!("Install a certificate for {host} issued by a public CA (e.g. Let's Encrypt), with the whole chain.")),
-                "cert-expired" => (Severity::Error, format!("Renew the certificate of {host} and automate renewal.")),
-                "cert-name-mismatch" => (Severity::Error, format!("Install a certificate whose names include {host}, or publish the host name the certificate is for.")),
-                "starttls-missing" => (Severity::Error, "Enable STARTTLS on this port (and require it before login), or publish the implicit-TLS port instead (993, 995, 465).".into()),
-                "tls-mismatch" => (Severity::Error, "Publish the security this port really speaks: implicit TLS on 993/995/465, STARTTLS on 143/110/587.".into()),
-                "dns-not-found" => (Severity::Error, format!("Create the DNS record for {host}, or stop publishing it.")),
-                "tcp-unreachable" => (Severity::Error, "Open the port in the firewall and make sure the service listens, or stop publishing it.".into()),
+                FindingCode::CertUntrusted => (Severity::Error, format!("Install a certificate for {host} issued by a public CA (e.g. Let's Encrypt), with the whole chain.")),
+                FindingCode::CertExpired => (Severity::Error, format!("Renew the certificate of {host} and automate renewal.")),
+                FindingCode::CertNameMismatch => (Severity::Error, format!("Install a certificate whose names include {host}, or publish the host name the certificate is for.")),
+                FindingCode::StarttlsMissing => (Severity::Error, "Enable STARTTLS on this port (and require it before login), or publish the implicit-TLS port instead (993, 995, 465).".into()),
+                FindingCode::TlsMismatch => (Severity::Error, "Publish the security this port really speaks: implicit TLS on 993/995/465, STARTTLS on 143/110/587.".into()),
+                FindingCode::DnsNotFound => (Severity::Error, format!("Create the DNS record for {host}, or stop publishing it.")),
+                FindingCode::TcpUnreachable => (Severity::Error, "Open the port in the firewall and make sure the service listens, or stop publishing it.".into()),
                 _ => (Severity::Warning, "Check the server's configuration and logs.".into()),
             };
             for src in &s.published_by {
@@ -456,7 +456,7 @@ mod tests {
             )],
         );
         let f = findings_at("a.test", &[ac, srv], &[], 0);
-        let codes: Vec<&str> = f.iter().map(|f| f.code.as_str()).collect();
+        let codes: Vec<FindingCode> = f.iter().map(|f| f.code).collect();
         assert!(codes.contains(&CONFIG_HTTP_ONLY), "{codes:?}");
         assert!(codes.contains(&CONFIG_PLAINTEXT_SERVER), "{codes:?}");
         assert!(codes.contains(&SOURCES_DISAGREE), "{codes:?}");

@@ -303,8 +303,12 @@ impl Activity {
 }
 
 /// Serves HTTP/1.1 on one connection until the client or a timeout ends it.
-async fn serve_connection<I>(io: I, peer: SocketAddr, shared: &Shared, mut stop: watch::Receiver<bool>)
-where
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    shared: &Shared,
+    mut stop: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity {
@@ -399,7 +403,10 @@ mod tests {
 
     #[test]
     fn the_overall_cap_leaves_room_for_other_descriptors() {
-        assert_eq!(effective_max(10_000, Some(1024)), 1024 - RESERVED_FDS as usize);
+        assert_eq!(
+            effective_max(10_000, Some(1024)),
+            1024 - RESERVED_FDS as usize
+        );
         assert_eq!(effective_max(100, Some(1024)), 100);
         assert_eq!(effective_max(10_000, None), 10_000);
         assert_eq!(effective_max(10_000, Some(10)), 16);
@@ -408,7 +415,9 @@ mod tests {
     #[test]
     fn out_of_descriptors_is_told_from_other_accept_errors() {
         for code in [24, 23] {
-            assert!(is_resource_exhaustion(&std::io::Error::from_raw_os_error(code)));
+            assert!(is_resource_exhaustion(&std::io::Error::from_raw_os_error(
+                code
+            )));
         }
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
         assert!(!is_resource_exhaustion(&reset));

@@ -88,9 +88,14 @@ impl Server {
             listeners.push(l);
         }
         // Links may be made from the addresses actually listened on too.
-        let bound: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let bound: Vec<SocketAddr> = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
         let mut origin = (*state.origin).clone();
-        origin.link_hosts.extend(origin::OriginPolicy::link_hosts([], &bound));
+        origin
+            .link_hosts
+            .extend(origin::OriginPolicy::link_hosts([], &bound));
         state.origin = Arc::new(origin);
         if state.origin.public_url.is_none() {
             tracing::warn!(

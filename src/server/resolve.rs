@@ -201,7 +201,11 @@ impl Resolver {
         ))
     }
 
-    async fn discovered(&self, email: &EmailAddress, client: ClientKey) -> Result<Lookup, AppError> {
+    async fn discovered(
+        &self,
+        email: &EmailAddress,
+        client: ClientKey,
+    ) -> Result<Lookup, AppError> {
         let domain = email.domain().to_string();
         let result = match self.cache.get(&domain).await {
             // A cached answer costs nobody anything.

@@ -391,7 +391,11 @@ fn connection_limits(c: &FileConnections, at: &At) -> Result<ConnectionLimits, C
         )),
         Some(t) => Ok(Duration::from_secs(*t.get_ref())),
     };
-    let header_timeout = secs(&c.header_timeout_secs, "header_timeout_secs", d.header_timeout)?;
+    let header_timeout = secs(
+        &c.header_timeout_secs,
+        "header_timeout_secs",
+        d.header_timeout,
+    )?;
     let keep_alive = secs(&c.keep_alive_secs, "keep_alive_secs", d.keep_alive)?;
     let max = match &c.max {
         None => d.max,
@@ -513,8 +517,16 @@ caldav = "https://dav.example.com/%EMAILADDRESS%/"
             ("[rate_limit]\nper_minute = 10\nburst = 0", 3, "at least 1"),
             ("[cache]\nttl_secs = 1\ncapacity = 0", 3, "at least 1"),
             ("request_timeout_secs = 0", 1, "between 1 and 600"),
-            ("[connections]\nheader_timeout_secs = 0", 2, "between 1 and 300"),
-            ("[connections]\nkeep_alive_secs = 301", 2, "between 1 and 300"),
+            (
+                "[connections]\nheader_timeout_secs = 0",
+                2,
+                "between 1 and 300",
+            ),
+            (
+                "[connections]\nkeep_alive_secs = 301",
+                2,
+                "between 1 and 300",
+            ),
             ("[connections]\nmax = 0", 2, "at least 1"),
             (
                 "[tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"",
