@@ -246,7 +246,8 @@ fn result_of(e: &ProbeError) -> TryResult {
             | FindingCode::SrvOffDomain
             | FindingCode::SourcesDisagree
             | FindingCode::AutodiscoverHttpAuth
-            | FindingCode::ConfigInvalid => TryResult::Error,
+            | FindingCode::ConfigInvalid
+            | FindingCode::SourceOk => TryResult::Error,
         },
     }
 }
