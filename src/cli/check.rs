@@ -19,11 +19,10 @@ use super::{Fatal, Outcome};
 
 /// Runs `check`.
 pub fn run(a: CheckArgs, g: &Global) -> Result<Outcome, Fatal> {
-    if !a.target.contains('@') && check_domain(&a.target).is_ok() {
-        return Err(Fatal(format!(
-            "auditing a whole domain ('check {}') is not available in this version yet: give an address, such as someone@{}",
-            a.target, a.target
-        )));
+    if !a.target.contains('@') {
+        if let Ok(domain) = check_domain(&a.target) {
+            return audit(&a, &domain, g);
+        }
     }
     let email: EmailAddress = a.target.parse()?;
     run_address(email, a, g)
@@ -108,6 +107,41 @@ pub fn spinner(g: &Global) -> Option<indicatif::ProgressBar> {
     pb.set_message("starting…");
     pb.enable_steady_tick(Duration::from_millis(100));
     Some(pb)
+}
+
+/// `check DOMAIN`: the domain audit.
+fn audit(a: &CheckArgs, domain: &str, g: &Global) -> Result<Outcome, Fatal> {
+    if a.incoming.is_some()
+        || a.outgoing.is_some()
+        || a.username.is_some()
+        || a.password_stdin
+        || a.oauth_token_stdin
+    {
+        return Err(Fatal(format!(
+            "--incoming, --outgoing, --username and secrets are for checking an account: give an address (someone@{domain}), or drop them to audit {domain}"
+        )));
+    }
+    if g.offline {
+        return Err(Fatal(format!(
+            "auditing {domain} means asking its servers: drop --offline"
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(mailsetup::audit::audit(domain, &g.options()))?;
+    let mut stdout = std::io::stdout().lock();
+    if g.json {
+        serde_json::to_writer_pretty(&mut stdout, &report)?;
+        writeln!(stdout)?;
+    } else {
+        stdout.write_all(mailsetup::audit::human::report(&report).as_bytes())?;
+    }
+    Ok(if report.has_errors() {
+        Outcome::Negative
+    } else {
+        Outcome::Success
+    })
 }
 
 fn server_arg(s: Option<&str>, flag: &str, incoming: bool) -> Result<Option<ServerUrl>, Fatal> {

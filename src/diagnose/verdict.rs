@@ -135,7 +135,8 @@ fn rank(code: FindingCode) -> usize {
         | FindingCode::SrvOffDomain
         | FindingCode::SourcesDisagree
         | FindingCode::AutodiscoverHttpAuth
-        | FindingCode::ConfigInvalid => 17,
+        | FindingCode::ConfigInvalid
+        | FindingCode::SourceOk => 17,
     }
 }
 
@@ -177,7 +178,8 @@ fn reason(code: FindingCode) -> &'static str {
         | FindingCode::SrvOffDomain
         | FindingCode::SourcesDisagree
         | FindingCode::AutodiscoverHttpAuth
-        | FindingCode::ConfigInvalid => "the server did not answer as a mail server should",
+        | FindingCode::ConfigInvalid
+        | FindingCode::SourceOk => "the server did not answer as a mail server should",
     }
 }
 
@@ -294,6 +296,7 @@ mod tests {
                     | FindingCode::SourcesDisagree
                     | FindingCode::AutodiscoverHttpAuth
                     | FindingCode::ConfigInvalid
+                    | FindingCode::SourceOk
             );
             if server_error {
                 assert_ne!(reason(code), reason(FindingCode::ServerError), "{code}");

@@ -214,6 +214,8 @@ pub fn judge(report: &ServerReport) -> (TryResult, String, Option<Probed>) {
 /// The `tried` result of a probe that stopped early.
 fn result_of(e: &ProbeError) -> TryResult {
     match e {
+        ProbeError::NotDialled(r) if r.is_budget() => TryResult::Cancelled,
+        ProbeError::NotDialled(_) => TryResult::RefusedInsecure,
         ProbeError::Timeout { .. } | ProbeError::ConnectTimedOut { .. } => TryResult::Timeout,
         _ => match e.code() {
             // A resolver that failed (not "no such name") says nothing
@@ -244,7 +246,8 @@ fn result_of(e: &ProbeError) -> TryResult {
             | FindingCode::SrvOffDomain
             | FindingCode::SourcesDisagree
             | FindingCode::AutodiscoverHttpAuth
-            | FindingCode::ConfigInvalid => TryResult::Error,
+            | FindingCode::ConfigInvalid
+            | FindingCode::SourceOk => TryResult::Error,
         },
     }
 }
@@ -378,6 +381,18 @@ mod tests {
                 TryResult::Error,
             ),
             (ProbeError::Closed { step: "greeting" }, TryResult::Error),
+            (
+                ProbeError::NotDialled(crate::net::policy::Refusal::NotPublic(addr.ip())),
+                TryResult::RefusedInsecure,
+            ),
+            (
+                ProbeError::NotDialled(crate::net::policy::Refusal::Port(22)),
+                TryResult::RefusedInsecure,
+            ),
+            (
+                ProbeError::NotDialled(crate::net::policy::Refusal::Connections),
+                TryResult::Cancelled,
+            ),
         ];
         for (e, want) in cases {
             let message = e.to_string();

@@ -200,6 +200,8 @@ pub fn fetch_result(e: &FetchError) -> TryResult {
         FetchError::InsecureRedirect { .. } | FetchError::Refused { .. } => {
             TryResult::RefusedInsecure
         }
+        FetchError::Policy(r) if r.is_budget() => TryResult::Cancelled,
+        FetchError::Policy(_) => TryResult::RefusedInsecure,
         FetchError::TooLarge(_) => TryResult::Invalid,
         FetchError::Timeout => TryResult::Timeout,
         _ => TryResult::Error,
@@ -255,6 +257,20 @@ mod tests {
         assert_eq!(
             fetch_result(&FetchError::TooManyRedirects("x".into())),
             TryResult::Error
+        );
+        use crate::net::policy::Refusal;
+        let ip = "10.0.0.5".parse().unwrap();
+        assert_eq!(
+            fetch_result(&FetchError::Policy(Refusal::NotPublic(ip))),
+            TryResult::RefusedInsecure
+        );
+        assert_eq!(
+            fetch_result(&FetchError::Policy(Refusal::Port(6379))),
+            TryResult::RefusedInsecure
+        );
+        assert_eq!(
+            fetch_result(&FetchError::Policy(Refusal::Questions)),
+            TryResult::Cancelled
         );
     }
 }

@@ -52,7 +52,7 @@ pub(crate) async fn drive<D: Dialect>(
     report.addresses = addrs.iter().map(|a| a.to_string()).collect();
     ctx.transcript
         .note(format!("connecting to {} port {}", url.host, url.port));
-    let tcp = dial::connect(&addrs, url.port, opts.read_timeout).await?;
+    let tcp = dial::connect(&addrs, url.port, opts.read_timeout, &opts.guard).await?;
     report.reachable = true;
     ctx.local = tcp.local_addr().ok().map(|a| a.ip());
     if let Ok(peer) = tcp.peer_addr() {
@@ -142,7 +142,7 @@ async fn sniff_tls(url: &ServerUrl, opts: &ProbeOptions, ctx: &Ctx) -> Option<Pr
     ctx.transcript
         .note("no greeting: trying whether this port expects TLS");
     let addrs = dial::resolve(&url.host, opts.resolver()).await.ok()?;
-    let tcp = dial::connect(&addrs, url.port, opts.read_timeout)
+    let tcp = dial::connect(&addrs, url.port, opts.read_timeout, &opts.guard)
         .await
         .ok()?;
     let (r, _) = tls::handshake(tcp, &url.host, &opts.tls, ctx, Mode::Implicit).await;
