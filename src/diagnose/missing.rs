@@ -355,7 +355,7 @@ status = "broken"
 domains = ["plain.test"]
 incoming = []
 outgoing = []
-notes = [{ code = "provider-status", text = "The only settings known use no encryption." }]
+notes = [{ code = "provider-status", text = "The only settings known use no encryption.", url = "https://help.plain.test/mail" }]
 "#,
         )
         .unwrap();
