@@ -1155,11 +1155,6 @@ fn exit_status_is_0_1_2() {
 #[test]
 fn usage_errors_exit_2_with_one_clear_line() {
     for (args, stdin, want) in [
-        (
-            &["check", "example.com"][..],
-            None,
-            "not available in this version yet",
-        ),
         (&["check", "not an address"][..], None, "has no @"),
         (
             &["check", "a@b.test", "--incoming", "smtp://h.test"][..],
