@@ -175,15 +175,22 @@ fn assemble(ctx: &Ctx, cands: &[ServerUrl], results: &[Outcome]) -> Option<Found
 
 async fn logged_probe(ctx: &Ctx, i: usize, url: ServerUrl) -> (usize, Option<Probed>) {
     let attempt = ctx.log.start(Source::Guess, url.to_string());
-    let (result, detail, probed) = match timeout_at(ctx.deadline, probe(&url, &ctx.probe)).await {
-        Ok(report) => judge(&report),
-        Err(_) => (
-            TryResult::Timeout,
-            "no answer before the overall deadline".to_string(),
-            None,
-        ),
-    };
-    attempt.finish(result, Some(detail));
+    let (result, detail, probed, problem) =
+        match timeout_at(ctx.deadline, probe(&url, &ctx.probe)).await {
+            Ok(report) => {
+                let (result, detail, probed) = judge(&report);
+                (result, detail, probed, report.error)
+            }
+            Err(_) => (
+                TryResult::Timeout,
+                "no answer before the overall deadline".to_string(),
+                None,
+                Some(ProbeError::Timeout {
+                    step: "the overall deadline",
+                }),
+            ),
+        };
+    attempt.finish_probe(result, Some(detail), problem);
     (i, probed)
 }
 
@@ -239,7 +246,8 @@ fn result_of(e: &ProbeError) -> TryResult {
             | FindingCode::SrvOffDomain
             | FindingCode::SourcesDisagree
             | FindingCode::AutodiscoverHttpAuth
-            | FindingCode::ConfigInvalid => TryResult::Error,
+            | FindingCode::ConfigInvalid
+            | FindingCode::SourceOk => TryResult::Error,
         },
     }
 }

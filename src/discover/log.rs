@@ -135,7 +135,17 @@ pub struct Attempt {
 impl Attempt {
     /// Closes the attempt with `result`.
     pub fn finish(mut self, result: TryResult, detail: Option<String>) {
-        self.close(result, detail);
+        self.close(result, detail, None);
+    }
+
+    /// Closes the attempt with `result` and the probe failure behind it.
+    pub fn finish_probe(
+        mut self,
+        result: TryResult,
+        detail: Option<String>,
+        problem: Option<crate::probe::ProbeError>,
+    ) {
+        self.close(result, detail, problem);
     }
 
     /// Closes the attempt as found.
@@ -148,7 +158,12 @@ impl Attempt {
         self.finish(fetch_result(e), Some(e.to_string()));
     }
 
-    fn close(&mut self, result: TryResult, detail: Option<String>) {
+    fn close(
+        &mut self,
+        result: TryResult,
+        detail: Option<String>,
+        problem: Option<crate::probe::ProbeError>,
+    ) {
         if !self.open {
             return;
         }
@@ -159,6 +174,7 @@ impl Attempt {
             result,
             ms: self.started.elapsed().as_millis() as u64,
             detail,
+            problem,
         };
         self.log.push(self.seq, t);
     }
@@ -172,7 +188,7 @@ impl Drop for Attempt {
                 TryResult::Timeout => "the overall deadline (--timeout) passed",
                 _ => "stopped: a better source had already answered",
             };
-            self.close(abort, Some(detail.to_string()));
+            self.close(abort, Some(detail.to_string()), None);
         }
     }
 }

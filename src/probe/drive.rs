@@ -37,7 +37,18 @@ pub(crate) async fn drive<D: Dialect>(
         redactor: Arc::new(redactor),
         local: None,
     };
-    let addrs = dial::resolve(&url.host, opts.resolver()).await?;
+    // The resolver's own retries can take far longer than a step may: a
+    // DNS server that never answers is the resolver's failure, found out
+    // within the step deadline.
+    let addrs = tokio::time::timeout(opts.read_timeout, dial::resolve(&url.host, opts.resolver()))
+        .await
+        .map_err(|_| ProbeError::DnsFailed {
+            host: url.host.clone(),
+            detail: format!(
+                "the DNS server did not answer within {:.1} s",
+                opts.read_timeout.as_secs_f64()
+            ),
+        })??;
     report.addresses = addrs.iter().map(|a| a.to_string()).collect();
     ctx.transcript
         .note(format!("connecting to {} port {}", url.host, url.port));

@@ -64,6 +64,9 @@ pub struct Resolved {
     pub domain: Option<Arc<DomainConfig>>,
     /// The iPhone's built-in account type for the provider, if any.
     pub ios: Option<IosAccount>,
+    /// Whether the answer came from the configuration or built-in data
+    /// (the same for as long as the server runs), not from discovery.
+    pub fixed: bool,
 }
 
 impl Resolved {
@@ -185,15 +188,15 @@ impl Resolver {
         client: ClientKey,
     ) -> Result<Resolved, AppError> {
         let own = self.domains.get(email.domain()).cloned();
-        let lookup = match &own {
+        let (lookup, fixed) = match &own {
             Some(d) => match &d.servers {
-                Some(servers) => configured(email, d, servers),
-                None => self.discovered(email, client).await?,
+                Some(servers) => (configured(email, d, servers), true),
+                None => (self.discovered(email, client).await?, false),
             },
             None if !self.help_desk => return Err(self.not_served(email.domain())),
             None => match lookup::lookup_builtin(email) {
-                Some(found) => found,
-                None => self.discovered(email, client).await?,
+                Some(found) => (found, true),
+                None => (self.discovered(email, client).await?, false),
             },
         };
         let mut lookup = lookup;
@@ -217,6 +220,7 @@ impl Resolver {
             lookup,
             domain: own,
             ios,
+            fixed,
         })
     }
 
@@ -306,6 +310,7 @@ fn configured(email: &EmailAddress, d: &DomainConfig, servers: &DomainServers) -
         result: TryResult::Found,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     lookup::finish(email, settings, tried)
 }
@@ -368,6 +373,7 @@ mod tests {
                 carddav: Some("https://dav.example.org/%EMAILDOMAIN%/%EMAILLOCALPART%".into()),
             })),
             ios: None,
+            fixed: false,
         };
         assert_eq!(
             r.caldav().unwrap(),
