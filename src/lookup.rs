@@ -130,6 +130,10 @@ pub struct Lookup {
     /// capabilities only, never a login).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<Vec<Verification>>,
+    /// How many outbound connections network discovery opened for this
+    /// answer (not part of the document; a rate limit counts them).
+    #[serde(skip)]
+    pub connections: u32,
 }
 
 /// The outcome of probing one server for `--verify`.
@@ -192,6 +196,8 @@ pub enum LookupError {
         domain: String,
         /// What was consulted.
         tried: Vec<Tried>,
+        /// How many outbound connections that took.
+        connections: u32,
     },
     /// The domain is not built in and looks like a typo of a well-known
     /// provider's: nothing was asked of the network.
@@ -219,6 +225,14 @@ impl LookupError {
             | LookupError::NotFound { tried, .. }
             | LookupError::DidYouMean { tried, .. } => tried,
             LookupError::Setup(_) => &[],
+        }
+    }
+
+    /// How many outbound connections the lookup opened.
+    pub fn connections(&self) -> u32 {
+        match self {
+            LookupError::NotFound { connections, .. } => *connections,
+            _ => 0,
         }
     }
 
@@ -315,10 +329,15 @@ async fn discover_settings(
         .map_err(|e| LookupError::Setup(e.to_string()))?;
     tried.extend(found.tried);
     match found.found {
-        Some(f) => Ok(finish(email, f.settings, tried)),
+        Some(f) => {
+            let mut l = finish(email, f.settings, tried);
+            l.connections = found.connections;
+            Ok(l)
+        }
         None => Err(LookupError::NotFound {
             domain: email.domain_unicode().to_string(),
             tried,
+            connections: found.connections,
         }),
     }
 }
@@ -372,6 +391,7 @@ pub fn finish(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -
         settings,
         tried,
         verify: None,
+        connections: 0,
     }
 }
 

@@ -571,10 +571,15 @@ async fn one_discovery_opens_at_most_24_connections() {
         }
     };
     total += counting();
-    let tried = match result {
-        Ok(l) => l.tried,
-        Err(e) => e.tried().to_vec(),
+    let (tried, reported) = match result {
+        Ok(l) => (l.tried, l.connections),
+        Err(e) => (e.tried().to_vec(), e.connections()),
     };
+    // What the rate limit is charged: every connection, none invented.
+    assert!(
+        (total..=24).contains(&(reported as usize)),
+        "{reported} reported, {total} seen"
+    );
     assert!(total > 0, "nothing was dialled: {}", show(&tried));
     assert!(total <= 24, "{total} connections: {}", show(&tried));
     eprintln!("{total} connections");
@@ -596,6 +601,7 @@ fn slow(calls: Arc<AtomicUsize>, delay: Duration) -> DiscoverFn {
             Err(LookupError::NotFound {
                 domain: email.domain().to_string(),
                 tried: Vec::new(),
+                connections: 0,
             })
         })
     })

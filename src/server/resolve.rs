@@ -133,12 +133,18 @@ pub struct Resolver {
 }
 
 /// The outbound connections one discovery made, which its client is
-/// charged ([`Limiter::charge`]). Discovery does not report the count of
-/// its budget ([`crate::net::policy::Guard::spent`]) in its answer yet, so
-/// every discovery costs [`FIXED_DISCOVERY_COST`], the most one may make;
-/// once it does, return that count here.
-pub fn discovery_cost(_result: &Result<Lookup, LookupError>) -> u32 {
-    FIXED_DISCOVERY_COST
+/// charged. A discovery that reports none (every target refused, or a
+/// stand-in discovery) costs [`FIXED_DISCOVERY_COST`], the most one may
+/// make, so that aiming the service at refused targets is not free.
+pub fn discovery_cost(result: &Result<Lookup, LookupError>) -> u32 {
+    let made = match result {
+        Ok(l) => l.connections,
+        Err(e) => e.connections(),
+    };
+    match made {
+        0 => FIXED_DISCOVERY_COST,
+        n => n.min(FIXED_DISCOVERY_COST),
+    }
 }
 
 impl Resolver {

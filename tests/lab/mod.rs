@@ -17,6 +17,9 @@
 //! - 127.0.2.0/24      check / probe tests
 //! - 127.0.3.0/24      profile tests
 //! - 127.0.4.0/24      serve tests
+//! - 127.0.12.0/24     outbound-policy tests (tests/netpolicy.rs), which
+//!   also put 10.0.12.0/24, 169.254.12.0/24, 169.254.169.254 and a
+//!   stand-in public range, 11.0.12.0/24, on loopback
 
 #![allow(dead_code)]
 
