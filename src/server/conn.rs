@@ -290,8 +290,10 @@ struct Activity {
 
 impl Activity {
     fn touch(&self) {
+        // At least 1: 0 means "no request answered yet", and a first answer
+        // can come within the first millisecond.
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(ms, Ordering::Release);
+        self.last.store(ms.max(1), Ordering::Release);
     }
 
     fn idle_for(&self) -> Option<Duration> {
