@@ -221,9 +221,10 @@ pub async fn accept_loop(listener: TcpListener, shared: Shared, mut stop: watch:
         let accepted = tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => break,
-            a = listener.accept() => a,
-            // Reap finished connection tasks as they end.
+            // Reap finished connection tasks first, so that a steady stream
+            // of new connections cannot keep finished ones in memory.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            a = listener.accept() => a,
         };
         let (stream, peer) = match accepted {
             Ok(c) => {
@@ -289,8 +290,10 @@ struct Activity {
 
 impl Activity {
     fn touch(&self) {
+        // At least 1: 0 means "no request answered yet", and a first answer
+        // can come within the first millisecond.
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(ms, Ordering::Release);
+        self.last.store(ms.max(1), Ordering::Release);
     }
 
     fn idle_for(&self) -> Option<Duration> {
