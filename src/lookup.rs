@@ -34,6 +34,10 @@ pub struct Options {
     pub ispdb_url: String,
     /// Probe what was found (TLS handshake and capabilities only).
     pub verify: bool,
+    /// Where discovery may connect, and how much it may spend
+    /// ([`crate::net::policy`]): the command line's by default; the
+    /// service's for `serve`.
+    pub policy: crate::net::policy::Policy,
     /// Stop before network discovery of a domain that looks like a typo of a
     /// well-known provider's ([`crate::typo`]). Off only when the user
     /// confirmed the domain.
@@ -49,6 +53,7 @@ impl Default for Options {
             ca_file: None,
             ispdb_url: DEFAULT_ISPDB_URL.to_string(),
             verify: false,
+            policy: crate::net::policy::Policy::CLI,
             typo_check: true,
         }
     }
@@ -91,6 +96,24 @@ pub struct Tried {
     /// A short explanation for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Why a probed candidate was rejected (guessing): in JSON its finding
+    /// code; `check` turns it into a finding with a fix.
+    #[serde(
+        rename = "code",
+        serialize_with = "problem_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem: Option<crate::probe::ProbeError>,
+}
+
+fn problem_code<S: serde::Serializer>(
+    p: &Option<crate::probe::ProbeError>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(e) => e.code().serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The answer to a lookup: the `lookup --json` document.
@@ -220,6 +243,7 @@ pub fn lookup_builtin(email: &EmailAddress) -> Option<Lookup> {
         result: TryResult::Found,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     Some(finish(email, settings, tried))
 }
@@ -269,6 +293,7 @@ async fn discover_settings(
         result: TryResult::NotFound,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     if opts.typo_check {
         if let Some(suggestion) = crate::typo::suggest(email.domain()) {
