@@ -44,3 +44,4 @@ pub mod scan;
 pub mod server;
 pub mod settings;
 pub mod sign;
+pub mod typo;

@@ -92,6 +92,11 @@ pub struct Global {
     /// Use built-in data only: nothing touches the network.
     #[arg(long, global = true)]
     pub offline: bool,
+    /// Look up a domain even though it is one or two letters away from a
+    /// well-known provider's (gmial.com); without it such a lookup stops
+    /// with "did you mean …?" before asking the network.
+    #[arg(long, global = true)]
+    pub no_typo_check: bool,
 }
 
 impl Global {
@@ -104,6 +109,8 @@ impl Global {
             ca_file: self.ca_file.clone(),
             ispdb_url: self.ispdb_url.clone(),
             verify: false,
+            policy: mailsetup::net::policy::Policy::CLI,
+            typo_check: !self.no_typo_check,
         }
     }
 }

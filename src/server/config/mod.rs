@@ -28,8 +28,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod discovery;
 mod domain;
 
+pub use discovery::DiscoveryConfig;
 pub use domain::{DomainConfig, DomainServers};
 
 /// A configuration the server refuses to start with.
@@ -75,6 +77,8 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// The operator's domains, by every name (main name and aliases).
     pub domains: HashMap<String, std::sync::Arc<DomainConfig>>,
+    /// Where discovery on behalf of visitors may reach (`[discovery]`).
+    pub discovery: DiscoveryConfig,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connections: ConnectionLimits::default(),
             domains: HashMap::new(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }
@@ -196,6 +201,7 @@ struct File {
     connections: Option<FileConnections>,
     #[serde(default)]
     domain: Vec<domain::FileDomain>,
+    discovery: Option<discovery::FileDiscovery>,
 }
 
 #[derive(Deserialize)]
@@ -365,6 +371,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
 
+    let discovery = discovery::discovery(file.discovery.as_ref(), &at)?;
+
     Ok(Config {
         listen,
         public_url,
@@ -378,6 +386,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         request_timeout,
         connections,
         domains,
+        discovery,
     })
 }
 
