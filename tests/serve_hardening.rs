@@ -203,6 +203,7 @@ fn discovery(trust: Trust, make: fn(&str) -> (Vec<Server>, Vec<Server>)) -> Disc
                 result: lookup::TryResult::Found,
                 ms: 1,
                 detail: None,
+                problem: None,
             }];
             Ok::<Lookup, _>(lookup::finish(&email, settings, tried))
         })

@@ -75,7 +75,10 @@ impl Client {
     ) -> Result<Client, String> {
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(rustls::ClientConfig::clone(tls))
-            .dns_resolver(dns)
+            .dns_resolver(crate::net::http::GuardedResolver::new(
+                dns,
+                crate::net::policy::Guard::default(),
+            ))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION"), " (audit)"))
             .build()

@@ -414,6 +414,7 @@ mod tests {
             result,
             ms: 3,
             detail: Some(detail.into()),
+            problem: None,
         }
     }
 

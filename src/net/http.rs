@@ -269,7 +269,8 @@ pub struct GuardedResolver {
 }
 
 impl GuardedResolver {
-    fn new(dns: Dns, guard: Guard) -> GuardedResolver {
+    /// A resolver for one request chain, spending from `guard`.
+    pub fn new(dns: Dns, guard: Guard) -> GuardedResolver {
         GuardedResolver {
             dns,
             guard,

@@ -433,6 +433,7 @@ async fn lookup_entry(target: &Target, opts: &Options, shared: &Shared) -> (Outc
         result: TryResult::NotFound,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     if opts.offline {
         return (
