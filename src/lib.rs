@@ -11,6 +11,10 @@
 //! 3. **output** — [`output`] renders results for people and programs;
 //!    [`profile`] writes what a mail client installs, signed by [`sign`].
 //!
+//! Beside that flow, [`audit`] checks what a whole domain publishes for
+//! mail clients (`check DOMAIN`), and [`scan`] runs lookups or audits for a
+//! file of addresses and domains.
+//!
 //! The CLI (`src/main.rs`, `src/cli/`) and the server only wire these
 //! together; neither holds logic of its own.
 //!

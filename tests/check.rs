@@ -1155,6 +1155,18 @@ fn exit_status_is_0_1_2() {
 #[test]
 fn usage_errors_exit_2_with_one_clear_line() {
     for (args, stdin, want) in [
+        // A domain is audited; an audit asks the network, so --offline
+        // and account flags are usage errors.
+        (
+            &["check", "example.com", "--offline"][..],
+            None,
+            "drop --offline",
+        ),
+        (
+            &["check", "example.com", "--incoming", "imaps://h.test"][..],
+            None,
+            "give an address (someone@example.com)",
+        ),
         (&["check", "not an address"][..], None, "has no @"),
         (
             &["check", "a@b.test", "--incoming", "smtp://h.test"][..],

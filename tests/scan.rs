@@ -418,3 +418,173 @@ fn ctrl_c_leaves_valid_json_lines_and_resume_finishes_the_job() {
     assert_eq!(by_line(&all).len(), 103);
     assert_eq!(all.last().unwrap()["resumed"], 3);
 }
+
+/// A DNS server that answers every question "no such name" after
+/// `delay`: the lab's stand-in for the internet's resolvers, for the
+/// throughput test.
+struct SlowDns {
+    addr: std::net::SocketAddr,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl SlowDns {
+    fn start(ip: &str, delay: Duration) -> SlowDns {
+        lab::require();
+        let addr: std::net::SocketAddr = format!("{ip}:53").parse().unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let socket = std::sync::Arc::new(tokio::net::UdpSocket::bind(addr).await.unwrap());
+                ready_tx.send(()).unwrap();
+                let mut buf = [0u8; 1500];
+                loop {
+                    let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                        continue;
+                    };
+                    if n < 12 {
+                        continue;
+                    }
+                    // The query with QR set, RA set, RCODE 3 (NXDOMAIN), no
+                    // answers; an EDNS record, if any, dropped.
+                    let mut reply = buf[..n].to_vec();
+                    reply[2] = 0x80 | (reply[2] & 0x01);
+                    reply[3] = 0x83;
+                    reply[6..12].fill(0);
+                    // Keep the question only: find its end.
+                    let mut i = 12;
+                    while i < reply.len() && reply[i] != 0 {
+                        i += 1 + reply[i] as usize;
+                    }
+                    let end = (i + 5).min(reply.len());
+                    reply.truncate(end);
+                    let socket = socket.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = socket.send_to(&reply, from).await;
+                    });
+                }
+            });
+        });
+        ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        SlowDns {
+            addr,
+            _thread: thread,
+        }
+    }
+}
+
+/// Runs a scan of `input` against `dns`, output thrown away; returns the
+/// wall time, the peak RSS (kB) and the summary.
+fn timed_scan(input: &Path, dns: &SlowDns, extra: &[&str]) -> (Duration, u64, Value) {
+    let bin =
+        std::env::var("MAILSETUP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mailsetup").into());
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("scan")
+        .arg(input)
+        .args([
+            "--json",
+            "--timeout",
+            "10",
+            "--dns",
+            &dns.addr.to_string(),
+            "--ispdb-url",
+            ISPDB,
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    // Read the output as it comes (as a pipe to a file would), keeping
+    // only the last line.
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut last = String::new();
+        for l in std::io::BufReader::new(stdout).lines() {
+            last = l.unwrap();
+        }
+        last
+    });
+    let mut peak = 0u64;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kb) = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = start.elapsed();
+    let last = reader.join().unwrap();
+    (took, peak, serde_json::from_str(&last).unwrap())
+}
+
+/// Throughput and memory against a DNS that answers every question after
+/// 50 ms. In CI, 200 domains and a loose floor; `bench/scan.sh` sets
+/// `MAILSETUP_BENCH_SCAN=1` for 10,000 domains at 500 a second or more,
+/// and the same peak memory for 1,000,000 input lines.
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn scan_throughput_and_flat_memory_against_slow_dns() {
+    let full = std::env::var_os("MAILSETUP_BENCH_SCAN").is_some();
+    // In CI (a debug build on a shared machine) only a floor that
+    // catches entries running one after another: 200 domains at a second
+    // each would take minutes.
+    let (n, floor) = if full { (10_000u64, 500.0) } else { (200, 5.0) };
+    let dns = SlowDns::start(&ip(17, 53), Duration::from_millis(50));
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.txt");
+    let big = dir.path().join("big.txt");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&small).unwrap());
+        for i in 0..n {
+            writeln!(f, "d{i}.bench{}.test", i % 97).unwrap();
+        }
+        // 100 times the lines; --shard 0/100 keeps the same number of
+        // entries, so every line is read but the work is the same.
+        let mut g = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        for i in 0..n * 100 {
+            writeln!(g, "d{i}.bench{}.test", i % 97).unwrap();
+        }
+    }
+    let (took, peak_small, summary) = timed_scan(&small, &dns, &[]);
+    let rate = n as f64 / took.as_secs_f64();
+    assert_eq!(summary["summary"], true);
+    assert_eq!(summary["entries"], n);
+    assert_eq!(
+        summary["not_found"].as_u64().unwrap() + summary["errors"].as_u64().unwrap(),
+        n
+    );
+    let (took_big, peak_big, summary_big) = timed_scan(&big, &dns, &["--shard", "0/100"]);
+    assert_eq!(summary_big["lines"], n * 100);
+    assert_eq!(summary_big["entries"], n);
+    println!(
+        "scan: {n} domains in {:.1} s = {rate:.0}/s (DNS answers after 50 ms); peak RSS {peak_small} kB for {n} lines, {peak_big} kB for {} lines ({:.1} s)",
+        took.as_secs_f64(),
+        n * 100,
+        took_big.as_secs_f64()
+    );
+    assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
+    // Memory does not grow with the input: 100 times the lines, at most a
+    // quarter more memory (allocator noise), never 100 times.
+    assert!(
+        peak_big <= peak_small + peak_small / 4,
+        "peak RSS {peak_big} kB for {} lines against {peak_small} kB for {n}",
+        n * 100
+    );
+}

@@ -75,10 +75,7 @@ impl Client {
     ) -> Result<Client, String> {
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(rustls::ClientConfig::clone(tls))
-            .dns_resolver(crate::net::http::GuardedResolver::new(
-                dns,
-                crate::net::policy::Guard::default(),
-            ))
+            .dns_resolver(Resolver(dns))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION"), " (audit)"))
             .build()
@@ -163,6 +160,29 @@ impl Client {
         Err(Failure::Failed(format!(
             "more than {MAX_REDIRECTS} redirects"
         )))
+    }
+}
+
+/// The HTTPS client's host lookups, through the audit's resolver (so
+/// `--dns` and the shared cache cover them too). Not the policy guard's
+/// resolver: that one remembers, per request chain, whether a public host
+/// was dialled, and one client here serves every domain of a scan; the
+/// audit is never started by an anonymous visitor of the service.
+#[derive(Clone)]
+struct Resolver(Dns);
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let dns = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let ips = dns.ips(&host).await.map_err(|error| {
+                Box::new(ResolveError { host, error }) as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            let addrs: reqwest::dns::Addrs =
+                Box::new(ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
     }
 }
 
