@@ -16,7 +16,7 @@ use super::{Fatal, Outcome};
 /// Runs `check`.
 pub fn run(a: CheckArgs, g: &Global) -> Result<Outcome, Fatal> {
     if !a.target.contains('@') && check_domain(&a.target).is_ok() {
-        return Err(Fatal(format!(
+        return Err(Fatal::msg(format!(
             "auditing a whole domain ('check {}') is not available in this version yet: give an address, such as someone@{}",
             a.target, a.target
         )));
@@ -74,14 +74,14 @@ pub fn run(a: CheckArgs, g: &Global) -> Result<Outcome, Fatal> {
 
 fn server_arg(s: Option<&str>, flag: &str, incoming: bool) -> Result<Option<ServerUrl>, Fatal> {
     let Some(s) = s else { return Ok(None) };
-    let url: ServerUrl = s.parse().map_err(|e| Fatal(format!("{flag}: {e}")))?;
+    let url: ServerUrl = s.parse().map_err(|e| Fatal::msg(format!("{flag}: {e}")))?;
     if incoming == (url.protocol == Protocol::Smtp) {
         let want = if incoming {
             "an IMAP or POP3 server (imaps://, imap://, pop3s://, pop3://)"
         } else {
             "an SMTP server (smtps:// or smtp://)"
         };
-        return Err(Fatal(format!("{flag} takes {want}, not {url}")));
+        return Err(Fatal::msg(format!("{flag} takes {want}, not {url}")));
     }
     Ok(Some(url))
 }

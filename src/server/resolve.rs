@@ -233,7 +233,7 @@ impl Resolver {
         };
         match result {
             Ok(found) => Ok(personalise(found, email)),
-            Err(e) => Err(AppError::NotFound(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 }
