@@ -7,14 +7,11 @@
 //! `example.com`) and usernames keep their placeholders
 //! (`%EMAILADDRESS%`) for the client to fill in.
 
-use std::collections::HashMap;
-
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{optional_address, params};
+use super::{AutoconfigParam, OptionalAddress};
 use crate::address::EmailAddress;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
@@ -26,10 +23,9 @@ pub async fn autoconfig(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    OptionalAddress(email, _): OptionalAddress<AutoconfigParam>,
 ) -> Result<Response, AppError> {
-    let params = params(query)?;
-    let (email, templated) = match optional_address(&params, &["emailaddress"])? {
+    let (email, templated) = match email {
         Some(e) => (e, false),
         None => {
             let host = state.origin.host(&headers)?;

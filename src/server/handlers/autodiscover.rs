@@ -113,13 +113,14 @@ async fn answer(
             AppError::RateLimited(secs) => Some(secs),
             _ => None,
         };
-        (e.status(), ErrorCode::InvalidRequest, e.message(), retry_after)
+        (
+            e.status(),
+            ErrorCode::InvalidRequest,
+            e.message(),
+            retry_after,
+        )
     };
-    let resolved = state
-        .resolver
-        .resolve(&email, client)
-        .await
-        .map_err(fail)?;
+    let resolved = state.resolver.resolve(&email, client).await.map_err(fail)?;
     render::autodiscover(&resolved).map_err(fail)
 }
 
