@@ -5,7 +5,6 @@
 
 mod cli;
 
-use std::io::ErrorKind;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,12 +20,13 @@ fn main() -> ExitCode {
         }
     };
     let result = cli::run(cli);
-    if let Err(cli::Fatal(msg)) = &result {
-        // A reader that went away (`| head`) is not an error.
-        if msg.contains(&std::io::Error::from(ErrorKind::BrokenPipe).to_string()) {
+    if let Err(e) = &result {
+        // A reader that went away (`| head`) is not an error: stop quietly,
+        // as other Unix tools do.
+        if e.is_broken_pipe() {
             return ExitCode::SUCCESS;
         }
-        eprintln!("mailsetup: {msg}");
+        eprintln!("mailsetup: {e}");
     }
     cli::exit_code(&result)
 }

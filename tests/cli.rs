@@ -183,3 +183,90 @@ fn a_builtin_provider_without_secure_settings_is_unverified_and_exits_1() {
     assert!(!stdout(&human).contains("(verified)"), "{}", stdout(&human));
     assert!(stderr(&human).contains("no settings with encryption are known"));
 }
+
+/// Runs the binary with stdout a pipe whose reader has already gone, as in
+/// `mailsetup … | head -1` when `head` has read its line: the start is
+/// delayed until the test has closed its end, so the first write fails
+/// with a broken pipe every time.
+fn into_closed_pipe(args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"sleep 0.3; exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("the binary runs")
+}
+
+#[test]
+fn every_command_that_prints_stops_quietly_when_the_reader_goes_away() {
+    let cases: &[&[&str]] = &[
+        &["lookup", "--offline", "someone@msn.com"],
+        &["lookup", "--offline", "--json", "someone@msn.com"],
+        &["lookup", "--offline", "--json", "nobody@unknown-domain.test"],
+        &["profile", "--offline", "alice@posteo.de"],
+        &["profile", "--offline", "--json", "alice@posteo.de"],
+        &[
+            "profile",
+            "--offline",
+            "--format",
+            "autoconfig",
+            "alice@posteo.de",
+        ],
+        &[
+            "profile",
+            "--offline",
+            "--format",
+            "ios-steps",
+            "alice@posteo.de",
+        ],
+        // Nothing listens on port 1 of loopback: a report about that.
+        &[
+            "check",
+            "--dns",
+            "127.0.0.1:9",
+            "--timeout",
+            "5",
+            "--incoming",
+            "imaps://127.0.0.1:1",
+            "--outgoing",
+            "smtps://127.0.0.1:1",
+            "alice@example.com",
+        ],
+        &["generate", "man"],
+        &["generate", "bash"],
+        &["--help"],
+    ];
+    for args in cases {
+        // The command does print something when the reader stays.
+        let normal = mailsetup(args);
+        assert!(!normal.stdout.is_empty(), "{args:?} prints nothing");
+        let o = into_closed_pipe(args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?} into a closed pipe: {}",
+            stderr(&o)
+        );
+        assert_eq!(stderr(&o), "", "{args:?} into a closed pipe");
+    }
+}
+
+#[test]
+fn a_pipe_into_head_ends_with_status_zero() {
+    // The shape people type: with pipefail, the status is mailsetup's.
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(r#"set -o pipefail; "$0" generate man | head -1 >/dev/null"#)
+        .arg(env!("CARGO_BIN_EXE_mailsetup"))
+        .output()
+        .expect("bash runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}

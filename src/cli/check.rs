@@ -117,12 +117,12 @@ fn audit(a: &CheckArgs, domain: &str, g: &Global) -> Result<Outcome, Fatal> {
         || a.password_stdin
         || a.oauth_token_stdin
     {
-        return Err(Fatal(format!(
+        return Err(Fatal::msg(format!(
             "--incoming, --outgoing, --username and secrets are for checking an account: give an address (someone@{domain}), or drop them to audit {domain}"
         )));
     }
     if g.offline {
-        return Err(Fatal(format!(
+        return Err(Fatal::msg(format!(
             "auditing {domain} means asking its servers: drop --offline"
         )));
     }
@@ -146,14 +146,14 @@ fn audit(a: &CheckArgs, domain: &str, g: &Global) -> Result<Outcome, Fatal> {
 
 fn server_arg(s: Option<&str>, flag: &str, incoming: bool) -> Result<Option<ServerUrl>, Fatal> {
     let Some(s) = s else { return Ok(None) };
-    let url: ServerUrl = s.parse().map_err(|e| Fatal(format!("{flag}: {e}")))?;
+    let url: ServerUrl = s.parse().map_err(|e| Fatal::msg(format!("{flag}: {e}")))?;
     if incoming == (url.protocol == Protocol::Smtp) {
         let want = if incoming {
             "an IMAP or POP3 server (imaps://, imap://, pop3s://, pop3://)"
         } else {
             "an SMTP server (smtps:// or smtp://)"
         };
-        return Err(Fatal(format!("{flag} takes {want}, not {url}")));
+        return Err(Fatal::msg(format!("{flag} takes {want}, not {url}")));
     }
     Ok(Some(url))
 }

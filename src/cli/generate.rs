@@ -24,7 +24,7 @@ pub fn run(a: GenerateArgs) -> Result<Outcome, Fatal> {
         "elvish" => clap_complete::Shell::Elvish,
         "powershell" => clap_complete::Shell::PowerShell,
         other => {
-            return Err(Fatal(format!(
+            return Err(Fatal::msg(format!(
                 "cannot generate '{other}': choose man, bash, zsh, fish, elvish or powershell"
             )));
         }

@@ -58,7 +58,7 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
             }
             Ok(Outcome::Success)
         }
-        Err(LookupError::Setup(msg)) => Err(Fatal(msg)),
+        Err(LookupError::Setup(msg)) => Err(Fatal::msg(msg)),
         Err(e) => {
             if g.json {
                 let doc = serde_json::json!({

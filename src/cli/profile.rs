@@ -23,7 +23,7 @@ use super::{Fatal, Outcome};
 /// Runs `profile`.
 pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
     let email: EmailAddress = a.email.parse()?;
-    let format: Format = a.format.parse().map_err(Fatal)?;
+    let format: Format = a.format.parse().map_err(Fatal::msg)?;
     let incoming = a
         .incoming
         .as_deref()
@@ -38,7 +38,7 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
         url.as_deref()
             .map(|u| DavServer::parse(&dav::expand(&email, u)))
             .transpose()
-            .map_err(|e| Fatal(format!("{e}")))
+            .map_err(|e| Fatal::msg(format!("{e}")))
     };
     let dav = Dav {
         caldav: dav_server(&a.caldav)?,
@@ -108,14 +108,14 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
     let rendered = match profile::render(&req) {
         Ok(r) => r,
         Err(e) if e.is_refusal() => return refuse(&email, &e, g),
-        Err(e) => return Err(Fatal(e.for_cli())),
+        Err(e) => return Err(Fatal::msg(e.for_cli())),
     };
 
     let mut stdout = std::io::stdout().lock();
     match &a.output {
         Some(path) => {
             std::fs::write(path, &rendered.bytes)
-                .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))?;
+                .map_err(|e| Fatal::context(format!("cannot write {}", path.display()), e))?;
             if g.json {
                 let doc = serde_json::json!({
                     "email": email.to_string(),
@@ -131,8 +131,8 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
         }
         None if rendered.signed => {
             if g.json || std::io::stdout().is_terminal() {
-                return Err(Fatal(
-                    "a signed profile is binary (DER): write it to a file with -o FILE".into(),
+                return Err(Fatal::msg(
+                    "a signed profile is binary (DER): write it to a file with -o FILE",
                 ));
             }
             stdout.write_all(&rendered.bytes)?;
@@ -186,7 +186,7 @@ fn settings(
                         "error": e.to_string(),
                         "tried": e.tried(),
                     });
-                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                    writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc)?)?;
                 }
                 return Ok(None);
             }
@@ -238,7 +238,7 @@ fn refuse_device_file(
             "code": code,
             "error": message,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(Outcome::Negative)
 }
@@ -252,7 +252,7 @@ fn refuse(email: &EmailAddress, e: &ProfileError, g: &Global) -> Result<Outcome,
             "code": e.code(),
             "error": message,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(Outcome::Negative)
 }

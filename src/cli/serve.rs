@@ -17,7 +17,7 @@ pub fn run(a: ServeArgs, g: &Global) -> Result<Outcome, Fatal> {
         .try_init();
     let config = match &a.config {
         Some(path) => server::config::load(path)
-            .map_err(|e| Fatal(format!("{e}\nmailsetup: the server did not start")))?,
+            .map_err(|e| Fatal::msg(format!("{e}\nmailsetup: the server did not start")))?,
         None => Config::default(),
     };
     let listen: Vec<_> = a.listen.into_iter().collect();

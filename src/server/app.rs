@@ -216,3 +216,132 @@ async fn case_insensitive_paths(mut req: Request) -> Request {
     }
     req
 }
+
+/// The router driven in memory with `oneshot`: no socket, no network
+/// (discovery is offline; the domain is the operator's own).
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const TOML: &str = r#"
+[[domain]]
+name = "example.test"
+incoming = [{ url = "imaps://imap.example.test", auth = ["password"] }]
+outgoing = [{ url = "smtps://smtp.example.test", auth = ["password"] }]
+"#;
+
+    fn router() -> Router {
+        let config = super::super::config::parse(TOML, std::path::Path::new("mail.toml"))
+            .expect("a valid configuration");
+        let discover = super::super::resolve::network_discovery(crate::lookup::Options {
+            offline: true,
+            ..crate::lookup::Options::default()
+        });
+        app(AppState::new(&config, discover).expect("the state builds"))
+    }
+
+    async fn get(uri: &str) -> (StatusCode, String, String) {
+        let r = router()
+            .oneshot(
+                Request::get(uri)
+                    .header(header::HOST, "autoconfig.example.test")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = r.status();
+        let content_type = r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_address_endpoint_reads_the_address_the_same_way() {
+        for (uri, want) in [
+            (
+                "/api/v1/lookup?email=jane@example.test",
+                "imap.example.test",
+            ),
+            (
+                "/api/v1/lookup?EMAILADDRESS=jane@example.test",
+                "imap.example.test",
+            ),
+            (
+                "/mail/config-v1.1.xml?emailaddress=jane@example.test",
+                "imap.example.test",
+            ),
+            (
+                "/apple/steps?emailaddress=jane@example.test",
+                "imap.example.test",
+            ),
+            ("/apple/steps?Email=jane@example.test", "imap.example.test"),
+            (
+                "/apple/mobileconfig?emailaddress=jane@example.test",
+                "imap.example.test",
+            ),
+        ] {
+            let (status, _, body) = get(uri).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+            assert!(body.contains(want), "{uri}: {body}");
+            assert!(body.contains("jane@example.test"), "{uri}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_bad_address_is_a_400_that_says_what_to_send() {
+        for (uri, json, want) in [
+            ("/api/v1/lookup", true, "add ?email=someone@example.com"),
+            ("/api/v1/lookup?email=%20", true, "empty"),
+            (
+                "/api/v1/lookup?email=no-at-sign",
+                true,
+                "not a usable email address",
+            ),
+            (
+                "/apple/mobileconfig",
+                false,
+                "add ?emailaddress=someone@example.com",
+            ),
+            (
+                "/apple/steps?emailaddress=a@@b",
+                false,
+                "not a usable email address",
+            ),
+            ("/qr.svg", false, "add ?emailaddress="),
+            ("/mail/config-v1.1.xml?emailaddress=", false, "empty"),
+        ] {
+            let (status, content_type, body) = get(uri).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert_eq!(content_type.starts_with("application/json"), json, "{uri}");
+            assert!(body.contains(want), "{uri}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn autoconfig_without_an_address_keeps_the_placeholders() {
+        let (status, _, body) = get("/mail/config-v1.1.xml").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("%EMAILADDRESS%"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_domain_not_served_here_is_a_404_in_words_for_people() {
+        let (status, _, body) = get("/api/v1/lookup?email=a@elsewhere.test").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(!body.contains("--"), "no command-line flags: {body}");
+    }
+}

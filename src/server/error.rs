@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::address::AddressError;
+use crate::lookup::LookupError;
 
 /// A request the server cannot answer as asked.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,26 @@ impl IntoResponse for AppError {
     }
 }
 
+impl From<LookupError> for AppError {
+    /// Nothing found is the request's answer (404), said for people who
+    /// use a mail app rather than for the command line; discovery that
+    /// could not start is our misconfiguration (500): its detail is logged,
+    /// not shown.
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::NotFound { domain, .. } => AppError::NotFound(format!(
+                "no mail settings found for {domain}: none of the usual places (the domain's own configuration file, Autodiscover, DNS) answered; check the spelling of the address, or ask your mail provider for its incoming (IMAP) and outgoing (SMTP) server names"
+            )),
+            LookupError::NotBuiltIn { domain, .. } => AppError::NotFound(format!(
+                "{domain} is not served here: this server answers only for the domains it knows; ask your mail provider for its incoming (IMAP) and outgoing (SMTP) server names"
+            )),
+            LookupError::Setup(detail) => {
+                AppError::Internal(format!("discovery could not start: {detail}"))
+            }
+        }
+    }
+}
+
 /// An [`AppError`] answered as `{"error": "..."}`.
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
@@ -118,6 +139,41 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_errors_say_whose_fault_it_is_in_words_for_people() {
+        let not_found = AppError::from(LookupError::NotFound {
+            domain: "example.org".into(),
+            tried: Vec::new(),
+        });
+        assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
+        let m = not_found.message();
+        assert!(
+            m.contains("example.org") && m.contains("mail provider"),
+            "{m}"
+        );
+        assert!(!m.contains("--"), "no command-line flags in {m}");
+        let offline = AppError::from(LookupError::NotBuiltIn {
+            domain: "example.org".into(),
+            tried: Vec::new(),
+        });
+        assert_eq!(offline.status(), StatusCode::NOT_FOUND);
+        assert!(
+            !offline.message().contains("--offline"),
+            "{}",
+            offline.message()
+        );
+        let setup = AppError::from(LookupError::Setup(
+            "cannot read /etc/secret-ca.pem: permission denied".into(),
+        ));
+        assert_eq!(setup.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !setup.message().contains("secret-ca"),
+            "{}",
+            setup.message()
+        );
+        assert!(matches!(&setup, AppError::Internal(d) if d.contains("secret-ca")));
+    }
 
     #[test]
     fn statuses_say_whose_fault_it_is() {

@@ -273,7 +273,7 @@ impl Resolver {
         };
         match result {
             Ok(Ok(found)) => Ok(personalise(found, email)),
-            Ok(Err(e)) => Err(AppError::NotFound(e.to_string())),
+            Ok(Err(e)) => Err(e.into()),
             Err(busy) => {
                 let Busy = *busy;
                 tracing::warn!(

@@ -1,13 +1,10 @@
 //! `GET /api/v1/lookup?email=E`: the `lookup --json` document.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{address, params};
+use super::{Address, EmailParam};
 use crate::server::app::AppState;
 use crate::server::error::ApiError;
 use crate::server::origin::Client;
@@ -16,10 +13,9 @@ use crate::server::origin::Client;
 pub async fn lookup(
     State(state): State<AppState>,
     Client(client): Client,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    address: Result<Address<EmailParam>, crate::server::error::AppError>,
 ) -> Result<Response, ApiError> {
-    let params = params(query)?;
-    let email = address(&params, &["email", "emailaddress"])?;
+    let Address(email, _) = address?;
     state.log_lookup("api", &email);
     let resolved = state.resolver.resolve(&email, client).await?;
     Ok(Json(resolved.lookup).into_response())

@@ -7,14 +7,11 @@
 //! that says which built-in account type to use otherwise: never an IMAP
 //! password profile that cannot work.
 
-use std::collections::HashMap;
-
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::{address, params};
+use super::Address;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
@@ -24,10 +21,8 @@ use crate::server::render;
 pub async fn mobileconfig(
     State(state): State<AppState>,
     Client(client): Client,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Address(email, _): Address,
 ) -> Result<Response, AppError> {
-    let params = params(query)?;
-    let email = address(&params, &["emailaddress", "email"])?;
     state.log_lookup("mobileconfig", &email);
     let resolved = state.resolver.resolve(&email, client).await?;
     let body = render::mobileconfig(&resolved, state.signer.as_deref())?;
@@ -53,10 +48,8 @@ pub async fn mobileconfig(
 pub async fn steps(
     State(state): State<AppState>,
     Client(client): Client,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Address(email, _): Address,
 ) -> Result<Response, AppError> {
-    let params = params(query)?;
-    let email = address(&params, &["emailaddress", "email"])?;
     let resolved = state.resolver.resolve(&email, client).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -7,15 +7,12 @@
 //! `example.com`) and usernames keep their placeholders
 //! (`%EMAILADDRESS%`) for the client to fill in.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{optional_address, params};
+use super::{AutoconfigParam, OptionalAddress};
 use crate::address::EmailAddress;
 use crate::server::answers::Kind;
 use crate::server::app::AppState;
@@ -28,10 +25,9 @@ pub async fn autoconfig(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    OptionalAddress(email, _): OptionalAddress<AutoconfigParam>,
 ) -> Result<Response, AppError> {
-    let params = params(query)?;
-    let (email, templated) = match optional_address(&params, &["emailaddress"])? {
+    let (email, templated) = match email {
         Some(e) => (e, false),
         None => {
             let host = state.origin.host(&headers)?;

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{optional_address, params};
+use super::{Address, optional_address, params};
 use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
@@ -96,10 +96,8 @@ fn profile_url(state: &AppState, headers: &HeaderMap, email: &str) -> Option<Str
 pub async fn qr(
     State(state): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    Address(email, _): Address,
 ) -> Result<Response, AppError> {
-    let params = params(query)?;
-    let email = super::address(&params, &["emailaddress", "email"])?;
     let url = profile_url(&state, &headers, &email.ascii()).ok_or_else(|| {
         AppError::NotFound(
             "no QR code: this service makes links only when reached by one of its own names (set public_url to make them for any)".into(),
