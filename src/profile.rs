@@ -453,7 +453,11 @@ pub fn without_unencrypted(
             return Ok(());
         }
         servers.retain(|s| s.security.is_encrypted());
-        if servers.is_empty() { Err(which) } else { Ok(()) }
+        if servers.is_empty() {
+            Err(which)
+        } else {
+            Ok(())
+        }
     };
     filter(&mut out.incoming, keep_incoming, Unencrypted::Incoming)?;
     filter(&mut out.outgoing, keep_outgoing, Unencrypted::Outgoing)?;

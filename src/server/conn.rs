@@ -303,8 +303,12 @@ impl Activity {
 }
 
 /// Serves HTTP/1.1 on one connection until the client or a timeout ends it.
-async fn serve_connection<I>(io: I, peer: SocketAddr, shared: &Shared, mut stop: watch::Receiver<bool>)
-where
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    shared: &Shared,
+    mut stop: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity {
@@ -335,8 +339,7 @@ where
     tokio::pin!(conn);
     let keep_alive = shared.limits.keep_alive;
     let mut closing = false;
-    let mut tick = tokio::time::interval(keep_alive.min(Duration::from_secs(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_check = tokio::time::Instant::now() + keep_alive;
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -349,12 +352,16 @@ where
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = tick.tick(), if !closing => {
+            _ = tokio::time::sleep_until(next_check), if !closing => {
                 // Before the first request, the header timeout applies.
                 let served = activity.last.load(Ordering::Acquire) > 0;
-                if served && activity.idle_for().is_some_and(|d| d >= keep_alive) {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
+                match activity.idle_for() {
+                    Some(idle) if served && idle >= keep_alive => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    Some(idle) if served => next_check += keep_alive - idle,
+                    _ => next_check += keep_alive,
                 }
             }
         }
@@ -399,7 +406,10 @@ mod tests {
 
     #[test]
     fn the_overall_cap_leaves_room_for_other_descriptors() {
-        assert_eq!(effective_max(10_000, Some(1024)), 1024 - RESERVED_FDS as usize);
+        assert_eq!(
+            effective_max(10_000, Some(1024)),
+            1024 - RESERVED_FDS as usize
+        );
         assert_eq!(effective_max(100, Some(1024)), 100);
         assert_eq!(effective_max(10_000, None), 10_000);
         assert_eq!(effective_max(10_000, Some(10)), 16);
@@ -408,7 +418,9 @@ mod tests {
     #[test]
     fn out_of_descriptors_is_told_from_other_accept_errors() {
         for code in [24, 23] {
-            assert!(is_resource_exhaustion(&std::io::Error::from_raw_os_error(code)));
+            assert!(is_resource_exhaustion(&std::io::Error::from_raw_os_error(
+                code
+            )));
         }
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
         assert!(!is_resource_exhaustion(&reset));

@@ -219,6 +219,7 @@ mod tests {
             result: TryResult::NotFound,
             ms: 3,
             detail: None,
+            problem: None,
         }]);
         let text = m.encode();
         assert!(

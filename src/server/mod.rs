@@ -8,7 +8,8 @@
 //! - [`config`]: the operator's TOML file and its checks;
 //! - [`resolve`]: where answers come from, with the discovery cache;
 //! - [`app`]: the router and its layers; [`handlers`]: the endpoints;
-//! - [`render`]: the bridge to the output writers; [`page`]: the web page;
+//! - [`render`]: the bridge to the output writers; [`answers`]: rendered
+//!   answers that cannot change, kept; [`page`]: the web page;
 //! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
 //!   and host name; [`ratelimit`], [`metrics`], [`error`];
 //! - [`conn`]: accepting connections, their caps and timeouts;
@@ -21,6 +22,7 @@
 //! The server keeps no state between requests except caches, so more load
 //! means more instances behind any load balancer.
 
+pub mod answers;
 pub mod app;
 pub mod config;
 pub mod conn;
@@ -88,9 +90,14 @@ impl Server {
             listeners.push(l);
         }
         // Links may be made from the addresses actually listened on too.
-        let bound: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let bound: Vec<SocketAddr> = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
         let mut origin = (*state.origin).clone();
-        origin.link_hosts.extend(origin::OriginPolicy::link_hosts([], &bound));
+        origin
+            .link_hosts
+            .extend(origin::OriginPolicy::link_hosts([], &bound));
         state.origin = Arc::new(origin);
         if state.origin.public_url.is_none() {
             tracing::warn!(

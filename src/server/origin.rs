@@ -46,7 +46,10 @@ pub struct Client(pub ClientKey);
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Client(ClientKey::of(state.origin.client_ip(parts))))
     }
 }
@@ -328,7 +331,10 @@ mod tests {
         ] {
             assert!(base(ok, None).is_some(), "{ok}");
         }
-        assert_eq!(base("127.0.4.1:8080", None).unwrap(), "http://127.0.4.1:8080");
+        assert_eq!(
+            base("127.0.4.1:8080", None).unwrap(),
+            "http://127.0.4.1:8080"
+        );
         for bad in [
             "evil.example",
             "example.com.evil.example",
@@ -348,7 +354,10 @@ mod tests {
             link_hosts: OriginPolicy::link_hosts([], &["[::1]:8080".parse().unwrap()]),
             ..Default::default()
         };
-        assert!(v6.base_url(&parts(&[("host", "[::1]:8080")]).headers, None).is_some());
+        assert!(
+            v6.base_url(&parts(&[("host", "[::1]:8080")]).headers, None)
+                .is_some()
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl ClientKey {
 
 /// What one discovery costs until its real connection count is known: the
 /// most connections a discovery started by the service may make.
-pub const FIXED_DISCOVERY_COST: u32 = 24;
+pub const FIXED_DISCOVERY_COST: u32 = crate::net::policy::MAX_CONNECTIONS;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -81,7 +81,12 @@ impl Limiter {
     }
 
     /// Runs `f` on `client`'s bucket, refilled up to now.
-    fn with_bucket<T>(&self, client: ClientKey, now: Instant, f: impl FnOnce(&mut Bucket) -> T) -> T {
+    fn with_bucket<T>(
+        &self,
+        client: ClientKey,
+        now: Instant,
+        f: impl FnOnce(&mut Bucket) -> T,
+    ) -> T {
         let rate = self.rate.unwrap_or(0.0);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let b = buckets.entry(client).or_insert(Bucket {

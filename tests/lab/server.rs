@@ -39,10 +39,13 @@ pub fn config(text: &str) -> Config {
 
 /// Discovery that never touches the network (built-in data only).
 pub fn offline() -> DiscoverFn {
-    resolve::network_discovery(Options {
-        offline: true,
-        ..Options::default()
-    })
+    resolve::network_discovery(
+        Options {
+            offline: true,
+            ..Options::default()
+        },
+        &Default::default(),
+    )
 }
 
 /// An HTTP client that trusts the program's roots plus `ca_file`, and
@@ -131,12 +134,30 @@ pub struct Binary {
     pub addr: SocketAddr,
     /// Everything it wrote to stderr so far, line by line, as it comes.
     pub stderr: mpsc::Receiver<String>,
+    /// The lines it wrote before saying where it listens.
+    pub start_log: Vec<String>,
 }
 
 impl Binary {
     /// Runs `mailsetup serve ARGS` and waits for its "listening on" line.
     pub fn start(args: &[&str]) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        Binary::start_under(&[], args)
+    }
+
+    /// Runs `WRAPPER... mailsetup serve ARGS` (e.g. `prlimit --nofile=…`,
+    /// which runs the program in its own place, keeping the pid) and waits
+    /// for its "listening on" line.
+    pub fn start_under(wrapper: &[&str], args: &[&str]) -> Binary {
+        let bin = env!("CARGO_BIN_EXE_mailsetup");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
             .arg("serve")
             .args(args)
             .env("RUST_LOG", "info")
@@ -155,6 +176,7 @@ impl Binary {
             }
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut start_log = Vec::new();
         let addr = loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -170,11 +192,13 @@ impl Binary {
                     .parse()
                     .expect("a socket address after 'listening on'");
             }
+            start_log.push(line);
         };
         Binary {
             child,
             addr,
             stderr: rx,
+            start_log,
         }
     }
 

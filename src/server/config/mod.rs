@@ -28,8 +28,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod discovery;
 mod domain;
 
+pub use discovery::DiscoveryConfig;
 pub use domain::{DomainConfig, DomainServers};
 
 /// A configuration the server refuses to start with.
@@ -75,6 +77,8 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// The operator's domains, by every name (main name and aliases).
     pub domains: HashMap<String, std::sync::Arc<DomainConfig>>,
+    /// Where discovery on behalf of visitors may reach (`[discovery]`).
+    pub discovery: DiscoveryConfig,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connections: ConnectionLimits::default(),
             domains: HashMap::new(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }
@@ -196,6 +201,7 @@ struct File {
     connections: Option<FileConnections>,
     #[serde(default)]
     domain: Vec<domain::FileDomain>,
+    discovery: Option<discovery::FileDiscovery>,
 }
 
 #[derive(Deserialize)]
@@ -365,6 +371,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
 
+    let discovery = discovery::discovery(file.discovery.as_ref(), &at)?;
+
     Ok(Config {
         listen,
         public_url,
@@ -378,6 +386,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         request_timeout,
         connections,
         domains,
+        discovery,
     })
 }
 
@@ -391,7 +400,11 @@ fn connection_limits(c: &FileConnections, at: &At) -> Result<ConnectionLimits, C
         )),
         Some(t) => Ok(Duration::from_secs(*t.get_ref())),
     };
-    let header_timeout = secs(&c.header_timeout_secs, "header_timeout_secs", d.header_timeout)?;
+    let header_timeout = secs(
+        &c.header_timeout_secs,
+        "header_timeout_secs",
+        d.header_timeout,
+    )?;
     let keep_alive = secs(&c.keep_alive_secs, "keep_alive_secs", d.keep_alive)?;
     let max = match &c.max {
         None => d.max,
@@ -513,8 +526,16 @@ caldav = "https://dav.example.com/%EMAILADDRESS%/"
             ("[rate_limit]\nper_minute = 10\nburst = 0", 3, "at least 1"),
             ("[cache]\nttl_secs = 1\ncapacity = 0", 3, "at least 1"),
             ("request_timeout_secs = 0", 1, "between 1 and 600"),
-            ("[connections]\nheader_timeout_secs = 0", 2, "between 1 and 300"),
-            ("[connections]\nkeep_alive_secs = 301", 2, "between 1 and 300"),
+            (
+                "[connections]\nheader_timeout_secs = 0",
+                2,
+                "between 1 and 300",
+            ),
+            (
+                "[connections]\nkeep_alive_secs = 301",
+                2,
+                "between 1 and 300",
+            ),
             ("[connections]\nmax = 0", 2, "at least 1"),
             (
                 "[tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"",

@@ -13,8 +13,8 @@ use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
 use crate::server::page::{self, Answer, CSP};
-use crate::server::render::{self, ProfileKind};
 use crate::server::ratelimit::ClientKey;
+use crate::server::render::{self, ProfileKind};
 use crate::server::resolve::Resolved;
 
 /// `GET /` and `GET /?email=E` (the form without JavaScript).
