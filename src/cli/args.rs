@@ -182,12 +182,30 @@ pub struct ProfileArgs {
 /// `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The operator's configuration (TOML).
+    /// The operator's configuration (TOML; see mailsetup.toml(5)). SIGHUP
+    /// reads it again.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// The address to listen on.
+    /// The address to listen on [default: `listen` in the configuration,
+    /// else 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Check the configuration and the files it names, then exit (0 usable,
+    /// 2 not) without listening.
+    #[arg(long, requires = "config")]
+    pub check_config: bool,
+    /// How log lines are written to stderr.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The format of `serve`'s log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// `generate WHAT`.

@@ -11,15 +11,18 @@
 //! - [`render`]: the bridge to the output writers; [`page`]: the web page;
 //! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
 //!   and host name; [`ratelimit`], [`metrics`], [`error`];
-//! - [`tls`]: HTTPS with certificate reload.
+//! - [`tls`]: HTTPS; [`reload`]: the whole configuration swapped in on
+//!   SIGHUP, and certificate expiry; [`accesslog`]: one line per request.
 //!
 //! [`Server`] binds the sockets (so a bad address fails before anything
 //! is served) and then serves until a shutdown signal, letting requests in
-//! flight finish within the request deadline.
+//! flight finish within the request deadline. With `metrics_listen`,
+//! `/metrics` answers on that address only.
 //!
 //! The server keeps no state between requests except caches, so more load
 //! means more instances behind any load balancer.
 
+pub mod accesslog;
 pub mod app;
 pub mod config;
 pub mod error;
@@ -29,6 +32,7 @@ pub mod origin;
 pub mod page;
 pub mod pox;
 pub mod ratelimit;
+pub mod reload;
 pub mod render;
 pub mod resolve;
 pub mod tls;
@@ -43,8 +47,10 @@ use tokio::net::TcpListener;
 pub use app::{AppState, StartError, app};
 pub use config::Config;
 use origin::Peer;
+use reload::Live;
+pub use reload::ReloadError;
 use resolve::DiscoverFn;
-use tls::{ReloadingCert, TlsListener};
+use tls::TlsListener;
 
 /// Where the server listens without `--listen` or `listen` in the file.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -52,8 +58,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// A server whose sockets are bound, ready to serve.
 pub struct Server {
     listeners: Vec<TcpListener>,
-    tls: Option<Arc<ReloadingCert>>,
-    state: AppState,
+    metrics_listener: Option<TcpListener>,
+    live: Arc<Live>,
 }
 
 impl Server {
@@ -64,11 +70,12 @@ impl Server {
         listen: &[SocketAddr],
         discover: DiscoverFn,
     ) -> Result<Server, StartError> {
-        let tls = match &config.tls {
-            Some(paths) => Some(Arc::new(ReloadingCert::load(paths.clone())?)),
-            None => None,
-        };
-        let state = AppState::new(config, discover)?;
+        let prepared = reload::prepare(
+            config.clone(),
+            discover.clone(),
+            Arc::new(metrics::Metrics::new()),
+        )
+        .map_err(StartError::Config)?;
         let default: SocketAddr = DEFAULT_LISTEN.parse().expect("a valid constant");
         let addrs: Vec<SocketAddr> = if !listen.is_empty() {
             listen.to_vec()
@@ -84,10 +91,22 @@ impl Server {
                 .map_err(|e| StartError::Listen(addr, e))?;
             listeners.push(l);
         }
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| StartError::Listen(addr, e))?,
+            ),
+            None => None,
+        };
+        let bound = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
         Ok(Server {
             listeners,
-            tls,
-            state,
+            metrics_listener,
+            live: Arc::new(Live::new(prepared, bound, discover)),
         })
     }
 
@@ -99,9 +118,21 @@ impl Server {
             .collect()
     }
 
-    /// The shared state (for tests that look at the metrics).
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The address of the `/metrics` listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The current shared state (for tests that look at the metrics).
+    pub fn state(&self) -> AppState {
+        self.live.state()
+    }
+
+    /// The serving configuration, for reloading it (SIGHUP does).
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight
@@ -110,19 +141,32 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let grace = self.state.request_timeout + Duration::from_secs(1);
-        self.state.limiter.spawn_cleaner(Duration::from_secs(60));
-        let router = app(self.state);
+        let state = self.live.state();
+        let grace = state.request_timeout + Duration::from_secs(1);
+        state.limiter.spawn_cleaner(Duration::from_secs(60));
+        #[cfg(unix)]
+        self.live.reload_on_sighup().map_err(StartError::Signals)?;
+        self.live.spawn_expiry_checks();
+        let router = self.live.service();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let config = match &self.tls {
-            Some(cert) => {
-                #[cfg(unix)]
-                tls::reload_on_sighup(cert.clone()).map_err(StartError::Signals)?;
-                Some(cert.server_config())
-            }
-            None => None,
-        };
+        let config = self.live.tls().map(|cert| cert.server_config());
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some(listener) = self.metrics_listener {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("metrics on http://{addr}/metrics");
+            }
+            let only_metrics = axum::Router::new()
+                .route("/metrics", axum::routing::get(metrics::serve))
+                .with_state(self.live.metrics().clone());
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                axum::serve(listener, only_metrics)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            });
+        }
         for listener in self.listeners {
             let addr = listener
                 .local_addr()

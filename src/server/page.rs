@@ -17,6 +17,7 @@ use std::fmt::Write;
 
 use quick_xml::escape::escape;
 
+use super::config::PageConfig;
 use super::error::AppError;
 use super::render::ProfileKind;
 use super::resolve::Resolved;
@@ -62,15 +63,68 @@ pub struct Answer<'a> {
 }
 
 /// The full page: the form with `typed` in it, and `outcome` below.
-pub fn page(typed: &str, outcome: Option<Result<Answer<'_>, String>>) -> String {
+pub fn page(
+    operator: &PageConfig,
+    typed: &str,
+    outcome: Option<Result<Answer<'_>, String>>,
+) -> String {
     let result = match outcome {
         None => String::new(),
         Some(Ok(a)) => answer(&a),
         Some(Err(message)) => format!(r#"<p class="error" role="alert">{}</p>"#, esc(&message)),
     };
     INDEX
+        .replace("{{title}}", &title(operator))
+        .replace("{{operator}}", &header(operator))
+        .replace("{{help}}", &help(operator))
         .replace("{{email}}", &esc(typed))
         .replace("{{result}}", &result)
+}
+
+fn title(p: &PageConfig) -> String {
+    match &p.name {
+        Some(n) => format!("Set up your email — {}", esc(n)),
+        None => "Set up your email".into(),
+    }
+}
+
+/// The operator's logo and name above the form.
+fn header(p: &PageConfig) -> String {
+    let mut h = String::new();
+    if p.logo.is_none() && p.name.is_none() {
+        return h;
+    }
+    h.push_str(r#"<header class="operator">"#);
+    if p.logo.is_some() {
+        let alt = p
+            .name
+            .as_deref()
+            .map_or(String::new(), |n| esc(n).into_owned());
+        let _ = write!(h, r#"<img class="logo" src="/static/logo" alt="{alt}">"#);
+    }
+    if let Some(n) = &p.name {
+        let _ = write!(h, r#"<p class="operator-name">{}</p>"#, esc(n));
+    }
+    h.push_str("</header>");
+    h
+}
+
+/// Where to get help, below the answer.
+fn help(p: &PageConfig) -> String {
+    match &p.help_url {
+        Some(url) => {
+            let text = p.help_text.as_deref().or(p.name.as_deref()).map_or_else(
+                || "Ask your mail provider's help desk".to_string(),
+                |n| format!("Help: {n}"),
+            );
+            format!(
+                r#"<footer class="help"><p>Still stuck? <a href="{}" rel="noopener">{}</a></p></footer>"#,
+                esc(url),
+                esc(&text)
+            )
+        }
+        None => String::new(),
+    }
 }
 
 /// The answer section.
@@ -219,14 +273,22 @@ mod tests {
 
     #[test]
     fn typed_text_is_escaped_in_the_form() {
-        let html = page(r#""><script>alert(1)</script>"#, None);
+        let html = page(
+            &PageConfig::default(),
+            r#""><script>alert(1)</script>"#,
+            None,
+        );
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&quot;&gt;&lt;script&gt;"));
     }
 
     #[test]
     fn errors_are_escaped() {
-        let html = page("x", Some(Err("<img src=x onerror=alert(1)>".into())));
+        let html = page(
+            &PageConfig::default(),
+            "x",
+            Some(Err("<img src=x onerror=alert(1)>".into())),
+        );
         assert!(!html.contains("<img src=x"));
         assert!(html.contains(r#"role="alert""#));
     }

@@ -134,12 +134,22 @@ pub struct Binary {
 }
 
 impl Binary {
-    /// Runs `mailsetup serve ARGS` and waits for its "listening on" line.
+    /// Runs `mailsetup serve ARGS` with `RUST_LOG=info` and waits for its
+    /// "listening on" line.
     pub fn start(args: &[&str]) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-            .arg("serve")
-            .args(args)
-            .env("RUST_LOG", "info")
+        Binary::start_with(args, Some("info"))
+    }
+
+    /// Runs `mailsetup serve ARGS` with `RUST_LOG` set to `rust_log` (or
+    /// unset) and waits for its "listening on" line.
+    pub fn start_with(args: &[&str], rust_log: Option<&str>) -> Binary {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailsetup"));
+        cmd.arg("serve").args(args);
+        match rust_log {
+            Some(v) => cmd.env("RUST_LOG", v),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -165,7 +175,9 @@ impl Binary {
                 }
             };
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let hostport = rest.split("://").nth(1).unwrap_or(rest).trim();
+                let hostport = rest.split("://").nth(1).unwrap_or(rest);
+                // Text ends the line there; JSON closes the string.
+                let hostport = hostport.split(['"', ' ']).next().unwrap_or(hostport).trim();
                 break hostport
                     .parse()
                     .expect("a socket address after 'listening on'");

@@ -24,7 +24,7 @@ pub async fn index(
     let params = params(query).unwrap_or_default();
     let typed = params.get("email").cloned().unwrap_or_default();
     let (status, html) = if typed.trim().is_empty() {
-        (StatusCode::OK, page::page(&typed, None))
+        (StatusCode::OK, page::page(&state.page, &typed, None))
     } else {
         match answer(&state, &headers, &params).await {
             Ok((resolved, profile_url, qr_svg, steps)) => {
@@ -35,9 +35,12 @@ pub async fn index(
                     qr_svg,
                     steps,
                 };
-                (StatusCode::OK, page::page(&typed, Some(Ok(a))))
+                (StatusCode::OK, page::page(&state.page, &typed, Some(Ok(a))))
             }
-            Err(e) => (e.status(), page::page(&typed, Some(Err(e.message())))),
+            Err(e) => (
+                e.status(),
+                page::page(&state.page, &typed, Some(Err(e.message()))),
+            ),
         }
     };
     (status, [(header::CONTENT_SECURITY_POLICY, CSP)], Html(html)).into_response()
@@ -100,4 +103,19 @@ fn static_asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// `GET /static/logo`: the operator's logo from `[page] logo`, or 404.
+pub async fn logo(State(state): State<AppState>) -> Response {
+    match &state.page.logo {
+        Some(l) => (
+            [
+                (header::CONTENT_TYPE, l.content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            axum::body::Bytes::from(l.bytes.to_vec()),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no logo is configured\n").into_response(),
+    }
 }
