@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 
 # Build outside the namespace (cargo may need to download crates).
-cargo build --release --bins
 cargo test --no-run --quiet
 
 if [ "$(id -u)" != 0 ]; then
@@ -22,9 +21,3 @@ fi
 # Inside the namespace: bring up loopback, then run all tests, including the
 # ones marked #[ignore] because they need the lab.
 unshare --net --pid --fork --mount-proc -- ./scripts/lab-run.sh "$@"
-
-# The serve benchmark, on the whole-suite run only: it prints numbers and
-# never fails the suite (it needs PyPI for automx2, outside the lab).
-if [ $# -eq 0 ]; then
-  BENCH_SECS="${BENCH_SECS:-10}" ./bench/serve.sh || echo "test.sh: the serve benchmark did not complete" >&2
-fi

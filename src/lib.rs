@@ -28,6 +28,7 @@ pub mod address;
 pub mod autoconfig;
 pub mod diagnose;
 pub mod discover;
+pub mod finding;
 pub mod lookup;
 pub mod net;
 pub mod output;

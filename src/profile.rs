@@ -417,6 +417,53 @@ fn profile(
     Ok(mobileconfig::mail_profile(&account, req.options))
 }
 
+/// A direction of an account left with no encrypted server by
+/// [`without_unencrypted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unencrypted {
+    /// Every incoming server has `security=none`.
+    Incoming,
+    /// Every outgoing server has `security=none`.
+    Outgoing,
+}
+
+impl Unencrypted {
+    /// `incoming` or `outgoing`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Unencrypted::Incoming => "incoming",
+            Unencrypted::Outgoing => "outgoing",
+        }
+    }
+}
+
+/// `settings` without the servers that have no encryption
+/// (`security=none`), which no file that sets up a device should carry;
+/// `keep_incoming`/`keep_outgoing` leave a direction as it is (servers a
+/// person chose on purpose). An error when a direction had servers and
+/// only unencrypted ones.
+pub fn without_unencrypted(
+    settings: &Settings,
+    keep_incoming: bool,
+    keep_outgoing: bool,
+) -> Result<Settings, Unencrypted> {
+    let mut out = settings.clone();
+    let filter = |servers: &mut Vec<Server>, keep: bool, which: Unencrypted| {
+        if keep || servers.is_empty() {
+            return Ok(());
+        }
+        servers.retain(|s| s.security.is_encrypted());
+        if servers.is_empty() {
+            Err(which)
+        } else {
+            Ok(())
+        }
+    };
+    filter(&mut out.incoming, keep_incoming, Unencrypted::Incoming)?;
+    filter(&mut out.outgoing, keep_outgoing, Unencrypted::Outgoing)?;
+    Ok(out)
+}
+
 /// Settings with the servers the user gave (`--incoming`, `--outgoing`) in
 /// place of discovered ones. `base` holds what was discovered (or the
 /// built-in provider's settings); it may be `None` only when both servers

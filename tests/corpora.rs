@@ -22,8 +22,8 @@ use mailsetup::provider::{Provider, ProviderTable, Status};
 use mailsetup::settings::{Protocol, Security, Server, Source, Trust};
 use serde::Deserialize;
 
-const ISPDB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/ispdb");
-const PROVIDER_DB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/provider-db");
+const ISPDB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ispdb");
+const PROVIDER_DB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/provider-db");
 
 /// Provider-db pages the table leaves out, and why.
 const NOT_IN_TABLE: &[(&str, &str)] = &[

@@ -81,7 +81,7 @@ fn discovery_time_is_about_one_latency() {
     let _ispdb = Web::start_delayed(&ip(1), 443, Some(&ispdb), vec![], l);
     let config = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/ispdb/a1.net.xml"
+        "/tests/data/ispdb/a1.net.xml"
     ))
     .unwrap();
     let mut servers = Vec::new();

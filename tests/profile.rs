@@ -28,7 +28,7 @@ use serde::Deserialize;
 
 const RNG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/spec/refs/autoconfig.rng"
+    "/tests/data/autoconfig/autoconfig.rng"
 );
 
 // --- helpers -----------------------------------------------------------------

@@ -21,7 +21,7 @@ use reqwest::StatusCode;
 
 const RNG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/spec/refs/autoconfig.rng"
+    "/tests/data/autoconfig/autoconfig.rng"
 );
 
 const OUTLOOK_2006A: &str =

@@ -159,12 +159,21 @@ pub struct ProfileArgs {
     /// The private key of --sign-cert (PEM).
     #[arg(long, value_name = "PEM", requires = "sign_cert")]
     pub sign_key: Option<std::path::PathBuf>,
-    /// The incoming server instead of the discovered one.
+    /// The incoming server instead of the discovered one. A server given
+    /// here with ?security=none is written as given (with a warning).
     #[arg(long, value_name = "URL")]
     pub incoming: Option<String>,
-    /// The outgoing server instead of the discovered one.
+    /// The outgoing server instead of the discovered one (?security=none
+    /// as for --incoming).
     #[arg(long, value_name = "URL")]
     pub outgoing: Option<String>,
+    /// Write the file even when the settings are unverified (found over
+    /// plain HTTP or in DNS without DNSSEC, where anyone on the way could
+    /// have changed them); check them with your provider first. Discovered
+    /// servers without encryption are never written: pass one explicitly
+    /// with --incoming/--outgoing URL?security=none if you really mean it.
+    #[arg(long)]
+    pub allow_unverified: bool,
     /// For Outlook.com and Microsoft 365: an Exchange account that signs in
     /// with Microsoft (OAuth) instead of an IMAP account.
     #[arg(long)]

@@ -53,10 +53,42 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
         return Ok(Outcome::Negative);
     };
     if settings.trust == Trust::Unverified {
+        if !a.allow_unverified {
+            return refuse_device_file(
+                &email,
+                "unverified",
+                &format!(
+                    "the settings found for {} are unverified: they came over plain HTTP or from DNS records without DNSSEC, where anyone on the way could have changed them to servers of their own and so received your password. No file was written. Compare them with your provider's own instructions (mailsetup lookup shows them), then write the file anyway with --allow-unverified, or give the servers with --incoming and --outgoing",
+                    email.domain()
+                ),
+                g,
+            );
+        }
         eprintln!(
             "mailsetup: warning: these settings come from an unverified source; confirm them with your provider before typing your password"
         );
     }
+    // Servers without encryption only when the user named them.
+    let settings = match profile::without_unencrypted(
+        &settings,
+        incoming.is_some(),
+        outgoing.is_some(),
+    ) {
+        Ok(s) => s,
+        Err(which) => {
+            return refuse_device_file(
+                &email,
+                "no-encryption",
+                &format!(
+                    "the {} server found for {} has no encryption, so the password would cross the network readable by anyone on the way. No file was written. Ask your provider for a server with TLS; to write this one anyway, give it explicitly with --{} URL?security=none",
+                    which.word(),
+                    email.domain(),
+                    which.word()
+                ),
+                g,
+            );
+        }
+    };
 
     if matches!(format, Format::Mobileconfig | Format::IosSteps) {
         warn_if_unencrypted(&settings);
@@ -189,6 +221,26 @@ fn warn_if_unencrypted(settings: &Settings) {
             );
         }
     }
+}
+
+/// Says why no file was written for settings a device should not get
+/// (exit status 1, like every refusal).
+fn refuse_device_file(
+    email: &EmailAddress,
+    code: &str,
+    message: &str,
+    g: &Global,
+) -> Result<Outcome, Fatal> {
+    eprintln!("mailsetup: {message}");
+    if g.json {
+        let doc = serde_json::json!({
+            "email": email.to_string(),
+            "code": code,
+            "error": message,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(Outcome::Negative)
 }
 
 fn refuse(email: &EmailAddress, e: &ProfileError, g: &Global) -> Result<Outcome, Fatal> {

@@ -17,6 +17,7 @@ use futures::future::join_all;
 use serde::Serialize;
 
 use crate::address::EmailAddress;
+pub use crate::finding::FindingCode;
 use crate::lookup::{self, LookupError, Options};
 use crate::probe::{self, Credentials, ProbeOptions, ServerReport};
 use crate::provider::{Provider, ProviderTable};
@@ -94,7 +95,7 @@ pub struct Finding {
     /// How bad.
     pub severity: Severity,
     /// A stable code (interface.md).
-    pub code: String,
+    pub code: FindingCode,
     /// The server concerned (`null` for the account as a whole).
     pub server: Option<String>,
     /// What is wrong.

@@ -3,7 +3,7 @@
 //! with a hand-made [`ServerReport`].
 
 use super::fixes::{self, capitalise};
-use super::{Context, Finding, Planned, Role, ServerCheck, Severity};
+use super::{Context, Finding, FindingCode, Planned, Role, ServerCheck, Severity};
 use crate::probe::wire::sasl::SecretKind;
 use crate::probe::{LoginStatus, ProbeError, ServerReport};
 use crate::settings::{AuthMethod, Security, ServerUrl};
@@ -22,11 +22,14 @@ pub fn diagnose(ctx: &Context, plan: &[Planned], servers: &[ServerCheck]) -> Vec
     // proved, else the provider table's.
     let proved = out
         .iter()
-        .position(|f| f.code == "oauth-required" && f.server.is_some());
-    let keep = proved.or_else(|| out.iter().position(|f| f.code == "oauth-required"));
+        .position(|f| f.code == FindingCode::OauthRequired && f.server.is_some());
+    let keep = proved.or_else(|| {
+        out.iter()
+            .position(|f| f.code == FindingCode::OauthRequired)
+    });
     let mut i = 0;
     out.retain(|f| {
-        let kept = f.code != "oauth-required" || Some(i) == keep;
+        let kept = f.code != FindingCode::OauthRequired || Some(i) == keep;
         i += 1;
         kept
     });
@@ -36,14 +39,14 @@ pub fn diagnose(ctx: &Context, plan: &[Planned], servers: &[ServerCheck]) -> Vec
 
 fn finding(
     severity: Severity,
-    code: &str,
+    code: FindingCode,
     server: Option<&ServerUrl>,
     message: impl Into<String>,
     fix: impl Into<String>,
 ) -> Finding {
     Finding {
         severity,
-        code: code.to_string(),
+        code,
         server: server.map(ToString::to_string),
         message: message.into(),
         fix: fix.into(),
@@ -68,7 +71,7 @@ fn account_rules(ctx: &Context, out: &mut Vec<Finding>) {
     };
     let mut f = finding(
         severity,
-        "oauth-required",
+        FindingCode::OauthRequired,
         None,
         note.text.clone(),
         format!("{}.", capitalise(&fixes::oauth_path(p))),
@@ -83,7 +86,7 @@ fn static_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Find
     if p.role == Role::Outgoing && url.port == 25 {
         out.push(finding(
             Severity::Warning,
-            "port-25-submission",
+            FindingCode::Port25Submission,
             Some(url),
             "Port 25 is for mail servers talking to each other, not for mail apps: many internet providers block it, and servers often refuse to take mail from apps there.",
             format!(
@@ -119,7 +122,7 @@ fn static_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Find
         };
         out.push(finding(
             Severity::Error,
-            "plaintext-auth",
+            FindingCode::PlaintextAuth,
             Some(url),
             format!("These settings would send the password unencrypted: anyone on the network could read it.{sent}"),
             fix,
@@ -169,7 +172,7 @@ fn settings_differ(ctx: &Context, p: &Planned, out: &mut Vec<Finding>) {
     };
     out.push(finding(
         severity,
-        "settings-differ",
+        FindingCode::SettingsDiffer,
         Some(&p.url),
         message,
         format!(
@@ -211,7 +214,13 @@ fn probe_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Findi
                     " It referred the login to {referral}, which mailsetup does not follow (a referral could send your password elsewhere)."
                 ));
             }
-            let mut f = finding(Severity::Error, "auth-failed", Some(url), message, fix);
+            let mut f = finding(
+                Severity::Error,
+                FindingCode::AuthFailed,
+                Some(url),
+                message,
+                fix,
+            );
             f.url = help;
             out.push(f);
             // A failed password on a provider that takes no passwords.
@@ -219,7 +228,7 @@ fn probe_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Findi
                 if let Some(note) = fixes::oauth_required(pr) {
                     let mut f = finding(
                         Severity::Error,
-                        "oauth-required",
+                        FindingCode::OauthRequired,
                         Some(url),
                         format!(
                             "The password was refused, and {} no longer accepts passwords: {}",
@@ -292,7 +301,7 @@ fn auth_unsupported(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<
     };
     out.push(finding(
         Severity::Error,
-        "auth-unsupported",
+        FindingCode::AuthUnsupported,
         Some(&p.url),
         format!("The server offers {offered}, none of which can log in with {what}."),
         fix,
@@ -427,7 +436,10 @@ mod tests {
         let mut r = working(&p);
         r.login = LoginStatus::Failed;
         let f = case.run(&[(p, r)]);
-        let oauth: Vec<_> = f.iter().filter(|f| f.code == "oauth-required").collect();
+        let oauth: Vec<_> = f
+            .iter()
+            .filter(|f| f.code == FindingCode::OauthRequired)
+            .collect();
         assert_eq!(oauth.len(), 1);
         assert_eq!(
             oauth[0].server.as_deref(),
@@ -468,8 +480,8 @@ mod tests {
         let r = working(&p);
         let f = case.run(&[(p, r)]);
         assert_eq!(
-            (f[0].code.as_str(), f[0].severity),
-            ("settings-differ", Severity::Info)
+            (f[0].code, f[0].severity),
+            (FindingCode::SettingsDiffer, Severity::Info)
         );
         let p = planned("imaps://mail.elsewhere.test", &[AuthMethod::Password], true);
         let r = working(&p);

@@ -1,14 +1,16 @@
 //! The one sentence a non-expert reads first: does receiving work, does
 //! sending work, and if not, why — in plain words.
 
-use super::{Context, Finding, Role, ServerCheck, Severity};
+use super::{Context, Finding, FindingCode, Role, ServerCheck, Severity};
 use crate::probe::LoginStatus;
 use crate::probe::wire::sasl::SecretKind;
 
 /// Sums up a check.
 pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> String {
     let mut out = String::new();
-    let provider_oauth = findings.iter().find(|f| f.code == "oauth-required");
+    let provider_oauth = findings
+        .iter()
+        .find(|f| f.code == FindingCode::OauthRequired);
     if let (Some(f), Some(p)) = (provider_oauth, ctx.provider) {
         out.push_str(&format!(
             "{} does not accept passwords from mail apps. {} ",
@@ -25,9 +27,9 @@ pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> 
         let first_error = findings
             .iter()
             .filter(|f| f.severity == Severity::Error && f.server.as_deref() == Some(url.as_str()))
-            .min_by_key(|f| rank(&f.code));
+            .min_by_key(|f| rank(f.code));
         Some(match first_error {
-            Some(f) => Err(reason(&f.code).to_string()),
+            Some(f) => Err(reason(f.code).to_string()),
             None => Ok(()),
         })
     };
@@ -76,47 +78,77 @@ pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> 
 }
 
 /// Which error explains a failure best: the earliest step wins.
-fn rank(code: &str) -> usize {
-    const ORDER: &[&str] = &[
-        "dns-not-found",
-        "tcp-unreachable",
-        "tls-mismatch",
-        "preauth",
-        "starttls-injection",
-        "starttls-missing",
-        "tls-outdated",
-        "cert-expired",
-        "cert-name-mismatch",
-        "cert-untrusted",
-        "plaintext-auth",
-        "server-error",
-        "oauth-required",
-        "auth-failed",
-        "auth-unsupported",
-    ];
-    ORDER.iter().position(|c| *c == code).unwrap_or(ORDER.len())
+fn rank(code: FindingCode) -> usize {
+    match code {
+        FindingCode::NoIncoming | FindingCode::NoOutgoing => 0,
+        FindingCode::DnsFailure => 1,
+        FindingCode::DnsNotFound => 2,
+        FindingCode::TcpUnreachable => 3,
+        FindingCode::TlsMismatch => 4,
+        FindingCode::Preauth => 5,
+        FindingCode::StarttlsInjection => 6,
+        FindingCode::StarttlsMissing => 7,
+        FindingCode::TlsOutdated => 8,
+        FindingCode::CertExpired => 9,
+        FindingCode::CertNameMismatch => 10,
+        FindingCode::CertUntrusted => 11,
+        FindingCode::PlaintextAuth => 12,
+        FindingCode::ServerError => 13,
+        FindingCode::OauthRequired => 14,
+        FindingCode::AuthFailed => 15,
+        FindingCode::AuthUnsupported => 16,
+        // Never errors of one server in an address check.
+        FindingCode::CertExpiring
+        | FindingCode::Port25Submission
+        | FindingCode::SettingsDiffer
+        | FindingCode::ConfigHttpOnly
+        | FindingCode::ConfigPlaintextServer
+        | FindingCode::SrvOffDomain
+        | FindingCode::SourcesDisagree
+        | FindingCode::AutodiscoverHttpAuth
+        | FindingCode::ConfigInvalid => 17,
+    }
 }
 
 /// A finding as the end of "… will fail because …".
-fn reason(code: &str) -> &'static str {
+fn reason(code: FindingCode) -> &'static str {
     match code {
-        "dns-not-found" => "the server name does not exist (a typo or an outdated name)",
-        "tcp-unreachable" => "the server cannot be reached on that port (blocked or wrong port)",
-        "tls-mismatch" => "the encryption setting (SSL/TLS or STARTTLS) does not fit the port",
-        "preauth" => {
+        FindingCode::NoIncoming | FindingCode::NoOutgoing => {
+            "no working server could be found for it"
+        }
+        FindingCode::DnsFailure => {
+            "DNS did not answer, so the server could not even be looked up (a network problem, not the settings)"
+        }
+        FindingCode::DnsNotFound => "the server name does not exist (a typo or an outdated name)",
+        FindingCode::TcpUnreachable => {
+            "the server cannot be reached on that port (blocked or wrong port)"
+        }
+        FindingCode::TlsMismatch => {
+            "the encryption setting (SSL/TLS or STARTTLS) does not fit the port"
+        }
+        FindingCode::Preauth => {
             "the server skips the login before encryption starts, so the connection cannot be protected"
         }
-        "starttls-injection" => "someone may be tampering with the connection",
-        "starttls-missing" => "the server does not offer encryption on that port",
-        "tls-outdated" => "the server only speaks outdated encryption that phones refuse",
-        "cert-expired" => "the server's certificate has expired",
-        "cert-name-mismatch" => "the server's certificate is for a different name",
-        "cert-untrusted" => "the server's certificate is not trusted",
-        "plaintext-auth" => "the settings would send your password unencrypted",
-        "oauth-required" => "the provider no longer accepts passwords",
-        "auth-failed" => "the username or password was rejected",
-        "auth-unsupported" => "the server does not accept this way of logging in",
-        _ => "the server did not answer as a mail server should",
+        FindingCode::StarttlsInjection => "someone may be tampering with the connection",
+        FindingCode::StarttlsMissing => "the server does not offer encryption on that port",
+        FindingCode::TlsOutdated => "the server only speaks outdated encryption that phones refuse",
+        FindingCode::CertExpired => "the server's certificate has expired",
+        FindingCode::CertNameMismatch => "the server's certificate is for a different name",
+        FindingCode::CertUntrusted => "the server's certificate is not trusted",
+        FindingCode::PlaintextAuth => "the settings would send your password unencrypted",
+        FindingCode::OauthRequired => "the provider no longer accepts passwords",
+        FindingCode::AuthFailed => "the username or password was rejected",
+        FindingCode::AuthUnsupported => "the server does not accept this way of logging in",
+        FindingCode::ServerError
+        | FindingCode::CertExpiring
+        | FindingCode::Port25Submission
+        | FindingCode::SettingsDiffer
+        | FindingCode::ConfigHttpOnly
+        | FindingCode::ConfigPlaintextServer
+        | FindingCode::SrvOffDomain
+        | FindingCode::SourcesDisagree
+        | FindingCode::AutodiscoverHttpAuth
+        | FindingCode::ConfigInvalid => "the server did not answer as a mail server should",
     }
 }
 
@@ -138,7 +170,7 @@ mod tests {
     fn error(code: &str, server: &str) -> Finding {
         Finding {
             severity: Severity::Error,
-            code: code.into(),
+            code: code.parse().unwrap(),
             server: Some(server.into()),
             message: String::new(),
             fix: String::new(),
@@ -187,25 +219,27 @@ mod tests {
     }
 
     #[test]
-    fn every_finding_code_has_words_and_a_rank() {
-        for code in [
-            "dns-not-found",
-            "tcp-unreachable",
-            "tls-mismatch",
-            "preauth",
-            "starttls-injection",
-            "starttls-missing",
-            "tls-outdated",
-            "cert-expired",
-            "cert-name-mismatch",
-            "cert-untrusted",
-            "plaintext-auth",
-            "oauth-required",
-            "auth-failed",
-            "auth-unsupported",
-        ] {
-            assert_ne!(reason(code), reason("server-error"), "{code}");
-            assert!(rank(code) < rank("no-such-code"), "{code}");
+    fn every_server_error_code_has_its_own_words_and_a_rank() {
+        // The codes a probe or a missing side can end in; the others are
+        // warnings or audit findings and fall under the last rank.
+        for code in FindingCode::ALL.iter().copied() {
+            let server_error = !matches!(
+                code,
+                FindingCode::ServerError
+                    | FindingCode::CertExpiring
+                    | FindingCode::Port25Submission
+                    | FindingCode::SettingsDiffer
+                    | FindingCode::ConfigHttpOnly
+                    | FindingCode::ConfigPlaintextServer
+                    | FindingCode::SrvOffDomain
+                    | FindingCode::SourcesDisagree
+                    | FindingCode::AutodiscoverHttpAuth
+                    | FindingCode::ConfigInvalid
+            );
+            if server_error {
+                assert_ne!(reason(code), reason(FindingCode::ServerError), "{code}");
+                assert!(rank(code) < rank(FindingCode::ConfigInvalid), "{code}");
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ use tokio::time::timeout_at;
 
 use super::domain::registrable;
 use super::{Ctx, Found, Rank};
+use crate::finding::FindingCode;
 use crate::lookup::TryResult;
 use crate::probe::{ProbeError, ServerReport, probe};
 use crate::settings::{AuthMethod, Protocol, Security, Server, ServerUrl, Settings, Source, Trust};
@@ -207,16 +208,36 @@ pub fn judge(report: &ServerReport) -> (TryResult, String, Option<Probed>) {
 fn result_of(e: &ProbeError) -> TryResult {
     match e {
         ProbeError::Timeout { .. } | ProbeError::ConnectTimedOut { .. } => TryResult::Timeout,
-        // A resolver that failed (not "no such name") says nothing about
-        // the host.
-        ProbeError::DnsFailed { .. } => TryResult::Error,
         _ => match e.code() {
-            "dns-not-found" | "tcp-unreachable" => TryResult::NotFound,
+            // A resolver that failed (not "no such name") says nothing
+            // about the host.
+            FindingCode::DnsFailure => TryResult::Error,
+            FindingCode::DnsNotFound | FindingCode::TcpUnreachable => TryResult::NotFound,
             // The server answered but its TLS cannot be trusted: disqualified.
-            "tls-mismatch" | "tls-outdated" | "starttls-missing" | "starttls-injection"
-            | "preauth" => TryResult::Invalid,
-            code if code.starts_with("cert-") => TryResult::Invalid,
-            _ => TryResult::Error,
+            FindingCode::TlsMismatch
+            | FindingCode::TlsOutdated
+            | FindingCode::StarttlsMissing
+            | FindingCode::StarttlsInjection
+            | FindingCode::Preauth
+            | FindingCode::CertUntrusted
+            | FindingCode::CertExpired
+            | FindingCode::CertNameMismatch => TryResult::Invalid,
+            FindingCode::ServerError
+            | FindingCode::CertExpiring
+            | FindingCode::PlaintextAuth
+            | FindingCode::AuthFailed
+            | FindingCode::AuthUnsupported
+            | FindingCode::Port25Submission
+            | FindingCode::SettingsDiffer
+            | FindingCode::OauthRequired
+            | FindingCode::NoIncoming
+            | FindingCode::NoOutgoing
+            | FindingCode::ConfigHttpOnly
+            | FindingCode::ConfigPlaintextServer
+            | FindingCode::SrvOffDomain
+            | FindingCode::SourcesDisagree
+            | FindingCode::AutodiscoverHttpAuth
+            | FindingCode::ConfigInvalid => TryResult::Error,
         },
     }
 }

@@ -212,28 +212,60 @@ const SOURCES: [(Source, Rank, SourceFn); 6] = [
     (Source::Guess, Rank::Guess, |c, _| Box::pin(guess::run(c))),
 ];
 
+/// The resolver, HTTPS client and probe options discovery uses: built once
+/// per lookup by [`discover`], or once for many lookups (a bulk scan, whose
+/// lookups then share one DNS cache and one connection pool).
+#[derive(Clone)]
+pub struct Shared {
+    /// The resolver (and its cache).
+    pub dns: Dns,
+    /// The HTTPS client.
+    pub http: Http,
+    /// How guessing probes servers.
+    pub probe: ProbeOptions,
+}
+
+impl Shared {
+    /// Builds them from the lookup options. Must be called inside a tokio
+    /// runtime (the resolver's requirement).
+    pub fn new(opts: &Options) -> Result<Shared, SetupError> {
+        let tls = crate::net::tls::client_config(opts.ca_file.as_deref())?;
+        let dns = Dns::new(opts.dns)?;
+        let http = Http::new(&tls, dns.clone()).map_err(SetupError::Http)?;
+        let probe = ProbeOptions::with_dns(
+            opts.timeout.min(guess::PROBE_LIMIT),
+            dns.clone(),
+            opts.ca_file.as_deref(),
+        )?;
+        Ok(Shared { dns, http, probe })
+    }
+}
+
 /// Runs every source for `email` and returns the best answer.
 pub async fn discover(
     email: &EmailAddress,
     opts: &Options,
     observer: Option<Observer>,
 ) -> Result<Discovery, SetupError> {
+    let shared = Shared::new(opts)?;
+    Ok(discover_shared(email, opts, &shared, observer).await)
+}
+
+/// [`discover`] with a resolver, client and probe options already built.
+pub async fn discover_shared(
+    email: &EmailAddress,
+    opts: &Options,
+    shared: &Shared,
+    observer: Option<Observer>,
+) -> Discovery {
     let deadline = Instant::now() + opts.timeout;
-    let tls = crate::net::tls::client_config(opts.ca_file.as_deref())?;
-    let dns = Dns::new(opts.dns)?;
-    let http = Http::new(&tls, dns.clone()).map_err(SetupError::Http)?;
-    let probe = ProbeOptions::with_dns(
-        opts.timeout.min(guess::PROBE_LIMIT),
-        dns.clone(),
-        opts.ca_file.as_deref(),
-    )?;
     let log = Log::new(observer);
     let ctx = Arc::new(Ctx {
         email: email.clone(),
         domain: email.domain().to_string(),
-        dns,
-        http,
-        probe,
+        dns: shared.dns.clone(),
+        http: shared.http.clone(),
+        probe: shared.probe.clone(),
         ispdb_url: opts.ispdb_url.clone(),
         deadline,
         log: log.clone(),
@@ -318,8 +350,8 @@ pub async fn discover(
             );
         }
     }
-    Ok(Discovery {
+    Discovery {
         found: best,
         tried: log.entries(),
-    })
+    }
 }

@@ -1,7 +1,9 @@
 //! Network plumbing shared by discovery, probes and the server: the TLS
 //! trust store and client configuration, the DNS resolver and the HTTPS
-//! client. Protocol logic lives elsewhere.
+//! client, and the policy of where discovery may connect. Protocol logic
+//! lives elsewhere.
 
 pub mod dns;
 pub mod http;
+pub mod policy;
 pub mod tls;

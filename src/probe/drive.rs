@@ -15,6 +15,7 @@ use super::tls::{self, Mode, TlsIo};
 use super::wire::sasl::{self, SecretKind};
 use super::wire::{Capabilities, GreetingKind};
 use super::{ProbeOptions, dial};
+use crate::finding::FindingCode;
 use crate::settings::{Security, ServerUrl};
 
 /// Probes `url` with dialect `D`, filling `report`; the error is why it
@@ -136,7 +137,7 @@ async fn sniff_tls(url: &ServerUrl, opts: &ProbeOptions, ctx: &Ctx) -> Option<Pr
     let (r, _) = tls::handshake(tcp, &url.host, &opts.tls, ctx, Mode::Implicit).await;
     match r {
         Ok(_) => Some(ProbeError::TlsPort),
-        Err(e) if e.code().starts_with("cert-") || e.code() == "tls-outdated" => {
+        Err(e) if e.code().is_cert_failure() || e.code() == FindingCode::TlsOutdated => {
             Some(ProbeError::TlsPort)
         }
         Err(ProbeError::Tls { .. }) => Some(ProbeError::TlsPort),

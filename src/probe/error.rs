@@ -4,6 +4,8 @@
 
 use std::net::SocketAddr;
 
+use crate::finding::FindingCode;
+
 /// Why a probe stopped before it could finish.
 ///
 /// Every message says what happened in words a user can act on; the fix
@@ -169,34 +171,38 @@ fn names_words(names: &[String]) -> String {
 
 impl ProbeError {
     /// The finding code of interface.md this failure is reported as.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FindingCode {
         match self {
-            ProbeError::DnsNotFound { .. } | ProbeError::DnsFailed { .. } => "dns-not-found",
+            ProbeError::DnsNotFound { .. } => FindingCode::DnsNotFound,
+            ProbeError::DnsFailed { .. } => FindingCode::DnsFailure,
             ProbeError::Refused { .. }
             | ProbeError::ConnectTimedOut { .. }
-            | ProbeError::Unreachable { .. } => "tcp-unreachable",
-            ProbeError::PlaintextPort { .. } | ProbeError::TlsPort => "tls-mismatch",
+            | ProbeError::Unreachable { .. } => FindingCode::TcpUnreachable,
+            ProbeError::PlaintextPort { .. } | ProbeError::TlsPort => FindingCode::TlsMismatch,
             ProbeError::StarttlsNotOffered { .. }
             | ProbeError::StarttlsRefused { .. }
-            | ProbeError::StarttlsNoTls { .. } => "starttls-missing",
-            ProbeError::StarttlsInjection { .. } => "starttls-injection",
-            ProbeError::CertUntrusted { .. } => "cert-untrusted",
-            ProbeError::CertExpired { .. } => "cert-expired",
-            ProbeError::CertNameMismatch { .. } => "cert-name-mismatch",
-            ProbeError::TlsOutdated { .. } => "tls-outdated",
-            ProbeError::Preauth => "preauth",
+            | ProbeError::StarttlsNoTls { .. } => FindingCode::StarttlsMissing,
+            ProbeError::StarttlsInjection { .. } => FindingCode::StarttlsInjection,
+            ProbeError::CertUntrusted { .. } => FindingCode::CertUntrusted,
+            ProbeError::CertExpired { .. } => FindingCode::CertExpired,
+            ProbeError::CertNameMismatch { .. } => FindingCode::CertNameMismatch,
+            ProbeError::TlsOutdated { .. } => FindingCode::TlsOutdated,
+            ProbeError::Preauth => FindingCode::Preauth,
             ProbeError::Tls { .. }
             | ProbeError::Rejected { .. }
             | ProbeError::Protocol { .. }
             | ProbeError::Timeout { .. }
             | ProbeError::Closed { .. }
-            | ProbeError::Io { .. } => "server-error",
+            | ProbeError::Io { .. } => FindingCode::ServerError,
         }
     }
 
     /// Whether the server could be reached over TCP before this happened.
     pub fn reached(&self) -> bool {
-        !matches!(self.code(), "dns-not-found" | "tcp-unreachable")
+        !matches!(
+            self.code(),
+            FindingCode::DnsNotFound | FindingCode::DnsFailure | FindingCode::TcpUnreachable
+        )
     }
 }
 
@@ -232,12 +238,26 @@ mod tests {
             ),
             (ProbeError::Preauth, "preauth"),
             (ProbeError::Timeout { step: "greeting" }, "server-error"),
+            (
+                ProbeError::DnsFailed {
+                    host: "h".into(),
+                    detail: "REFUSED".into(),
+                },
+                "dns-failure",
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(e.code(), code, "{e}");
         }
         assert!(!ProbeError::Refused { addr }.reached());
         assert!(ProbeError::Preauth.reached());
+        assert!(
+            !ProbeError::DnsFailed {
+                host: "h".into(),
+                detail: "SERVFAIL".into()
+            }
+            .reached()
+        );
     }
 
     #[test]

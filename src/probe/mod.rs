@@ -188,17 +188,7 @@ async fn run(url: &ServerUrl, opts: &ProbeOptions, creds: Option<&Credentials>) 
         transcript.note(format!("stopped: {e}"));
         // A secret was given but never sent because no trusted TLS session
         // came about.
-        let tls_failed = matches!(
-            e.code(),
-            "tls-mismatch"
-                | "starttls-missing"
-                | "starttls-injection"
-                | "cert-untrusted"
-                | "cert-expired"
-                | "cert-name-mismatch"
-                | "tls-outdated"
-                | "preauth"
-        );
+        let tls_failed = e.code().is_tls_failure();
         if creds.is_some() && report.login == LoginStatus::Skipped && tls_failed {
             report.login = LoginStatus::RefusedInsecure;
         }

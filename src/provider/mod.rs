@@ -29,7 +29,6 @@
 mod check;
 mod schema;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
@@ -45,14 +44,71 @@ pub const PROVIDERS_TOML: &str = include_str!("../../data/providers.toml");
 /// one JSON object each.
 const PROVIDERS_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/providers.json"));
 
-/// The build script's index of [`PROVIDERS_JSON`]: byte ranges of the
-/// entries, their ids, and the sorted domain and MX indexes.
+/// Every id, domain and MX pattern of the compiled table, one after the
+/// other; the index addresses them by byte range.
+const NAMES: &str = include_str!(concat!(env!("OUT_DIR"), "/names.txt"));
+
+/// The build script's index: byte ranges of the entries in
+/// [`PROVIDERS_JSON`], and of their ids, domains (sorted) and MX patterns
+/// in [`NAMES`]. Integers only, so that loading the program needs no
+/// relocation for it (see `build.rs`).
 mod index {
     include!(concat!(env!("OUT_DIR"), "/provider_index.rs"));
 }
 
-/// (key, provider number) pairs; the domain index is sorted by key.
-type Index = Cow<'static, [(Cow<'static, str>, usize)]>;
+/// The text of a byte range of a compiled string. The build script wrote
+/// the ranges while writing those very strings, so they are in bounds and on
+/// char boundaries; `get` keeps a mistake from being more than a miss.
+fn compiled(text: &'static str, at: u32, len: u32) -> &'static str {
+    let at = at as usize;
+    text.get(at..at + len as usize).unwrap_or_default()
+}
+
+/// Keys (domains or MX patterns) with the number of their provider: the
+/// built-in table's compiled index, or one built from a parsed table.
+#[derive(Debug)]
+enum Keys {
+    Compiled(&'static [(u32, u32, u32)]),
+    Owned(Vec<(String, usize)>),
+}
+
+impl Keys {
+    fn len(&self) -> usize {
+        match self {
+            Keys::Compiled(k) => k.len(),
+            Keys::Owned(k) => k.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> (&str, usize) {
+        match self {
+            Keys::Compiled(k) => {
+                let (at, len, n) = k[i];
+                (compiled(NAMES, at, len), n as usize)
+            }
+            Keys::Owned(k) => (k[i].0.as_str(), k[i].1),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, usize)> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Binary search; the keys are sorted.
+    fn find(&self, key: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (k, n) = self.get(mid);
+            match k.cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(n),
+            }
+        }
+        None
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,23 +142,17 @@ pub enum TableError {
     Compiled(#[from] serde_json::Error),
 }
 
-/// One provider: parsed already, or an entry of the compiled built-in table
-/// to parse on first use.
-#[derive(Debug)]
-struct Entry {
-    id: Cow<'static, str>,
-    block: Option<&'static str>,
-    provider: OnceLock<Provider>,
-}
-
 /// The provider table, indexed by domain and MX pattern.
 #[derive(Debug)]
 pub struct ProviderTable {
-    entries: Vec<Entry>,
+    /// Each provider, parsed on first use for the compiled table.
+    entries: Vec<OnceLock<Box<Provider>>>,
+    /// Whether `entries` are the compiled built-in table's.
+    compiled: bool,
     /// Every provider, made on the first call of [`ProviderTable::providers`].
     all: OnceLock<Vec<Provider>>,
-    domains: Index,
-    mx: Index,
+    domains: Keys,
+    mx: Keys,
 }
 
 static BUILTIN: LazyLock<ProviderTable> = LazyLock::new(ProviderTable::compiled_in);
@@ -114,22 +164,12 @@ impl ProviderTable {
     }
 
     fn compiled_in() -> ProviderTable {
-        let entries = index::BLOCKS
-            .iter()
-            .zip(index::IDS)
-            .map(|(&(start, end), id)| Entry {
-                id: Cow::Borrowed(id),
-                // The build script recorded these ranges while writing this
-                // very text, so they are in bounds and on char boundaries.
-                block: Some(&PROVIDERS_JSON[start..end]),
-                provider: OnceLock::new(),
-            })
-            .collect();
         ProviderTable {
-            entries,
+            entries: (0..index::BLOCKS.len()).map(|_| OnceLock::new()).collect(),
+            compiled: true,
             all: OnceLock::new(),
-            domains: Cow::Borrowed(&index::DOMAINS),
-            mx: Cow::Borrowed(&index::MX),
+            domains: Keys::Compiled(&index::DOMAINS),
+            mx: Keys::Compiled(&index::MX),
         }
     }
 
@@ -154,25 +194,22 @@ impl ProviderTable {
                     return Err(TableError::DuplicateDomain(d.clone(), first, p.id.clone()));
                 }
                 owner.insert(d, i);
-                domains.push((Cow::Owned(d.clone()), i));
+                domains.push((d.clone(), i));
             }
-            mx.extend(p.mx.iter().map(|m| (Cow::Owned(m.clone()), i)));
+            mx.extend(p.mx.iter().map(|m| (m.clone(), i)));
         }
         domains.sort();
         let entries = file
             .provider
             .into_iter()
-            .map(|p| Entry {
-                id: Cow::Owned(p.id.clone()),
-                block: None,
-                provider: OnceLock::from(p),
-            })
+            .map(|p| OnceLock::from(Box::new(p)))
             .collect();
         Ok(ProviderTable {
             entries,
+            compiled: false,
             all: OnceLock::new(),
-            domains: Cow::Owned(domains),
-            mx: Cow::Owned(mx),
+            domains: Keys::Owned(domains),
+            mx: Keys::Owned(mx),
         })
     }
 
@@ -186,15 +223,30 @@ impl ProviderTable {
         Ok(p)
     }
 
+    /// The compiled JSON of entry `n` of the built-in table.
+    fn block(n: usize) -> &'static str {
+        let (start, end) = index::BLOCKS[n];
+        compiled(PROVIDERS_JSON, start, end.saturating_sub(start))
+    }
+
+    /// The id of entry `n`, without parsing it.
+    fn id(&self, n: usize) -> &str {
+        if self.compiled {
+            let (at, len) = index::IDS[n];
+            compiled(NAMES, at, len)
+        } else {
+            self.get(n).id.as_str()
+        }
+    }
+
     fn get(&self, n: usize) -> &Provider {
-        let e = &self.entries[n];
-        e.provider.get_or_init(|| {
-            // Entries without a parsed provider are compiled entries of the
-            // built-in table; `every_builtin_entry_parses_and_follows_the_rules`
-            // parses each of them, so this cannot fail in a tested build.
-            let block = e.block.unwrap_or_default();
-            Self::parse_block(block)
-                .unwrap_or_else(|err| panic!("built-in provider {} is invalid: {err}", e.id))
+        self.entries[n].get_or_init(|| {
+            // Only the compiled table has entries left to parse;
+            // `every_builtin_entry_parses_and_follows_the_rules` parses each
+            // of them, so this cannot fail in a tested build.
+            let p = Self::parse_block(Self::block(n))
+                .unwrap_or_else(|err| panic!("built-in provider {n} is invalid: {err}"));
+            Box::new(p)
         })
     }
 
@@ -221,11 +273,7 @@ impl ProviderTable {
     /// The provider of an email domain (any case, trailing dot allowed).
     pub fn by_domain(&self, domain: &str) -> Option<&Provider> {
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
-        let i = self
-            .domains
-            .binary_search_by(|(k, _)| k.as_ref().cmp(d.as_str()))
-            .ok()?;
-        Some(self.get(self.domains[i].1))
+        Some(self.get(self.domains.find(&d)?))
     }
 
     /// The provider whose MX patterns match `mx_host`. Where several match,
@@ -237,12 +285,12 @@ impl ProviderTable {
             .iter()
             .filter(|(p, _)| mx_pattern_matches(p, &h))
             .max_by_key(|(p, _)| (!p.starts_with("*."), p.len()))
-            .map(|&(_, n)| self.get(n))
+            .map(|(_, n)| self.get(n))
     }
 
     /// The provider with this id.
     pub fn by_id(&self, id: &str) -> Option<&Provider> {
-        let i = self.entries.iter().position(|e| e.id == id)?;
+        let i = (0..self.entries.len()).find(|&n| self.id(n) == id)?;
         Some(self.get(i))
     }
 }

@@ -6,10 +6,10 @@
 //! the request log (one INFO line per request: route pattern, status,
 //! bytes, time and the client's masked address, never the query, so no
 //! email address; see [`super::accesslog`]), request deadline (408),
-//! security headers, body size limit; on the endpoints that may start a
-//! discovery, the per-client rate limit. `/metrics` is served here only
-//! when the configuration gives it no listener of its own
-//! (`metrics_listen`).
+//! security headers, body size limit. `/metrics` is served here only when
+//! the configuration gives it no listener of its own (`metrics_listen`). The
+//! per-client limit on discovery is not a layer: only a request that
+//! starts a network discovery is charged, so [`Resolver`] applies it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,12 +23,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::accesslog;
-use super::config::{Config, PageConfig};
+use super::config::{Config, ConnectionLimits, PageConfig};
 use super::handlers::{api, apple, autoconfig, autodiscover, ops, page};
 use super::metrics::{self, Metrics};
 use super::origin::OriginPolicy;
 use super::pox::MAX_BODY;
-use super::ratelimit::{self, LimitState, Limiter};
+use super::ratelimit::Limiter;
 use super::resolve::{DiscoverFn, Resolver};
 use crate::sign::Signer;
 
@@ -41,7 +41,7 @@ pub struct AppState {
     pub origin: Arc<OriginPolicy>,
     /// The metrics.
     pub metrics: Arc<Metrics>,
-    /// The per-client rate limiter of the discovery endpoints.
+    /// The per-client limit on network discovery (the resolver's).
     pub limiter: Arc<Limiter>,
     /// Signs Apple profiles, when a certificate is configured.
     pub signer: Option<Arc<Signer>>,
@@ -49,6 +49,10 @@ pub struct AppState {
     pub log_addresses: bool,
     /// The deadline of one request.
     pub request_timeout: Duration,
+    /// Timeouts and caps of client connections.
+    pub connections: ConnectionLimits,
+    /// The soft open files limit in effect, when known.
+    pub fd_limit: Option<u64>,
     /// Whether `/metrics` is served by this router (no `metrics_listen`).
     pub serve_metrics: bool,
     /// The page's operator name, logo and help link.
@@ -96,18 +100,25 @@ impl AppState {
             )),
             None => None,
         };
+        let resolver = Arc::new(Resolver::new(config, discover, metrics.clone()));
         Ok(AppState {
-            resolver: Arc::new(Resolver::new(config, discover, metrics.clone())),
+            limiter: resolver.limiter().clone(),
+            resolver,
             origin: Arc::new(OriginPolicy {
                 trust_forwarded: config.trust_forwarded,
                 tls: config.tls.is_some(),
                 public_url: config.public_url.clone(),
+                link_hosts: OriginPolicy::link_hosts(
+                    config.domains.keys().map(String::as_str),
+                    &config.listen,
+                ),
             }),
             metrics,
-            limiter: Arc::new(Limiter::new(config.rate_limit)),
             signer,
             log_addresses: config.log_addresses,
             request_timeout: config.request_timeout,
+            connections: config.connections,
+            fd_limit: None,
             serve_metrics: config.metrics_listen.is_none(),
             page: Arc::new(config.page.clone()),
         })
@@ -127,11 +138,7 @@ impl AppState {
 
 /// The whole service.
 pub fn app(state: AppState) -> Router {
-    let limit = LimitState {
-        limiter: state.limiter.clone(),
-        origin: state.origin.clone(),
-    };
-    let discovery = Router::new()
+    let mut routes = Router::new()
         .route("/mail/config-v1.1.xml", get(autoconfig::autoconfig))
         .route(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
@@ -142,8 +149,6 @@ pub fn app(state: AppState) -> Router {
         .route("/apple/steps", get(apple::steps))
         .route("/api/v1/lookup", get(api::lookup))
         .route("/", get(page::index))
-        .route_layer(from_fn_with_state(limit, ratelimit::limit));
-    let mut routes = Router::new()
         .route("/autodiscover/autodiscover.json", get(autodiscover::json))
         .route(
             "/autodiscover/autodiscover.json/v1.0/{email}",
@@ -161,7 +166,6 @@ pub fn app(state: AppState) -> Router {
         );
     }
     let routes = routes
-        .merge(discovery)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -10,6 +10,10 @@
 //! - `mailsetup_certificate_expiry_seconds{certificate}` — seconds until the
 //!   TLS (`tls`) or profile-signing (`signing`) certificate expires,
 //!   negative once it has; updated at load, on reload and daily.
+//! - `mailsetup_connections_refused_total{reason}` — connections closed as
+//!   soon as accepted because a cap was reached (`total`, `per-client`);
+//! - `mailsetup_accept_errors_total` — failed accepts for want of file
+//!   descriptors or memory (each is followed by a pause).
 //!
 //! `endpoint` is the route's pattern (`/api/v1/lookup`), never the path a
 //! client sent, so the number of series stays bounded whatever is asked.
@@ -47,6 +51,11 @@ struct CertificateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DiscoveryLabels {
     source: String,
     result: String,
@@ -64,6 +73,8 @@ pub struct Metrics {
     latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
     discovery: Family<DiscoveryLabels, Counter>,
     expiry: Family<CertificateLabels, Gauge>,
+    refused: Family<RefusedLabels, Counter>,
+    accept_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -102,12 +113,26 @@ impl Metrics {
             "Seconds until the certificate expires (negative: expired), by use: tls or signing",
             expiry.clone(),
         );
+        let refused = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed as soon as accepted because a cap was reached, by cap",
+            refused.clone(),
+        );
+        let accept_errors = Counter::default();
+        registry.register(
+            "accept_errors",
+            "Connections not accepted for want of file descriptors or memory",
+            accept_errors.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
             discovery,
             expiry,
+            refused,
+            accept_errors,
         }
     }
 
@@ -155,6 +180,20 @@ impl Metrics {
                 self.expiry.remove(&labels);
             }
         }
+    }
+
+    /// Counts a connection closed at once because of `why`.
+    pub fn connection_refused(&self, why: crate::server::conn::Refusal) {
+        self.refused
+            .get_or_create(&RefusedLabels {
+                reason: why.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts an accept that failed for want of resources.
+    pub fn accept_error(&self) {
+        self.accept_errors.inc();
     }
 
     /// The OpenMetrics text of every family.

@@ -11,13 +11,13 @@
 //! - [`render`]: the bridge to the output writers; [`page`]: the web page;
 //! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
 //!   and host name; [`ratelimit`], [`metrics`], [`error`];
+//! - [`conn`]: accepting connections, their caps and timeouts;
 //! - [`tls`]: HTTPS; [`reload`]: the whole configuration swapped in on
 //!   SIGHUP, and certificate expiry; [`accesslog`]: one line per request.
 //!
 //! [`Server`] binds the sockets (so a bad address fails before anything
 //! is served) and then serves until a shutdown signal, letting requests in
-//! flight finish within the request deadline. With `metrics_listen`,
-//! `/metrics` answers on that address only.
+//! flight finish within the request deadline.
 //!
 //! The server keeps no state between requests except caches, so more load
 //! means more instances behind any load balancer.
@@ -25,6 +25,7 @@
 pub mod accesslog;
 pub mod app;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod handlers;
 pub mod metrics;
@@ -46,11 +47,9 @@ use tokio::net::TcpListener;
 
 pub use app::{AppState, StartError, app};
 pub use config::Config;
-use origin::Peer;
 use reload::Live;
 pub use reload::ReloadError;
 use resolve::DiscoverFn;
-use tls::TlsListener;
 
 /// Where the server listens without `--listen` or `listen` in the file.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -70,12 +69,14 @@ impl Server {
         listen: &[SocketAddr],
         discover: DiscoverFn,
     ) -> Result<Server, StartError> {
-        let prepared = reload::prepare(
+        let mut prepared = reload::prepare(
             config.clone(),
             discover.clone(),
             Arc::new(metrics::Metrics::new()),
         )
         .map_err(StartError::Config)?;
+        // Every connection takes a file descriptor: have as many as allowed.
+        let fd_limit = conn::raise_fd_limit();
         let default: SocketAddr = DEFAULT_LISTEN.parse().expect("a valid constant");
         let addrs: Vec<SocketAddr> = if !listen.is_empty() {
             listen.to_vec()
@@ -99,14 +100,20 @@ impl Server {
             ),
             None => None,
         };
-        let bound = listeners
+        let bound: Vec<SocketAddr> = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect();
+        reload::bind_facts(&mut prepared.state, &bound, fd_limit);
+        if prepared.state.origin.public_url.is_none() {
+            tracing::warn!(
+                "no public_url in the configuration: links and QR codes follow the request's Host header, and are made only when it names one of the configured domains (or its autoconfig./autodiscover. name) or a listen address; set public_url to the address clients reach this service at"
+            );
+        }
         Ok(Server {
             listeners,
             metrics_listener,
-            live: Arc::new(Live::new(prepared, bound, discover)),
+            live: Arc::new(Live::new(prepared, bound, fd_limit, discover)),
         })
     }
 
@@ -144,12 +151,26 @@ impl Server {
         let state = self.live.state();
         let grace = state.request_timeout + Duration::from_secs(1);
         state.limiter.spawn_cleaner(Duration::from_secs(60));
+        let limits = state.connections;
+        let max = conn::effective_max(limits.max, state.fd_limit);
+        if max < limits.max {
+            tracing::info!(
+                configured = limits.max,
+                max,
+                "connections capped below connections.max by the open files limit"
+            );
+        }
+        let tracker = Arc::new(conn::Tracker::new(max, limits.per_client));
+        let metrics = state.metrics.clone();
         #[cfg(unix)]
         self.live.reload_on_sighup().map_err(StartError::Signals)?;
         self.live.spawn_expiry_checks();
         let router = self.live.service();
+        let tls = self
+            .live
+            .tls()
+            .map(|cert| tokio_rustls::TlsAcceptor::from(cert.server_config()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let config = self.live.tls().map(|cert| cert.server_config());
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(listener) = self.metrics_listener {
             if let Ok(addr) = listener.local_addr() {
@@ -157,45 +178,33 @@ impl Server {
             }
             let only_metrics = axum::Router::new()
                 .route("/metrics", axum::routing::get(metrics::serve))
-                .with_state(self.live.metrics().clone());
+                .with_state(metrics.clone());
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {
-                axum::serve(listener, only_metrics)
+                let served = axum::serve(listener, only_metrics)
                     .with_graceful_shutdown(async move {
                         let _ = stop.wait_for(|s| *s).await;
                     })
-                    .await
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
             });
         }
         for listener in self.listeners {
             let addr = listener
                 .local_addr()
                 .map_err(|e| StartError::Listen(SocketAddr::from(([0, 0, 0, 0], 0)), e))?;
-            let mut stop = stop_rx.clone();
-            let stopped = async move {
-                let _ = stop.wait_for(|s| *s).await;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tracing::info!("listening on {scheme}://{addr}");
+            let shared = conn::Shared {
+                router: router.clone(),
+                limits,
+                tracker: tracker.clone(),
+                metrics: metrics.clone(),
+                tls: tls.clone(),
             };
-            let router = router.clone();
-            match &config {
-                Some(c) => {
-                    tracing::info!("listening on https://{addr}");
-                    let l = TlsListener::new(listener, c.clone())
-                        .map_err(|e| StartError::Listen(addr, e))?;
-                    let svc = router.into_make_service_with_connect_info::<Peer>();
-                    tasks.spawn(async move {
-                        axum::serve(l, svc).with_graceful_shutdown(stopped).await
-                    });
-                }
-                None => {
-                    tracing::info!("listening on http://{addr}");
-                    let svc = router.into_make_service_with_connect_info::<Peer>();
-                    tasks.spawn(async move {
-                        axum::serve(listener, svc)
-                            .with_graceful_shutdown(stopped)
-                            .await
-                    });
-                }
-            }
+            tasks.spawn(conn::accept_loop(listener, shared, stop_rx.clone()));
         }
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");

@@ -56,7 +56,7 @@ pub struct Answer<'a> {
     pub profile: ProfileKind,
     /// The profile's absolute URL (when one is offered).
     pub profile_url: String,
-    /// The QR code of `profile_url`, as inline SVG.
+    /// The QR code of `profile_url`, as inline SVG; empty for none.
     pub qr_svg: String,
     /// The iPhone steps, plain text.
     pub steps: String,
@@ -166,9 +166,16 @@ pub fn answer(a: &Answer<'_>) -> String {
             };
             let _ = write!(
                 h,
-                r#"<div class="profile"><p><a class="download" id="profile-link" href="{url}">{label}</a></p><p class="hint">On the iPhone: tap it in Safari, then open Settings › Profile Downloaded and tap Install. The iPhone asks for the password; it is never part of the profile.</p><figure class="qr" id="qr">{svg}<figcaption>Or scan this with the iPhone's camera to open the profile.</figcaption></figure></div>"#,
+                r#"<div class="profile"><p><a class="download" id="profile-link" href="{url}">{label}</a></p><p class="hint">On the iPhone: tap it in Safari, then open Settings › Profile Downloaded and tap Install. The iPhone asks for the password; it is never part of the profile.</p>{qr}</div>"#,
                 url = esc(&a.profile_url),
-                svg = a.qr_svg,
+                qr = if a.qr_svg.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        r#"<figure class="qr" id="qr">{}<figcaption>Or scan this with the iPhone's camera to open the profile.</figcaption></figure>"#,
+                        a.qr_svg
+                    )
+                },
             );
         }
     }

@@ -173,6 +173,17 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Adds what is known only once the sockets are bound to `state`: the
+/// listen addresses links may name, and the open files limit.
+pub fn bind_facts(state: &mut AppState, bound: &[SocketAddr], fd_limit: Option<u64>) {
+    let mut origin = (*state.origin).clone();
+    origin
+        .link_hosts
+        .extend(super::origin::OriginPolicy::link_hosts([], bound));
+    state.origin = Arc::new(origin);
+    state.fd_limit = fd_limit;
+}
+
 /// Why a reload did not happen; the old configuration keeps serving.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -188,6 +199,7 @@ pub enum ReloadError {
 /// What stays as it was at start-up, whatever a reload says.
 struct Fixed {
     listen: Vec<SocketAddr>,
+    fd_limit: Option<u64>,
     metrics_listen: Option<SocketAddr>,
 }
 
@@ -205,7 +217,12 @@ pub struct Live {
 
 impl Live {
     /// Starts serving `prepared`; `listen` is where the listeners are.
-    pub fn new(prepared: Prepared, listen: Vec<SocketAddr>, discover: DiscoverFn) -> Live {
+    pub fn new(
+        prepared: Prepared,
+        listen: Vec<SocketAddr>,
+        fd_limit: Option<u64>,
+        discover: DiscoverFn,
+    ) -> Live {
         let tls = match (&prepared.config.tls, &prepared.tls_key) {
             (Some(paths), Some(key)) => Some(Arc::new(ReloadingCert::with_key(
                 paths.clone(),
@@ -215,6 +232,7 @@ impl Live {
         };
         let fixed = Fixed {
             listen,
+            fd_limit,
             metrics_listen: prepared.config.metrics_listen,
         };
         let metrics = prepared.state.metrics.clone();
@@ -270,17 +288,20 @@ impl Live {
         let old = self.current.load_full();
         let path = old.config.path.clone().ok_or(ReloadError::NoFile)?;
         let config = config::load(&path)?;
-        let mut prepared = prepare(config, self.discover.clone(), self.metrics.clone())?;
-        // A rate limiter with the same limit keeps its clients' history.
-        if prepared.config.rate_limit == old.config.rate_limit {
-            prepared.state.limiter = old.state.limiter.clone();
-        } else {
-            prepared
-                .state
-                .limiter
-                .spawn_cleaner(Duration::from_secs(60));
-        }
         let mut restart = Vec::new();
+        let mut prepared = prepare(config, self.discover.clone(), self.metrics.clone())?;
+        bind_facts(&mut prepared.state, &self.fixed.listen, self.fixed.fd_limit);
+        if prepared.config.connections != old.config.connections {
+            restart.push(
+                "[connections] changed: the connection caps and timeouts stay as they were until restarted"
+                    .into(),
+            );
+            prepared.state.connections = old.state.connections;
+        }
+        prepared
+            .state
+            .limiter
+            .spawn_cleaner(Duration::from_secs(60));
         let listen = &prepared.config.listen;
         if !listen.is_empty() && *listen != self.fixed.listen {
             restart.push(format!(

@@ -4,11 +4,21 @@
 //! kind of Apple profile an account can have, the domain's calendar and
 //! contacts servers and short name, and placeholders for autoconfig
 //! requests that came without an address.
+//!
+//! It also keeps the rule that nothing unverified is handed to a device:
+//! the files that set up a device (autoconfig, Autodiscover, the Apple
+//! profile) are never written from settings whose trust is `unverified`,
+//! and never carry a server without encryption (such servers are left
+//! out; when a direction has no other, nothing is written). Both are
+//! refused with 422 and a reason written for the person reading it; the
+//! page and the iPhone steps, read by a person, still show them with the
+//! page's warning.
 
 use super::error::AppError;
 use super::resolve::Resolved;
 use crate::output::mobileconfig;
 use crate::profile::{self, Format, ProfileError, Request};
+use crate::settings::{Settings, Trust};
 use crate::sign::Signer;
 
 /// What Apple profile an account can have.
@@ -27,7 +37,11 @@ pub enum ProfileKind {
 /// only OAuth, the Exchange account that signs in with Microsoft; for
 /// others, none (the message names the iPhone's built-in account type).
 pub fn profile_kind(r: &Resolved) -> ProfileKind {
-    match render(r, Format::Mobileconfig, false, None) {
+    let safe = match device_settings(r) {
+        Ok(s) => s,
+        Err(e) => return ProfileKind::Refused(e.message()),
+    };
+    match render_settings(r, &safe, Format::Mobileconfig, false, None) {
         Ok(_) => ProfileKind::Mail,
         Err(ProfileError::OauthOnly { exchange: true, .. }) => ProfileKind::Exchange,
         Err(e) => ProfileKind::Refused(e.to_string()),
@@ -46,8 +60,27 @@ fn options(r: &Resolved) -> mobileconfig::Options {
     }
 }
 
-fn render(
+/// The settings of `r` that may go into a file that sets up a device; 422
+/// with the reason when there are none.
+pub fn device_settings(r: &Resolved) -> Result<Settings, AppError> {
+    let settings = &r.lookup.settings;
+    let domain = r.email.domain();
+    if settings.trust == Trust::Unverified {
+        return Err(AppError::Unprocessable(format!(
+            "the settings found for {domain} are unverified: they came over plain HTTP or from DNS records without DNSSEC, where anyone on the way could have changed them to servers of their own and so received your password. No file that sets up a device is handed out for them: compare them with your mail provider's own instructions and set the account up by hand."
+        )));
+    }
+    profile::without_unencrypted(settings, false, false).map_err(|which| {
+        AppError::Unprocessable(format!(
+            "the {} server found for {domain} has no encryption, so your password would cross the network readable by anyone on the way. No file that sets up a device is handed out for it: ask your mail provider for a server with TLS.",
+            which.word()
+        ))
+    })
+}
+
+fn render_settings(
     r: &Resolved,
+    settings: &Settings,
     format: Format,
     exchange: bool,
     signer: Option<&Signer>,
@@ -55,7 +88,7 @@ fn render(
     let dav = r.dav();
     profile::render(&Request {
         email: &r.email,
-        settings: &r.lookup.settings,
+        settings,
         format,
         exchange,
         signer,
@@ -65,9 +98,16 @@ fn render(
     })
 }
 
-fn text(r: &Resolved, format: Format) -> Result<String, AppError> {
+/// `format` for `r`, from the settings a device may have when `device`.
+fn text(r: &Resolved, format: Format, device: bool) -> Result<String, AppError> {
+    let settings = if device {
+        device_settings(r)?
+    } else {
+        r.lookup.settings.clone()
+    };
     // ProfileError's message names no command-line flag: it fits the web.
-    let out = render(r, format, false, None).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let out = render_settings(r, &settings, format, false, None)
+        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     String::from_utf8(out.bytes)
         .map_err(|_| AppError::Internal(format!("the {format} writer wrote something not UTF-8")))
 }
@@ -87,17 +127,17 @@ pub fn restore_placeholders(r: &mut Resolved) {
 
 /// Thunderbird autoconfig XML.
 pub fn autoconfig(r: &Resolved) -> Result<String, AppError> {
-    text(r, Format::Autoconfig)
+    text(r, Format::Autoconfig, true)
 }
 
 /// The Outlook POX Autodiscover response.
 pub fn autodiscover(r: &Resolved) -> Result<String, AppError> {
-    text(r, Format::Autodiscover)
+    text(r, Format::Autodiscover, true)
 }
 
 /// The iPhone steps, plain text.
 pub fn ios_steps(r: &Resolved) -> Result<String, AppError> {
-    text(r, Format::IosSteps)
+    text(r, Format::IosSteps, false)
 }
 
 /// The Apple profile, signed by `signer` when given; 422 with the reason
@@ -107,7 +147,8 @@ pub fn mobileconfig(r: &Resolved, signer: Option<&Signer>) -> Result<Vec<u8>, Ap
         ProfileKind::Refused(why) => return Err(AppError::Unprocessable(why)),
         kind => kind == ProfileKind::Exchange,
     };
-    match render(r, Format::Mobileconfig, exchange, signer) {
+    let settings = device_settings(r)?;
+    match render_settings(r, &settings, Format::Mobileconfig, exchange, signer) {
         Ok(out) => Ok(out.bytes),
         Err(ProfileError::Sign(e)) => Err(AppError::Internal(format!("signing a profile: {e}"))),
         Err(e) => Err(AppError::Unprocessable(e.to_string())),

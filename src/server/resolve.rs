@@ -21,6 +21,7 @@ use futures::future::BoxFuture;
 use super::config::{Config, DomainConfig, DomainServers};
 use super::error::AppError;
 use super::metrics::Metrics;
+use super::ratelimit::{ClientKey, FIXED_DISCOVERY_COST, Limiter};
 use crate::address::EmailAddress;
 use crate::lookup::{self, Lookup, LookupError, Tried, TryResult};
 use crate::output::dav::{self, Dav, DavServer};
@@ -108,6 +109,14 @@ pub struct Resolver {
     cache: moka::future::Cache<String, Result<Lookup, LookupError>>,
     discover: DiscoverFn,
     metrics: Arc<Metrics>,
+    limiter: Arc<Limiter>,
+}
+
+/// The outbound connections one discovery made, which its client is
+/// charged. Discovery does not report its count yet, so every discovery
+/// costs [`FIXED_DISCOVERY_COST`], the most one may make.
+pub fn discovery_cost(_result: &Result<Lookup, LookupError>) -> u32 {
+    FIXED_DISCOVERY_COST
 }
 
 impl Resolver {
@@ -123,7 +132,13 @@ impl Resolver {
             cache,
             discover,
             metrics,
+            limiter: Arc::new(Limiter::new(config.rate_limit)),
         }
+    }
+
+    /// The limiter discoveries are charged to.
+    pub fn limiter(&self) -> &Arc<Limiter> {
+        &self.limiter
     }
 
     /// Whether the server answers for `domain` at all (without asking
@@ -132,18 +147,25 @@ impl Resolver {
         self.help_desk || self.domains.contains_key(domain)
     }
 
-    /// The settings for `email`.
-    pub async fn resolve(&self, email: &EmailAddress) -> Result<Resolved, AppError> {
+    /// The settings for `email`, asked by `client`. Only a network
+    /// discovery (no configured servers, no built-in provider, nothing
+    /// cached) is charged to `client`, and refused with
+    /// [`AppError::RateLimited`] while the client is over its limit.
+    pub async fn resolve(
+        &self,
+        email: &EmailAddress,
+        client: ClientKey,
+    ) -> Result<Resolved, AppError> {
         let own = self.domains.get(email.domain()).cloned();
         let lookup = match &own {
             Some(d) => match &d.servers {
                 Some(servers) => configured(email, d, servers),
-                None => self.discovered(email).await?,
+                None => self.discovered(email, client).await?,
             },
             None if !self.help_desk => return Err(self.not_served(email.domain())),
             None => match lookup::lookup_builtin(email) {
                 Some(found) => found,
-                None => self.discovered(email).await?,
+                None => self.discovered(email, client).await?,
             },
         };
         let mut lookup = lookup;
@@ -179,24 +201,40 @@ impl Resolver {
         ))
     }
 
-    async fn discovered(&self, email: &EmailAddress) -> Result<Lookup, AppError> {
+    async fn discovered(
+        &self,
+        email: &EmailAddress,
+        client: ClientKey,
+    ) -> Result<Lookup, AppError> {
         let domain = email.domain().to_string();
-        let template = EmailAddress::parse(&format!("{PLACEHOLDER_LOCAL}@{domain}"))
-            .map_err(|e| AppError::Internal(format!("placeholder address for {domain}: {e}")))?;
-        let discover = self.discover.clone();
-        let metrics = self.metrics.clone();
-        let result = self
-            .cache
-            .get_with(domain, async move {
-                let r = discover(template).await;
-                let tried = match &r {
-                    Ok(l) => &l.tried,
-                    Err(e) => e.tried(),
-                };
-                metrics.discovery(tried);
-                r
-            })
-            .await;
+        let result = match self.cache.get(&domain).await {
+            // A cached answer costs nobody anything.
+            Some(hit) => hit,
+            None => {
+                self.limiter.admit(client).map_err(AppError::RateLimited)?;
+                let template = EmailAddress::parse(&format!("{PLACEHOLDER_LOCAL}@{domain}"))
+                    .map_err(|e| {
+                        AppError::Internal(format!("placeholder address for {domain}: {e}"))
+                    })?;
+                let discover = self.discover.clone();
+                let metrics = self.metrics.clone();
+                let limiter = self.limiter.clone();
+                self.cache
+                    .get_with(domain, async move {
+                        let r = discover(template).await;
+                        let tried = match &r {
+                            Ok(l) => &l.tried,
+                            Err(e) => e.tried(),
+                        };
+                        metrics.discovery(tried);
+                        // Whoever started the discovery pays for it; those
+                        // who joined it while it ran do not.
+                        limiter.charge(client, discovery_cost(&r));
+                        r
+                    })
+                    .await
+            }
+        };
         match result {
             Ok(found) => Ok(personalise(found, email)),
             Err(e) => Err(AppError::NotFound(e.to_string())),

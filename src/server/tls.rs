@@ -8,30 +8,22 @@
 //! reload that fails (a half-written file, a key that does not match) is
 //! logged and the previous certificate stays in use.
 //!
-//! [`TlsListener`] accepts TCP connections in a task of its own and runs
-//! each handshake in its own task with a deadline, so a client that stalls
-//! mid-handshake holds up nobody else.
+//! Each connection's handshake runs in that connection's own task with a
+//! deadline ([`HANDSHAKE_DEADLINE`], see [`super::conn`]), so a client that
+//! stalls mid-handshake holds up nobody else.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use super::config::CertKey;
-use super::origin::Peer;
 
 /// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Why a certificate could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -140,73 +132,6 @@ impl ResolvesServerCert for ReloadingCert {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
         )
-    }
-}
-
-/// A listener that yields connections whose TLS handshake is complete.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    /// Serves TLS with `config` on `tcp`.
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<TlsListener> {
-        let local = tcp.local_addr()?;
-        let (tx, ready) = mpsc::channel(256);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = match tcp.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait, retry.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let acceptor = acceptor.clone();
-                let ready = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = ready.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-                if tx.is_closed() {
-                    return;
-                }
-            }
-        });
-        Ok(TlsListener { ready, local })
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(c) => c,
-            // The accept task only ends when this listener is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(s: IncomingStream<'_, TlsListener>) -> Self {
-        Peer(*s.remote_addr())
     }
 }
 

@@ -1,5 +1,5 @@
 //! A checker for Apple configuration profiles, driven by Apple's own schema
-//! (apple/device-management, `mdm/profiles/*.yaml`, in the shared corpus).
+//! (apple/device-management, `mdm/profiles/*.yaml`, copied into `tests/data/apple/`).
 //!
 //! It reads the YAML as data and reports every way a profile departs from
 //! it: keys the schema does not know (or that iOS does not support), values
@@ -16,13 +16,13 @@ use std::collections::{BTreeMap, HashSet};
 use plist::{Dictionary, Value};
 use serde::Deserialize;
 
-const APPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/apple/");
+const APPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/apple/");
 
 /// The payload schemas the project writes.
 const PAYLOADS: &[&str] = &["com.apple.mail.managed.yaml", "com.apple.eas.account.yaml"];
 
 /// The CalDAV and CardDAV payloads' own keys, in the schema's shape, for
-/// the payload types the shared corpus does not hold. Copied by hand (keys,
+/// the payload types `tests/data/apple/` does not hold. Copied by hand (keys,
 /// types, presence; descriptions left out) from apple/device-management,
 /// `mdm/profiles/com.apple.caldav.account.yaml` and
 /// `mdm/profiles/com.apple.carddav.account.yaml`. Both list

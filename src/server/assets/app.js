@@ -63,6 +63,9 @@ async function render(d, email, out) {
       el("figure", { class: "qr", id: "qr" },
         el("img", { src: "/qr.svg?" + q, alt: "QR code that opens the profile", width: "232", height: "232" }),
         el("figcaption", {}, "Or scan this with the iPhone's camera to open the profile."))));
+    // No QR code when the service was reached by a name it makes no links for.
+    const qr = out.querySelector("#qr");
+    qr.querySelector("img").addEventListener("error", () => qr.remove());
   } else {
     // No profile for this account: the server says why and what to do.
     const why = await fetch(profileUrl);

@@ -77,6 +77,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// How long one request may take before it is answered with 408.
     pub request_timeout: Duration,
+    /// Timeouts and caps of client connections.
+    pub connections: ConnectionLimits,
     /// The operator's domains, by every name (main name and aliases).
     pub domains: HashMap<String, std::sync::Arc<DomainConfig>>,
     /// The settings page's operator name, logo and help link.
@@ -112,6 +114,7 @@ impl Default for Config {
             rate_limit: RateLimit::default(),
             cache: CacheConfig::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connections: ConnectionLimits::default(),
             domains: HashMap::new(),
             page: PageConfig::default(),
         }
@@ -133,20 +136,53 @@ pub struct CertKey {
     pub line: usize,
 }
 
-/// The per-client rate limit.
+/// The per-client limit on network discovery, counted in the outbound
+/// connections discoveries make (see [`crate::server::ratelimit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
-    /// Requests per minute per client; 0 turns the limit off.
+    /// Outbound connections per minute per client; 0 turns the limit off.
     pub per_minute: u32,
-    /// Requests a client may make at once before the rate applies.
+    /// Outbound connections a client may cause at once before the rate
+    /// applies.
     pub burst: u32,
 }
 
 impl Default for RateLimit {
     fn default() -> Self {
         RateLimit {
-            per_minute: 120,
-            burst: 30,
+            per_minute: 240,
+            burst: 120,
+        }
+    }
+}
+
+/// Timeouts and caps of client connections (`[connections]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send a request's headers, from the
+    /// moment the server waits for them (`header_timeout_secs`).
+    pub header_timeout: Duration,
+    /// How long a connection may stay idle between requests
+    /// (`keep_alive_secs`); at most `header_timeout` in effect, since
+    /// waiting for the next request is waiting for its headers.
+    pub keep_alive: Duration,
+    /// Connections open at once, over all clients (`max`); lowered at
+    /// start to what the process's file descriptor limit allows.
+    pub max: usize,
+    /// Connections open at once from one client address (IPv4 address or
+    /// IPv6 /64) (`per_client`); 0 turns this cap off, which suits a
+    /// service behind a reverse proxy, where every connection comes from
+    /// the proxy.
+    pub per_client: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(5),
+            max: 10_000,
+            per_client: 64,
         }
     }
 }
@@ -186,6 +222,7 @@ struct File {
     rate_limit: Option<FileRateLimit>,
     cache: Option<FileCache>,
     request_timeout_secs: Option<Spanned<u64>>,
+    connections: Option<FileConnections>,
     #[serde(default)]
     domain: Vec<domain::FileDomain>,
     page: Option<page::FilePage>,
@@ -203,6 +240,15 @@ struct FileCertKey {
 struct FileRateLimit {
     per_minute: u32,
     burst: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConnections {
+    header_timeout_secs: Option<Spanned<u64>>,
+    keep_alive_secs: Option<Spanned<u64>>,
+    max: Option<Spanned<usize>>,
+    per_client: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -321,7 +367,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                     ));
                 }
                 Some(b) => *b.get_ref(),
-                None => r.per_minute.clamp(1, 30),
+                None => (r.per_minute / 2).max(1),
             };
             RateLimit {
                 per_minute: r.per_minute,
@@ -353,6 +399,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             ));
         }
         Some(t) => Duration::from_secs(*t.get_ref()),
+    };
+
+    let connections = match &file.connections {
+        None => ConnectionLimits::default(),
+        Some(c) => connection_limits(c, &at)?,
     };
 
     let mut domains = HashMap::new();
@@ -388,8 +439,43 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         rate_limit,
         cache,
         request_timeout,
+        connections,
         domains,
         page,
+    })
+}
+
+fn connection_limits(c: &FileConnections, at: &At) -> Result<ConnectionLimits, ConfigError> {
+    let d = ConnectionLimits::default();
+    let secs = |v: &Option<Spanned<u64>>, name: &str, default: Duration| match v {
+        None => Ok(default),
+        Some(t) if !(1..=300).contains(t.get_ref()) => Err(at(
+            t.span(),
+            format!("connections.{name} must be between 1 and 300"),
+        )),
+        Some(t) => Ok(Duration::from_secs(*t.get_ref())),
+    };
+    let header_timeout = secs(
+        &c.header_timeout_secs,
+        "header_timeout_secs",
+        d.header_timeout,
+    )?;
+    let keep_alive = secs(&c.keep_alive_secs, "keep_alive_secs", d.keep_alive)?;
+    let max = match &c.max {
+        None => d.max,
+        Some(m) if *m.get_ref() == 0 => {
+            return Err(at(
+                m.span(),
+                "connections.max must be at least 1 (the connections open at once)".into(),
+            ));
+        }
+        Some(m) => *m.get_ref(),
+    };
+    Ok(ConnectionLimits {
+        header_timeout,
+        keep_alive,
+        max,
+        per_client: c.per_client.unwrap_or(d.per_client),
     })
 }
 
@@ -470,6 +556,8 @@ caldav = "https://dav.example.com/%EMAILADDRESS%/"
             (d.help_desk, d.rate_limit, d.cache, d.request_timeout),
             (c.help_desk, c.rate_limit, c.cache, c.request_timeout)
         );
+        assert_eq!(c.connections, ConnectionLimits::default());
+        assert_eq!(c.connections.header_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -494,6 +582,17 @@ caldav = "https://dav.example.com/%EMAILADDRESS%/"
             ("[rate_limit]\nper_minute = 10\nburst = 0", 3, "at least 1"),
             ("[cache]\nttl_secs = 1\ncapacity = 0", 3, "at least 1"),
             ("request_timeout_secs = 0", 1, "between 1 and 600"),
+            (
+                "[connections]\nheader_timeout_secs = 0",
+                2,
+                "between 1 and 300",
+            ),
+            (
+                "[connections]\nkeep_alive_secs = 301",
+                2,
+                "between 1 and 300",
+            ),
+            ("[connections]\nmax = 0", 2, "at least 1"),
             (
                 "[tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"",
                 2,

@@ -17,17 +17,19 @@ use axum::response::{IntoResponse, Response};
 use super::{address, params};
 use crate::server::app::AppState;
 use crate::server::error::AppError;
+use crate::server::origin::Client;
 use crate::server::render;
 
 /// `GET /apple/mobileconfig?emailaddress=E`.
 pub async fn mobileconfig(
     State(state): State<AppState>,
+    Client(client): Client,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let params = params(query)?;
     let email = address(&params, &["emailaddress", "email"])?;
     state.log_lookup("mobileconfig", &email);
-    let resolved = state.resolver.resolve(&email).await?;
+    let resolved = state.resolver.resolve(&email, client).await?;
     let body = render::mobileconfig(&resolved, state.signer.as_deref())?;
     let disposition = format!(
         "attachment; filename=\"{}.mobileconfig\"",
@@ -50,11 +52,12 @@ pub async fn mobileconfig(
 /// `GET /apple/steps?emailaddress=E`.
 pub async fn steps(
     State(state): State<AppState>,
+    Client(client): Client,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let params = params(query)?;
     let email = address(&params, &["emailaddress", "email"])?;
-    let resolved = state.resolver.resolve(&email).await?;
+    let resolved = state.resolver.resolve(&email, client).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         render::ios_steps(&resolved)?,

@@ -18,12 +18,13 @@ use super::{optional_address, params};
 use crate::address::EmailAddress;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
-use crate::server::origin::mail_domain;
+use crate::server::origin::{Client, mail_domain};
 use crate::server::render;
 
 /// `GET /mail/config-v1.1.xml?emailaddress=E`.
 pub async fn autoconfig(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, AppError> {
@@ -44,7 +45,7 @@ pub async fn autoconfig(
     if !templated {
         state.log_lookup("autoconfig", &email);
     }
-    let mut resolved = state.resolver.resolve(&email).await?;
+    let mut resolved = state.resolver.resolve(&email, client).await?;
     if templated {
         render::restore_placeholders(&mut resolved);
     }

@@ -14,14 +14,16 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::params;
 use crate::address::EmailAddress;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
+use crate::server::origin::Client;
 use crate::server::pox::{self, ErrorCode, OUTLOOK_2006A, PoxError};
+use crate::server::ratelimit::ClientKey;
 use crate::server::render;
 
 const XML: &str = "application/xml; charset=utf-8";
@@ -29,28 +31,38 @@ const XML: &str = "application/xml; charset=utf-8";
 /// `POST /autodiscover/autodiscover.xml` (any case).
 pub async fn pox(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match answer(&state, &headers, body).await {
+    match answer(&state, client, &headers, body).await {
         Ok(xml) => ([(header::CONTENT_TYPE, XML)], xml).into_response(),
-        Err((status, code, message)) => (
-            status,
-            [(header::CONTENT_TYPE, XML)],
-            pox::error_response(code, &message),
-        )
-            .into_response(),
+        Err((status, code, message, retry_after)) => {
+            let mut r = (
+                status,
+                [(header::CONTENT_TYPE, XML)],
+                pox::error_response(code, &message),
+            )
+                .into_response();
+            if let Some(secs) = retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            r
+        }
     }
 }
 
-type Failure = (StatusCode, ErrorCode, String);
+/// Status, Autodiscover error code, message, and `Retry-After` seconds.
+type Failure = (StatusCode, ErrorCode, String, Option<u64>);
 
 async fn answer(
     state: &AppState,
+    client: ClientKey,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<String, Failure> {
-    let invalid = |status, message: String| (status, ErrorCode::InvalidRequest, message);
+    let invalid = |status, message: String| (status, ErrorCode::InvalidRequest, message, None);
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let essence = ct
             .to_str()
@@ -90,13 +102,25 @@ async fn answer(
             StatusCode::OK,
             ErrorCode::ProviderUnavailable,
             format!("only the response schema {OUTLOOK_2006A} is served here"),
+            None,
         ));
     }
     let email = EmailAddress::parse(&request.email)
         .map_err(|e| invalid(StatusCode::BAD_REQUEST, AppError::from(e).message()))?;
     state.log_lookup("autodiscover", &email);
-    let fail = |e: AppError| invalid(e.status(), e.message());
-    let resolved = state.resolver.resolve(&email).await.map_err(fail)?;
+    let fail = |e: AppError| {
+        let retry_after = match e {
+            AppError::RateLimited(secs) => Some(secs),
+            _ => None,
+        };
+        (
+            e.status(),
+            ErrorCode::InvalidRequest,
+            e.message(),
+            retry_after,
+        )
+    };
+    let resolved = state.resolver.resolve(&email, client).await.map_err(fail)?;
     render::autodiscover(&resolved).map_err(fail)
 }
 
@@ -175,13 +199,20 @@ fn v2(
             &format!("{} is not served here", email.domain()),
         );
     }
-    match state.origin.base_url(headers) {
-        Ok(base) => Json(serde_json::json!({
+    match state.origin.base_url(headers, Some(email.domain())) {
+        Some(base) => Json(serde_json::json!({
             "Protocol": "AutodiscoverV1",
             "Url": format!("{base}/autodiscover/autodiscover.xml"),
         }))
         .into_response(),
-        Err(e) => v2_error(e.status(), "InvalidRequest", &e.message()),
+        None => v2_error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "InvalidRequest",
+            &format!(
+                "this service does not answer as the host this request was sent to: ask autodiscover.{} (the operator can set public_url)",
+                email.domain()
+            ),
+        ),
     }
 }
 

@@ -5,28 +5,32 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{optional_address, params};
 use crate::server::app::AppState;
 use crate::server::error::AppError;
+use crate::server::origin::Client;
 use crate::server::page::{self, Answer, CSP};
+use crate::server::ratelimit::ClientKey;
 use crate::server::render::{self, ProfileKind};
 use crate::server::resolve::Resolved;
 
 /// `GET /` and `GET /?email=E` (the form without JavaScript).
 pub async fn index(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
     let params = params(query).unwrap_or_default();
     let typed = params.get("email").cloned().unwrap_or_default();
+    let mut retry_after = None;
     let (status, html) = if typed.trim().is_empty() {
         (StatusCode::OK, page::page(&state.page, &typed, None))
     } else {
-        match answer(&state, &headers, &params).await {
+        match answer(&state, client, &headers, &params).await {
             Ok((resolved, profile_url, qr_svg, steps)) => {
                 let a = Answer {
                     profile: render::profile_kind(&resolved),
@@ -37,39 +41,58 @@ pub async fn index(
                 };
                 (StatusCode::OK, page::page(&state.page, &typed, Some(Ok(a))))
             }
-            Err(e) => (
-                e.status(),
-                page::page(&state.page, &typed, Some(Err(e.message()))),
-            ),
+            Err(e) => {
+                if let AppError::RateLimited(secs) = e {
+                    retry_after = Some(secs);
+                }
+                (
+                    e.status(),
+                    page::page(&state.page, &typed, Some(Err(e.message()))),
+                )
+            }
         }
     };
-    (status, [(header::CONTENT_SECURITY_POLICY, CSP)], Html(html)).into_response()
+    let mut r = (status, [(header::CONTENT_SECURITY_POLICY, CSP)], Html(html)).into_response();
+    if let Some(secs) = retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
 }
 
 async fn answer(
     state: &AppState,
+    client: ClientKey,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Result<(Resolved, String, String, String), AppError> {
     let email = optional_address(params, &["email"])?
         .ok_or_else(|| AppError::BadRequest("type an email address".into()))?;
     state.log_lookup("page", &email);
-    let resolved = state.resolver.resolve(&email).await?;
-    let url = profile_url(state, headers, &email.ascii())?;
-    let qr = match render::profile_kind(&resolved) {
-        ProfileKind::Refused(_) => String::new(),
-        _ => page::qr_svg(&url)?,
+    let resolved = state.resolver.resolve(&email, client).await?;
+    // Without a link the page may make absolute, the link is relative and
+    // there is no QR code.
+    let absolute = profile_url(state, headers, &email.ascii());
+    let qr = match (render::profile_kind(&resolved), &absolute) {
+        (ProfileKind::Refused(_), _) | (_, None) => String::new(),
+        (_, Some(url)) => page::qr_svg(url)?,
     };
+    let url = absolute.unwrap_or_else(|| format!("/apple/mobileconfig?{}", query(&email.ascii())));
     let steps = render::ios_steps(&resolved)?;
     Ok((resolved, url, qr, steps))
 }
 
-fn profile_url(state: &AppState, headers: &HeaderMap, email: &str) -> Result<String, AppError> {
-    let base = state.origin.base_url(headers)?;
-    let query: String = form_urlencoded::Serializer::new(String::new())
+fn query(email: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
         .append_pair("emailaddress", email)
-        .finish();
-    Ok(format!("{base}/apple/mobileconfig?{query}"))
+        .finish()
+}
+
+/// The absolute link to `email`'s profile, when this request's Host is
+/// one links may be made from.
+fn profile_url(state: &AppState, headers: &HeaderMap, email: &str) -> Option<String> {
+    let base = state.origin.base_url(headers, None)?;
+    Some(format!("{base}/apple/mobileconfig?{}", query(email)))
 }
 
 /// `GET /qr.svg?emailaddress=E`: the QR code of E's profile link.
@@ -80,7 +103,12 @@ pub async fn qr(
 ) -> Result<Response, AppError> {
     let params = params(query)?;
     let email = super::address(&params, &["emailaddress", "email"])?;
-    let svg = page::qr_svg(&profile_url(&state, &headers, &email.ascii())?)?;
+    let url = profile_url(&state, &headers, &email.ascii()).ok_or_else(|| {
+        AppError::NotFound(
+            "no QR code: this service makes links only when reached by one of its own names (set public_url to make them for any)".into(),
+        )
+    })?;
+    let svg = page::qr_svg(&url)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
