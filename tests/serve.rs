@@ -740,7 +740,6 @@ async fn the_page_answers_without_javascript_with_escaped_values() {
     let s = help_desk().await;
     let r = client()
         .get(s.url("/?email=alice%40posteo.de"))
-        .header("Host", "help.example.test")
         .send()
         .await
         .unwrap();
@@ -754,12 +753,16 @@ async fn the_page_answers_without_javascript_with_escaped_values() {
     assert!(html.contains(r#"<label for="email">"#));
     assert!(html.contains(r#"value="alice@posteo.de""#));
     assert!(
-        html.contains("<th scope=\"row\">Host Name</th><td>posteo.de</td>"),
+        html.contains(
+            "<th scope=\"row\">Host Name</th><td><span class=\"value-row\"><code class=\"value\">posteo.de</code>"
+        ),
         "{html}"
     );
-    assert!(html.contains(
-        r#"href="http://help.example.test/apple/mobileconfig?emailaddress=alice%40posteo.de""#
-    ));
+    // Links are made for the address the service listens on.
+    assert!(html.contains(&format!(
+        r#"href="{}/apple/mobileconfig?emailaddress=alice%40posteo.de""#,
+        s.base
+    )));
     assert!(html.contains("<svg role=\"img\""), "an inline QR code");
     assert!(html.contains(r#"id="steps""#));
 
@@ -774,7 +777,32 @@ async fn the_page_answers_without_javascript_with_escaped_values() {
         "OAuth leads with the built-in account"
     );
     assert!(html.contains("Download the Exchange (OAuth) profile"));
-    assert!(html.contains(r#"data-code="oauth-required""#));
+    assert!(
+        html.contains("opens Outlook.com&apos;s sign-in page"),
+        "{html}"
+    );
+    assert!(!html.contains("asks for the password"), "{html}");
+    // Each note once, and no "by hand" heading above text saying by hand
+    // does not work.
+    assert_eq!(html.matches(r#"data-code="oauth-required""#).count(), 1);
+    assert!(!html.contains("Set it up by hand"), "{html}");
+    assert!(html.contains("<ol>"), "steps as an ordered list");
+    // Host names never break: they sit whole in a value element.
+    assert!(html.contains(r#"<code class="value">outlook.office365.com</code>"#));
+
+    // Errors are written for people.
+    let r = client()
+        .get(s.url("/?email=someone%40nowhere.invalid"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("No settings were found for nowhere.invalid"),
+        "{html}"
+    );
+    assert!(!html.contains("tried"), "{html}");
     s.stop().await;
 }
 

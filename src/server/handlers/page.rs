@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{optional_address, params};
+use crate::output::ios_steps::Steps;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
@@ -47,7 +48,7 @@ pub async fn index(
                 }
                 (
                     e.status(),
-                    page::page(&state.page, &typed, Some(Err(e.message()))),
+                    page::page(&state.page, &typed, Some(Err(page::for_people(&e, &typed)))),
                 )
             }
         }
@@ -65,7 +66,7 @@ async fn answer(
     client: ClientKey,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<(Resolved, String, String, String), AppError> {
+) -> Result<(Resolved, String, String, Steps), AppError> {
     let email = optional_address(params, &["email"])?
         .ok_or_else(|| AppError::BadRequest("type an email address".into()))?;
     state.log_lookup("page", &email);
@@ -78,7 +79,7 @@ async fn answer(
         (_, Some(url)) => page::qr_svg(url)?,
     };
     let url = absolute.unwrap_or_else(|| format!("/apple/mobileconfig?{}", query(&email.ascii())));
-    let steps = render::ios_steps(&resolved)?;
+    let steps = render::ios_guide(&resolved);
     Ok((resolved, url, qr, steps))
 }
 
