@@ -162,7 +162,12 @@ pub fn answer(a: &Answer<'_>) -> String {
     }
     match &a.profile {
         ProfileKind::Refused(why) => {
-            let _ = write!(h, r#"<p class="note" id="no-profile">{}</p>"#, esc(why));
+            let mut c = why.chars();
+            let why: String = c
+                .next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default();
+            let _ = write!(h, r#"<p class="note" id="no-profile">{}</p>"#, esc(&why));
         }
         kind => {
             let (label, hint) = match kind {
