@@ -3,8 +3,11 @@
 # process start included, against /bin/true run the same way.
 #
 # Builds the release binary, runs each command 200 times with hyperfine
-# (no shell in between) and prints both median wall times and their ratio.
-# Targets: under 5 ms, and at most 3 times /bin/true. A benchmark prints;
+# (no shell in between) and prints both median wall times and their ratio,
+# and the number of dynamic relocations the loader applies at each start
+# (readelf -r): pointer-rich static tables cost one each, so the provider
+# table is compiled to integers only (see build.rs).
+# Targets: under 5 ms, and at most 2 times /bin/true. A benchmark prints;
 # it does not fail on a slow machine.
 #
 #   ./bench/lookup.sh [EMAIL]      (default someone@msn.com)
@@ -38,5 +41,8 @@ sed -n 's/.*"median": *\([0-9.eE+-]*\).*/\1/p' "$json" | awk -v runs="$runs" -v 
         printf "median of %d runs\n", runs
         printf "  mailsetup lookup --offline %-20s %7.2f ms\n", email, lookup * 1000
         printf "  /bin/true %37s %7.2f ms\n", "", truebin * 1000
-        printf "  ratio %41s %7.2f   (target: under 5 ms, ratio at most 3)\n", "", lookup / truebin
+        printf "  ratio %41s %7.2f   (target: under 5 ms, ratio at most 2)\n", "", lookup / truebin
     }'
+if command -v readelf >/dev/null 2>&1; then
+    printf "  relocations applied at load %19s %7d\n" "" "$(readelf -r "$bin" | grep -c "R_X86_64\|R_AARCH64")"
+fi

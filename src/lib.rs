@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod audit;
 pub mod autoconfig;
 pub mod diagnose;
 pub mod discover;
@@ -35,6 +36,8 @@ pub mod output;
 pub mod probe;
 pub mod profile;
 pub mod provider;
+pub mod scan;
 pub mod server;
 pub mod settings;
 pub mod sign;
+pub mod typo;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::address::EmailAddress;
 use crate::provider::ProviderTable;
-use crate::settings::{Note, Settings, Source};
+use crate::settings::{Note, Settings, Source, Trust};
 
 /// The default ISPDB: Thunderbird's public one.
 pub const DEFAULT_ISPDB_URL: &str = "https://autoconfig.thunderbird.net/v1.1/";
@@ -34,6 +34,14 @@ pub struct Options {
     pub ispdb_url: String,
     /// Probe what was found (TLS handshake and capabilities only).
     pub verify: bool,
+    /// Where discovery may connect, and how much it may spend
+    /// ([`crate::net::policy`]): the command line's by default; the
+    /// service's for `serve`.
+    pub policy: crate::net::policy::Policy,
+    /// Stop before network discovery of a domain that looks like a typo of a
+    /// well-known provider's ([`crate::typo`]). Off only when the user
+    /// confirmed the domain.
+    pub typo_check: bool,
 }
 
 impl Default for Options {
@@ -45,6 +53,8 @@ impl Default for Options {
             ca_file: None,
             ispdb_url: DEFAULT_ISPDB_URL.to_string(),
             verify: false,
+            policy: crate::net::policy::Policy::CLI,
+            typo_check: true,
         }
     }
 }
@@ -86,6 +96,24 @@ pub struct Tried {
     /// A short explanation for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Why a probed candidate was rejected (guessing): in JSON its finding
+    /// code; `check` turns it into a finding with a fix.
+    #[serde(
+        rename = "code",
+        serialize_with = "problem_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem: Option<crate::probe::ProbeError>,
+}
+
+fn problem_code<S: serde::Serializer>(
+    p: &Option<crate::probe::ProbeError>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(e) => e.code().serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The answer to a lookup: the `lookup --json` document.
@@ -165,6 +193,19 @@ pub enum LookupError {
         /// What was consulted.
         tried: Vec<Tried>,
     },
+    /// The domain is not built in and looks like a typo of a well-known
+    /// provider's: nothing was asked of the network.
+    #[error(
+        "did you mean {suggestion}? {domain} is not in the built-in provider table and is one or two letters away from {suggestion}; settings found for it could belong to anyone. Check the address; if {domain} is right, confirm it (lookup --no-typo-check)"
+    )]
+    DidYouMean {
+        /// The domain as given.
+        domain: String,
+        /// The well-known domain it is close to.
+        suggestion: String,
+        /// What was consulted.
+        tried: Vec<Tried>,
+    },
     /// Discovery could not start (a bad `--ca-file`, no DNS configuration).
     #[error("{0}")]
     Setup(String),
@@ -174,8 +215,20 @@ impl LookupError {
     /// The sources consulted.
     pub fn tried(&self) -> &[Tried] {
         match self {
-            LookupError::NotBuiltIn { tried, .. } | LookupError::NotFound { tried, .. } => tried,
+            LookupError::NotBuiltIn { tried, .. }
+            | LookupError::NotFound { tried, .. }
+            | LookupError::DidYouMean { tried, .. } => tried,
             LookupError::Setup(_) => &[],
+        }
+    }
+
+    /// Notes for the JSON answer (`did-you-mean` names the provider).
+    pub fn notes(&self) -> Vec<Note> {
+        match self {
+            LookupError::DidYouMean {
+                domain, suggestion, ..
+            } => vec![crate::typo::note(domain, suggestion)],
+            _ => Vec::new(),
         }
     }
 }
@@ -190,6 +243,7 @@ pub fn lookup_builtin(email: &EmailAddress) -> Option<Lookup> {
         result: TryResult::Found,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     Some(finish(email, settings, tried))
 }
@@ -239,7 +293,17 @@ async fn discover_settings(
         result: TryResult::NotFound,
         ms: 0,
         detail: None,
+        problem: None,
     }];
+    if opts.typo_check {
+        if let Some(suggestion) = crate::typo::suggest(email.domain()) {
+            return Err(LookupError::DidYouMean {
+                domain: email.domain_unicode().to_string(),
+                suggestion: suggestion.to_string(),
+                tried,
+            });
+        }
+    }
     if opts.offline {
         return Err(LookupError::NotBuiltIn {
             domain: email.domain_unicode().to_string(),
@@ -259,9 +323,42 @@ async fn discover_settings(
     }
 }
 
-/// Adds the notes every answer needs and builds the document.
+/// Orders the servers (encrypted before unencrypted), adds the notes every
+/// answer needs (`no-encryption`, `unverified`, `subaddress`: each where the
+/// human output warns) and builds the document. Calling it again on its own
+/// answer adds nothing twice.
 pub fn finish(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -> Lookup {
-    if let Some(tag) = email.tag() {
+    settings.encrypted_first();
+    let has = |settings: &Settings, code: &str| settings.notes.iter().any(|n| n.code == code);
+    let plain: Vec<String> = settings
+        .incoming
+        .iter()
+        .chain(&settings.outgoing)
+        .filter(|s| !s.security.is_encrypted())
+        .map(|s| s.url().to_string())
+        .collect();
+    if !plain.is_empty() && !has(&settings, "no-encryption") {
+        settings.notes.push(Note::new(
+            "no-encryption",
+            format!(
+                "{} {} no encryption: your password and mail would cross the network readable to anyone on the way. Use {} only if your provider offers nothing else, and ask it for encrypted settings.",
+                plain.join(", "),
+                if plain.len() == 1 { "has" } else { "have" },
+                if plain.len() == 1 { "it" } else { "them" },
+            ),
+        ));
+    }
+    if settings.trust == Trust::Unverified && !has(&settings, "unverified") {
+        let text = if settings.source == Source::ProviderDb {
+            "No settings with encryption are known for this provider: see its notes for what works instead, and ask the provider before you type your password anywhere."
+        } else {
+            "These settings come from a source that could not be authenticated (plain HTTP, or DNS pointing outside the domain without DNSSEC): confirm the server names with your provider before you type your password."
+        };
+        settings.notes.push(Note::new("unverified", text));
+    }
+    if let Some(tag) = email.tag()
+        && !has(&settings, "subaddress")
+    {
         settings.notes.push(Note::new(
             "subaddress",
             format!(
@@ -281,7 +378,7 @@ pub fn finish(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{AuthMethod, Protocol, Security, Trust};
+    use crate::settings::{AuthMethod, Protocol, Security};
 
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
@@ -358,5 +455,125 @@ mod tests {
         assert_eq!(v["outgoing"][0]["security"], "starttls");
         assert_eq!(v["tried"][0]["source"], "provider-db");
         assert_eq!(v["tried"][0]["result"], "found");
+    }
+
+    fn server(url: &str) -> crate::settings::Server {
+        let u: crate::settings::ServerUrl = url.parse().unwrap();
+        crate::settings::Server {
+            protocol: u.protocol,
+            host: u.host,
+            port: u.port,
+            security: u.security,
+            auth: vec![AuthMethod::Password],
+            username: "a@plain.example".into(),
+        }
+    }
+
+    #[test]
+    fn plaintext_servers_rank_last_and_are_noted_once() {
+        let email: EmailAddress = "a@plain.example".parse().unwrap();
+        let settings = Settings {
+            provider: None,
+            incoming: vec![
+                server("imap://mail.plain.example:143?security=none"),
+                server("imaps://mail.plain.example:993"),
+                server("pop3://mail.plain.example:110?security=none"),
+            ],
+            outgoing: vec![server("smtp://mail.plain.example:25?security=none")],
+            source: Source::Ispdb,
+            trust: Trust::Unverified,
+            notes: vec![],
+        };
+        let l = finish(&email, settings, vec![]);
+        let urls: Vec<String> = l
+            .settings
+            .incoming
+            .iter()
+            .map(|s| s.url().to_string())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "imaps://mail.plain.example:993",
+                "imap://mail.plain.example:143?security=none",
+                "pop3://mail.plain.example:110?security=none",
+            ]
+        );
+        let codes: Vec<&str> = l.settings.notes.iter().map(|n| n.code.as_str()).collect();
+        assert_eq!(codes, ["no-encryption", "unverified"]);
+        let plain = &l.settings.notes[0].text;
+        for url in [
+            "imap://mail.plain.example:143?security=none",
+            "pop3://mail.plain.example:110?security=none",
+            "smtp://mail.plain.example:25?security=none",
+        ] {
+            assert!(plain.contains(url), "{plain}");
+        }
+        assert!(!plain.contains("imaps://"), "{plain}");
+        // The server finishes a cached answer again for each address.
+        let again = finish(&email, l.settings.clone(), vec![]);
+        assert_eq!(again.settings.notes, l.settings.notes);
+        let v = serde_json::to_value(&again).unwrap();
+        assert_eq!(v["notes"][0]["code"], "no-encryption");
+        assert_eq!(v["notes"][1]["code"], "unverified");
+    }
+
+    #[test]
+    fn encrypted_verified_answers_get_no_warning_notes() {
+        let email: EmailAddress = "someone@gmail.com".parse().unwrap();
+        let l = lookup_builtin(&email).unwrap();
+        assert!(
+            l.settings
+                .notes
+                .iter()
+                .all(|n| n.code != "no-encryption" && n.code != "unverified")
+        );
+        assert_eq!(l.settings.trust, Trust::Verified);
+    }
+
+    #[test]
+    fn a_builtin_entry_without_secure_servers_is_unverified_and_says_so() {
+        let email: EmailAddress = "someone@proton.me".parse().unwrap();
+        let l = lookup_builtin(&email).unwrap();
+        assert!(!l.settings.has_secure_servers());
+        assert_eq!(l.settings.trust, Trust::Unverified);
+        let codes: Vec<&str> = l.settings.notes.iter().map(|n| n.code.as_str()).collect();
+        assert!(codes.contains(&"provider-status"), "{codes:?}");
+        assert!(codes.contains(&"unverified"), "{codes:?}");
+    }
+
+    #[test]
+    fn a_typo_of_a_well_known_domain_stops_before_any_network_source() {
+        let email: EmailAddress = "jane@gmial.com".parse().unwrap();
+        // Not offline: were the typo not caught, this would go to the network.
+        let opts = Options {
+            timeout: Duration::from_millis(1),
+            ..Options::default()
+        };
+        let err = rt().block_on(lookup(&email, &opts)).unwrap_err();
+        let LookupError::DidYouMean { suggestion, .. } = &err else {
+            panic!("expected did-you-mean, got {err:?}");
+        };
+        assert_eq!(suggestion, "gmail.com");
+        assert!(
+            err.to_string().starts_with("did you mean gmail.com?"),
+            "{err}"
+        );
+        assert_eq!(err.tried().len(), 1, "only the built-in table was asked");
+        assert_eq!(err.tried()[0].source, Source::ProviderDb);
+        let notes = err.notes();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].code, "did-you-mean");
+        assert!(notes[0].text.contains("gmail.com"));
+
+        // Confirmed by the user: discovery goes ahead (offline here).
+        let confirmed = Options {
+            offline: true,
+            typo_check: false,
+            ..Options::default()
+        };
+        let err = rt().block_on(lookup(&email, &confirmed)).unwrap_err();
+        assert!(matches!(err, LookupError::NotBuiltIn { .. }), "{err:?}");
+        assert!(err.notes().is_empty());
     }
 }

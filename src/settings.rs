@@ -500,6 +500,22 @@ impl Settings {
             .all(Server::oauth_only)
             && !(self.incoming.is_empty() && self.outgoing.is_empty())
     }
+
+    /// Whether an encrypted incoming and an encrypted outgoing server are
+    /// known: without both, a mail app cannot be set up safely.
+    pub fn has_secure_servers(&self) -> bool {
+        let secure = |list: &[Server]| list.iter().any(|s| s.security.is_encrypted());
+        secure(&self.incoming) && secure(&self.outgoing)
+    }
+
+    /// Moves servers without encryption after the encrypted ones, keeping
+    /// the order otherwise: a server without encryption never ranks before
+    /// an encrypted one.
+    pub fn encrypted_first(&mut self) {
+        let key = |s: &Server| !s.security.is_encrypted();
+        self.incoming.sort_by_key(key);
+        self.outgoing.sort_by_key(key);
+    }
 }
 
 #[cfg(test)]

@@ -11,29 +11,30 @@
 //! deterministic), and iOS checks the certificate's validity when
 //! installing, not a time the signer claims.
 //!
-//! Everything is RustCrypto (`cms`, `x509-cert`, `p256`, `rsa`): no second
-//! TLS or crypto library. Keys are PEM: PKCS #8 (`PRIVATE KEY`), SEC1
-//! (`EC PRIVATE KEY`) or PKCS #1 (`RSA PRIVATE KEY`). The `rsa` crate's
-//! private-key operations are not constant-time (RUSTSEC-2023-0071, the
-//! "Marvin" timing attack); that matters when an attacker can time many
-//! signatures over a network, which is why the HTTP service should prefer an
-//! ECDSA key.
+//! The CMS structure and certificates are RustCrypto (`cms`, `x509-cert`);
+//! ECDSA P-256 signatures come from `p256` (deterministic, RFC 6979) and RSA
+//! signatures from `ring`, the library rustls already brings for TLS, whose
+//! RSA private-key operations are constant-time and blinded. There is no
+//! `rsa` crate (RUSTSEC-2023-0071, the "Marvin" timing attack). `ring` signs
+//! with RSA keys of 2048 to 4096 bits. Keys are PEM: PKCS #8
+//! (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or PKCS #1 (`RSA PRIVATE KEY`).
 
 use std::io::Read;
 use std::path::Path;
 
-use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
-use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
+use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Tag};
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
+use p256::pkcs8::DecodePrivateKey;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::Sha256;
 use spki::{AlgorithmIdentifierOwned, DecodePublicKey};
 use x509_cert::Certificate;
+use x509_cert::attr::{Attribute, AttributeValue};
 use zeroize::Zeroizing;
 
 /// The largest certificate or key file read (a chain is a few KiB).
@@ -41,6 +42,9 @@ pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// The shortest RSA key accepted (NIST SP 800-131A).
 pub const MIN_RSA_BITS: usize = 2048;
+
+/// The longest RSA key accepted (the most `ring` signs with).
+pub const MAX_RSA_BITS: usize = 4096;
 
 /// Why a profile could not be signed. Each message names the file and what
 /// to do.
@@ -136,7 +140,7 @@ pub enum SignError {
 
 enum Key {
     P256(p256::ecdsa::SigningKey),
-    Rsa(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
+    Rsa(Box<ring::rsa::KeyPair>),
 }
 
 /// A signing certificate with its chain and private key, ready to sign.
@@ -189,8 +193,11 @@ impl Signer {
         let matches = match &key {
             Key::P256(k) => p256::PublicKey::from_public_key_der(&spki)
                 .is_ok_and(|p| p == p256::PublicKey::from(k.verifying_key())),
-            Key::Rsa(k) => rsa::RsaPublicKey::from_public_key_der(&spki)
-                .is_ok_and(|p| &p == (**k).as_ref().as_ref()),
+            Key::Rsa(k) => {
+                let info = &chain[0].tbs_certificate.subject_public_key_info;
+                info.algorithm.oid == oid::RSA
+                    && info.subject_public_key.as_bytes() == Some(k.public().as_ref())
+            }
         };
         if !matches {
             return Err(SignError::KeyMismatch {
@@ -208,6 +215,7 @@ impl Signer {
 
     /// `content` wrapped in a DER CMS SignedData (content attached).
     pub fn sign(&self, content: &[u8]) -> Result<Vec<u8>, SignError> {
+        use sha2::Digest;
         let cms = |e: &dyn std::fmt::Display| SignError::Cms(e.to_string());
         let econtent = EncapsulatedContentInfo {
             econtent_type: const_oid::db::rfc5911::ID_DATA,
@@ -218,38 +226,101 @@ impl Signer {
             issuer: signer_cert.issuer.clone(),
             serial_number: signer_cert.serial_number.clone(),
         });
-        let digest = AlgorithmIdentifierOwned {
+        let digest_alg = AlgorithmIdentifierOwned {
             oid: const_oid::db::rfc5912::ID_SHA_256,
             parameters: None,
         };
-        let mut builder = SignedDataBuilder::new(&econtent);
-        builder
-            .add_digest_algorithm(digest.clone())
+        // RFC 5652 §5.4: the signature covers the DER SET OF the signed
+        // attributes, which must hold the content type and the digest of
+        // the content octets.
+        let mut signed_attrs = SetOfVec::new();
+        signed_attrs
+            .insert(attribute(
+                const_oid::db::rfc5911::ID_CONTENT_TYPE,
+                Tag::ObjectIdentifier,
+                econtent.econtent_type.as_bytes(),
+            )?)
             .map_err(|e| cms(&e))?;
-        for c in &self.chain {
-            builder
-                .add_certificate(CertificateChoices::Certificate(c.clone()))
-                .map_err(|e| cms(&e))?;
-        }
-        match &self.key {
+        signed_attrs
+            .insert(attribute(
+                const_oid::db::rfc5911::ID_MESSAGE_DIGEST,
+                Tag::OctetString,
+                &sha2::Sha256::digest(content),
+            )?)
+            .map_err(|e| cms(&e))?;
+        let to_sign = signed_attrs.to_der().map_err(|e| cms(&e))?;
+        let (signature_algorithm, signature) = match &self.key {
             Key::P256(k) => {
-                let info =
-                    SignerInfoBuilder::new(k, sid, digest, &econtent, None).map_err(|e| cms(&e))?;
-                builder
-                    .add_signer_info::<_, p256::ecdsa::DerSignature>(info)
-                    .map_err(|e| cms(&e))?;
+                use p256::ecdsa::signature::Signer as _;
+                let sig: p256::ecdsa::DerSignature = k.sign(&to_sign);
+                let alg = AlgorithmIdentifierOwned {
+                    oid: const_oid::db::rfc5912::ECDSA_WITH_SHA_256,
+                    parameters: None,
+                };
+                (alg, sig.as_bytes().to_vec())
             }
             Key::Rsa(k) => {
-                let info = SignerInfoBuilder::new(&**k, sid, digest, &econtent, None)
-                    .map_err(|e| cms(&e))?;
-                builder
-                    .add_signer_info::<_, rsa::pkcs1v15::Signature>(info)
-                    .map_err(|e| cms(&e))?;
+                let rng = ring::rand::SystemRandom::new();
+                let mut sig = vec![0; k.public().modulus_len()];
+                k.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, &to_sign, &mut sig)
+                    .map_err(|_| SignError::Cms("the RSA signature failed".to_string()))?;
+                let alg = AlgorithmIdentifierOwned {
+                    oid: const_oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
+                    parameters: Some(Any::null()),
+                };
+                (alg, sig)
             }
+        };
+        let signer_info = SignerInfo {
+            version: CmsVersion::V1,
+            sid,
+            digest_alg: digest_alg.clone(),
+            signed_attrs: Some(signed_attrs),
+            signature_algorithm,
+            signature: OctetString::new(signature).map_err(|e| cms(&e))?,
+            unsigned_attrs: None,
+        };
+        let mut certificates = SetOfVec::new();
+        for c in &self.chain {
+            certificates
+                .insert(CertificateChoices::Certificate(c.clone()))
+                .map_err(|e| cms(&e))?;
         }
-        let signed = builder.build().map_err(|e| cms(&e))?;
-        signed.to_der().map_err(|e| cms(&e))
+        let mut digest_algorithms = SetOfVec::new();
+        digest_algorithms.insert(digest_alg).map_err(|e| cms(&e))?;
+        let mut signer_infos = SetOfVec::new();
+        signer_infos.insert(signer_info).map_err(|e| cms(&e))?;
+        let signed_data = SignedData {
+            // RFC 5652 §5.1: version 1 for id-data content, X.509
+            // certificates only and issuer-and-serial signer identifiers.
+            version: CmsVersion::V1,
+            digest_algorithms,
+            encap_content_info: econtent,
+            certificates: Some(CertificateSet(certificates)),
+            crls: None,
+            signer_infos: SignerInfos(signer_infos),
+        };
+        ContentInfo {
+            content_type: const_oid::db::rfc5911::ID_SIGNED_DATA,
+            content: Any::encode_from(&signed_data).map_err(|e| cms(&e))?,
+        }
+        .to_der()
+        .map_err(|e| cms(&e))
     }
+}
+
+/// A signed attribute with one value.
+fn attribute(
+    oid: const_oid::ObjectIdentifier,
+    tag: Tag,
+    value: &[u8],
+) -> Result<Attribute, SignError> {
+    let cms = |e: der::Error| SignError::Cms(e.to_string());
+    let mut values = SetOfVec::new();
+    values
+        .insert(AttributeValue::new(tag, value).map_err(cms)?)
+        .map_err(cms)?;
+    Ok(Attribute { oid, values })
 }
 
 fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>, SignError> {
@@ -335,9 +406,11 @@ fn private_key(pem: &[u8], file: &str) -> Result<Key, SignError> {
                 .map_err(|e| damaged(&e))?;
             let alg = info.algorithm;
             if alg.oid == oid::RSA {
-                let k = rsa::RsaPrivateKey::from_pkcs8_der(der.secret_pkcs8_der())
-                    .map_err(|e| damaged(&e))?;
-                rsa_key(k, file)
+                rsa_key(
+                    info.private_key,
+                    ring::rsa::KeyPair::from_pkcs8(der.secret_pkcs8_der()),
+                    file,
+                )
             } else if alg.oid == oid::EC {
                 let curve = alg.parameters_oid().ok();
                 if curve != Some(oid::P256) {
@@ -374,26 +447,60 @@ fn private_key(pem: &[u8], file: &str) -> Result<Key, SignError> {
                 .map(|k| Key::P256(k.into()))
                 .map_err(|e| damaged(&e))
         }
-        PrivateKeyDer::Pkcs1(der) => {
-            let k = rsa::RsaPrivateKey::from_pkcs1_der(der.secret_pkcs1_der())
-                .map_err(|e| damaged(&e))?;
-            rsa_key(k, file)
-        }
+        PrivateKeyDer::Pkcs1(der) => rsa_key(
+            der.secret_pkcs1_der(),
+            ring::rsa::KeyPair::from_der(der.secret_pkcs1_der()),
+            file,
+        ),
         _ => Err(SignError::NoKey { file: f() }),
     }
 }
 
-fn rsa_key(k: rsa::RsaPrivateKey, file: &str) -> Result<Key, SignError> {
-    let bits = k.n().bits();
-    if bits < MIN_RSA_BITS {
-        return Err(SignError::UnsupportedKey {
-            file: file.to_string(),
-            what: format!(
+/// Checks an RSA key's length (read from its PKCS #1 `RSAPrivateKey`)
+/// before taking `ring`'s verdict on it, so that a short or long key is
+/// named as such rather than as damaged.
+fn rsa_key(
+    pkcs1: &[u8],
+    parsed: Result<ring::rsa::KeyPair, ring::error::KeyRejected>,
+    file: &str,
+) -> Result<Key, SignError> {
+    let unsupported = |what: String| SignError::UnsupportedKey {
+        file: file.to_string(),
+        what,
+    };
+    match rsa_modulus_bits(pkcs1) {
+        Some(bits) if bits < MIN_RSA_BITS => {
+            return Err(unsupported(format!(
                 "an RSA key of {bits} bits, too short to be safe (at least {MIN_RSA_BITS})"
-            ),
-        });
+            )));
+        }
+        Some(bits) if bits > MAX_RSA_BITS => {
+            return Err(unsupported(format!(
+                "an RSA key of {bits} bits, longer than the {MAX_RSA_BITS} bits it can sign with"
+            )));
+        }
+        _ => {}
     }
-    Ok(Key::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k))))
+    parsed
+        .map(|k| Key::Rsa(Box::new(k)))
+        .map_err(|e| SignError::BadKey {
+            file: file.to_string(),
+            why: e.to_string(),
+        })
+}
+
+/// The length in bits of the modulus of a PKCS #1 `RSAPrivateKey`
+/// (`SEQUENCE { version, modulus, … }`); `None` when it does not decode.
+fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
+    use der::Reader;
+    let mut r = der::SliceReader::new(pkcs1).ok()?;
+    let header = der::Header::decode(&mut r).ok()?;
+    header.tag.assert_eq(Tag::Sequence).ok()?;
+    let _version: der::asn1::UintRef<'_> = r.decode().ok()?;
+    let modulus: der::asn1::UintRef<'_> = r.decode().ok()?;
+    let bytes = modulus.as_bytes();
+    let first = *bytes.first()?;
+    Some(bytes.len() * 8 - first.leading_zeros() as usize)
 }
 
 fn curve_name(curve: Option<const_oid::ObjectIdentifier>) -> String {

@@ -412,12 +412,15 @@ async fn outlook_microsoft_365_posteo_and_a_typo_at_phone_and_desktop_size() {
             0,
         )],
     );
-    let discover = resolve::network_discovery(Options {
-        dns: Some(dns.addr),
-        timeout: Duration::from_secs(5),
-        ispdb_url: "https://ispdb.invalid/v1.1".into(),
-        ..Options::default()
-    });
+    let discover = resolve::network_discovery(
+        Options {
+            dns: Some(dns.addr),
+            timeout: Duration::from_secs(5),
+            ispdb_url: "https://ispdb.invalid/v1.1".into(),
+            ..Options::default()
+        },
+        &Default::default(),
+    );
     let s = Running::start(config(""), discover, "127.0.4.21").await;
     let driver = Driver::start(free_port());
     for size in [Size::Phone, Size::Desktop] {

@@ -193,3 +193,51 @@ fn completions_offer_the_value_lists_and_help_names_defaults_and_headings() {
     );
     assert!(global.contains("--offline"), "{serve}");
 }
+
+#[test]
+fn a_typo_domain_asks_did_you_mean_and_stops_until_confirmed() {
+    let o = mailsetup(&["lookup", "--json", "jane@gmial.com"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["notes"][0]["code"], "did-you-mean");
+    assert!(
+        v["notes"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("gmail.com")
+    );
+    assert_eq!(v["tried"].as_array().unwrap().len(), 1, "no network source");
+    assert!(v.get("incoming").is_none(), "no settings offered");
+    let human = mailsetup(&["lookup", "jane@hotmial.com"]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(
+        stderr(&human).contains("did you mean hotmail.com?"),
+        "{}",
+        stderr(&human)
+    );
+    assert!(stderr(&human).contains("--no-typo-check"));
+    // Confirmed: the lookup goes on (offline here, so to the table only).
+    let o = mailsetup(&["lookup", "--offline", "--no-typo-check", "jane@gmial.com"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("gmial.com is not in the built-in provider table"));
+}
+
+#[test]
+fn a_builtin_provider_without_secure_settings_is_unverified_and_exits_1() {
+    let o = mailsetup(&["lookup", "--offline", "--json", "someone@proton.me"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trust"], "unverified");
+    let codes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"provider-status"), "{codes:?}");
+    assert!(codes.contains(&"unverified"), "{codes:?}");
+    let human = mailsetup(&["lookup", "--offline", "someone@proton.me"]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(!stdout(&human).contains("(verified)"), "{}", stdout(&human));
+    assert!(stderr(&human).contains("no settings with encryption are known"));
+}

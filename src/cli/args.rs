@@ -57,6 +57,12 @@ pub enum Command {
     /// Run the HTTP service: autoconfig, Autodiscover, iPhone profiles and a
     /// web page.
     Serve(ServeArgs),
+    /// Look up (or audit) every address or domain of a file, one a line.
+    ///
+    /// JSON Lines with --json (one object a line, with its input line
+    /// number, flushed as it goes; a summary object last); a progress bar
+    /// on a terminal. --timeout is the deadline of each entry.
+    Scan(ScanArgs),
     /// Write the man pages (`generate man DIR`) or shell completions.
     Generate(GenerateArgs),
 }
@@ -91,6 +97,11 @@ pub struct Global {
     /// Use built-in data only: nothing touches the network.
     #[arg(long, global = true, help_heading = "Global options")]
     pub offline: bool,
+    /// Look up a domain even though it is one or two letters away from a
+    /// well-known provider's (gmial.com); without it such a lookup stops
+    /// with "did you mean …?" before asking the network.
+    #[arg(long, global = true)]
+    pub no_typo_check: bool,
 }
 
 impl Global {
@@ -103,6 +114,8 @@ impl Global {
             ca_file: self.ca_file.clone(),
             ispdb_url: self.ispdb_url.clone(),
             verify: false,
+            policy: mailsetup::net::policy::Policy::CLI,
+            typo_check: !self.no_typo_check,
         }
     }
 }
@@ -196,6 +209,36 @@ pub struct ProfileArgs {
     /// as for --caldav).
     #[arg(long, value_name = "URL")]
     pub carddav: Option<String>,
+}
+
+/// `scan FILE`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// One address or domain a line ('-' for standard input); blank lines
+    /// and lines starting with # are skipped.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Entries at once (default: 256 per CPU core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub jobs: Option<u32>,
+    /// Connections at once to any one target host (0: no limit).
+    #[arg(long, value_name = "N", default_value = "8")]
+    pub per_host: usize,
+    /// Only every N-th line, starting at line K+1 (K from 0), so that N
+    /// machines split one input.
+    #[arg(long, value_name = "K/N", value_parser = clap::value_parser!(mailsetup::scan::input::Shard))]
+    pub shard: Option<mailsetup::scan::input::Shard>,
+    /// Skip the lines OUT already holds (the output of an earlier run) and
+    /// append the rest to it, as JSON Lines.
+    #[arg(long, value_name = "OUT")]
+    pub resume: Option<PathBuf>,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "resume")]
+    pub output: Option<PathBuf>,
+    /// Audit each domain (as check DOMAIN does) instead of looking up
+    /// settings.
+    #[arg(long)]
+    pub audit: bool,
 }
 
 /// `serve`.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, LookupError};
 use mailsetup::output::human;
+use mailsetup::settings::Source;
 
 use super::args::{Global, LookupArgs};
 use super::{Fatal, Outcome};
@@ -42,6 +43,19 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
             } else {
                 stdout.write_all(human::lookup(&found).as_bytes())?;
             }
+            // A built-in entry that knows no encrypted way in (the notes say
+            // why and what works instead) is not a usable answer.
+            if found.settings.source == Source::ProviderDb && !found.settings.has_secure_servers() {
+                let name = found
+                    .settings
+                    .provider
+                    .as_ref()
+                    .map_or("this provider", |p| p.name.as_str());
+                eprintln!(
+                    "mailsetup: no settings with encryption are known for {name}: see the notes for what works instead"
+                );
+                return Ok(Outcome::Negative);
+            }
             Ok(Outcome::Success)
         }
         Err(LookupError::Setup(msg)) => Err(Fatal(msg)),
@@ -50,6 +64,7 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
                 let doc = serde_json::json!({
                     "email": email.to_string(),
                     "error": e.to_string(),
+                    "notes": e.notes(),
                     "tried": e.tried(),
                 });
                 serde_json::to_writer_pretty(&mut stdout, &doc)?;

@@ -12,6 +12,7 @@ pub mod check;
 pub mod generate;
 pub mod lookup;
 pub mod profile;
+pub mod scan;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Fatal> {
         Command::Check(a) => check::run(a, &cli.global),
         Command::Profile(a) => profile::run(a, &cli.global),
         Command::Serve(a) => serve::run(a, &cli.global),
+        Command::Scan(a) => scan::run(a, &cli.global),
         Command::Generate(a) => generate::run(a),
     }
 }

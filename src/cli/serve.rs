@@ -24,7 +24,7 @@ pub fn run(a: ServeArgs, g: &Global) -> Result<Outcome, Fatal> {
         None => Config::default(),
     };
     let listen: Vec<_> = a.listen.into_iter().collect();
-    let discover = resolve::network_discovery(g.options());
+    let discover = resolve::network_discovery(g.options(), &config.discovery);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -104,6 +104,18 @@ pub fn for_error(e: &ProbeError, url: &ServerUrl, ctx: &Context) -> String {
     let tls_url = tls_alternative(url);
     let recommended = recommended_host(ctx, url);
     match e {
+        ProbeError::DnsNotFound { .. } if builtin_host(ctx, url) => {
+            let p = provider_name(ctx);
+            let help = ctx
+                .provider
+                .and_then(|p| p.help.as_deref())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            format!(
+                "{} is the server name {p} itself publishes for mail apps. The DNS server in use says it does not exist, which usually means that DNS server filters or mis-answers: try another network, or another DNS server (--dns). If it still does not resolve, {p} may have renamed it: its help pages{help} list the current one.",
+                url.host
+            )
+        }
         ProbeError::DnsNotFound { .. } => match recommended {
             Some(h) => format!(
                 "Check the spelling of the server name. It may be outdated: {} uses {h}.",
@@ -184,6 +196,17 @@ fn provider_name(ctx: &Context) -> String {
     ctx.provider
         .map(|p| p.name.clone())
         .unwrap_or_else(|| "your provider".into())
+}
+
+/// Whether `url`'s host is one of the provider's own server names from the
+/// built-in table (then a name that does not resolve is no typo).
+fn builtin_host(ctx: &Context, url: &ServerUrl) -> bool {
+    ctx.provider.is_some_and(|p| {
+        p.incoming
+            .iter()
+            .chain(&p.outgoing)
+            .any(|s| s.url.host.eq_ignore_ascii_case(&url.host))
+    })
 }
 
 /// The discovered host for the same protocol, when it differs from `url`'s.

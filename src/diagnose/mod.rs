@@ -10,8 +10,11 @@
 //! document of the interface.
 
 pub mod fixes;
+pub mod missing;
 pub mod rules;
 pub mod verdict;
+
+use std::sync::Arc;
 
 use futures::future::join_all;
 use serde::Serialize;
@@ -21,7 +24,7 @@ pub use crate::finding::FindingCode;
 use crate::lookup::{self, LookupError, Options};
 use crate::probe::{self, Credentials, ProbeOptions, ServerReport};
 use crate::provider::{Provider, ProviderTable};
-use crate::settings::{AuthMethod, ProviderRef, Server, ServerUrl, Settings};
+use crate::settings::{AuthMethod, Protocol, ProviderRef, Security, Server, ServerUrl, Settings};
 
 /// What to check.
 #[derive(Debug)]
@@ -72,9 +75,22 @@ pub struct ServerCheck {
     pub probed: bool,
     /// The username used.
     pub username: String,
+    /// Set on a server mailsetup tried on its own because this one could
+    /// not be reached: the other submission port (465 for 587, 587 for
+    /// 465) on the same host. It says which server it stands in for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instead_of: Option<String>,
     /// What the probe found.
     #[serde(flatten)]
     pub report: ServerReport,
+}
+
+impl ServerCheck {
+    /// Whether this is a stand-in mailsetup tried itself, not one of the
+    /// settings.
+    pub fn is_alternative(&self) -> bool {
+        self.instead_of.is_some()
+    }
 }
 
 /// How bad a finding is.
@@ -135,11 +151,10 @@ impl CheckReport {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckError {
-    /// No server given, and none discovered.
-    #[error(
-        "{0}; give the servers with --incoming and --outgoing (e.g. --incoming imaps://imap.example.com:993 --outgoing smtp://smtp.example.com:587)"
-    )]
-    NoServers(LookupError),
+    /// Discovery could not be set up (a bad `--ca-file`, no DNS
+    /// configuration): a usage or internal error, not a finding.
+    #[error("{0}")]
+    Setup(LookupError),
 }
 
 /// Everything the rules need besides the probes.
@@ -157,6 +172,10 @@ pub struct Context<'a> {
     pub offline: bool,
 }
 
+/// Told what a running check is doing, one short line at a time (for a
+/// spinner on a terminal).
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Runs a check: discovery, probes (unless `lookup_opts.offline`),
 /// diagnosis.
 pub async fn check(
@@ -164,19 +183,48 @@ pub async fn check(
     lookup_opts: &Options,
     probe_opts: &ProbeOptions,
 ) -> Result<CheckReport, CheckError> {
-    let discovered = lookup::lookup(&req.email, lookup_opts).await;
+    check_with_progress(req, lookup_opts, probe_opts, None).await
+}
+
+/// [`check`], telling `progress` each step as it starts.
+///
+/// With only an address (no `--incoming`, no `--outgoing`), a side for
+/// which discovery found nothing usable is an error finding of its own
+/// (`no-incoming`, `no-outgoing`), preceded by why each candidate that
+/// discovery probed was rejected; a discovery that found nothing at all
+/// is such a report too, not an error.
+pub async fn check_with_progress(
+    req: &CheckRequest,
+    lookup_opts: &Options,
+    probe_opts: &ProbeOptions,
+    progress: Option<Progress>,
+) -> Result<CheckReport, CheckError> {
+    let say = |line: String| {
+        if let Some(p) = &progress {
+            p(&line);
+        }
+    };
+    say(format!(
+        "Looking up the settings of {}",
+        req.email.domain_unicode()
+    ));
+    let observer = progress.clone().map(|p| {
+        Arc::new(move |t: &lookup::Tried| {
+            p(&format!(
+                "Looking up settings… {} {}: {}",
+                t.source,
+                t.url,
+                crate::discover::log::result_word(t.result)
+            ))
+        }) as crate::discover::Observer
+    });
+    let discovered = lookup::lookup_observed(&req.email, lookup_opts, observer).await;
     let (settings, tried, lookup_error) = match discovered {
         Ok(l) => (Some(l.settings), l.tried, None),
+        Err(e @ LookupError::Setup(_)) => return Err(CheckError::Setup(e)),
         Err(e) => (None, e.tried().to_vec(), Some(e)),
     };
     let plan = plan(req, settings.as_ref());
-    if plan.is_empty() {
-        // Nothing given and nothing discovered: `plan` is empty only when
-        // the lookup failed.
-        if let Some(e) = lookup_error {
-            return Err(CheckError::NoServers(e));
-        }
-    }
     let table = ProviderTable::builtin();
     let provider = settings
         .as_ref()
@@ -184,16 +232,59 @@ pub async fn check(
         .and_then(|p| table.by_id(&p.id))
         .or_else(|| table.by_domain(req.email.domain()));
     let offline = lookup_opts.offline;
-    let probes = plan.iter().map(|p| async move {
+    if !offline && !plan.is_empty() {
+        let urls: Vec<String> = plan.iter().map(|p| p.url.to_string()).collect();
+        say(format!("Checking {}", urls.join(" and ")));
+    }
+    let probe_one = |url: ServerUrl, username: String| async move {
+        match &req.credentials {
+            Some(c) => probe::probe_login(&url, probe_opts, &c.with_username(&username)).await,
+            None => probe::probe(&url, probe_opts).await,
+        }
+    };
+    let probes = plan.iter().map(|p| async {
         if offline {
             return ServerReport::new(p.url.clone());
         }
-        match &req.credentials {
-            Some(c) => probe::probe_login(&p.url, probe_opts, &c.with_username(&p.username)).await,
-            None => probe::probe(&p.url, probe_opts).await,
-        }
+        probe_one(p.url.clone(), p.username.clone()).await
     });
     let reports = join_all(probes).await;
+    let mut servers: Vec<ServerCheck> = plan
+        .iter()
+        .zip(reports)
+        .map(|(p, report)| ServerCheck {
+            role: p.role,
+            probed: !offline,
+            username: p.username.clone(),
+            instead_of: None,
+            report,
+        })
+        .collect();
+    // A blocked submission port: try the other one on the same host.
+    let alternatives: Vec<(usize, ServerUrl)> = servers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, other_submission_port(&s.report)?)))
+        .collect();
+    if !offline && !alternatives.is_empty() {
+        let urls: Vec<String> = alternatives.iter().map(|(_, u)| u.to_string()).collect();
+        say(format!("Blocked: trying {} instead", urls.join(" and ")));
+        let reports = join_all(alternatives.iter().map(|(i, url)| {
+            let username = servers[*i].username.clone();
+            probe_one(url.clone(), username)
+        }))
+        .await;
+        for ((i, _), report) in alternatives.iter().zip(reports) {
+            let original = &servers[*i];
+            servers.push(ServerCheck {
+                role: original.role,
+                probed: true,
+                username: original.username.clone(),
+                instead_of: Some(original.report.url.to_string()),
+                report,
+            });
+        }
+    }
     let ctx = Context {
         email: &req.email,
         provider,
@@ -201,17 +292,17 @@ pub async fn check(
         secret: req.credentials.as_ref().map(Credentials::kind),
         offline,
     };
-    let servers: Vec<ServerCheck> = plan
-        .iter()
-        .zip(reports)
-        .map(|(p, report)| ServerCheck {
-            role: p.role,
-            probed: !offline,
-            username: p.username.clone(),
-            report,
-        })
-        .collect();
-    let findings = rules::diagnose(&ctx, &plan, &servers);
+    let mut findings = rules::diagnose(&ctx, &plan, &servers[..plan.len()]);
+    missing::alternatives(&servers, &mut findings);
+    if req.incoming.is_none() && req.outgoing.is_none() {
+        findings.extend(missing::missing_sides(
+            &ctx,
+            &plan,
+            &tried,
+            lookup_error.as_ref(),
+        ));
+        findings.sort_by_key(|f| f.severity);
+    }
     let verdict = verdict::verdict(&ctx, &servers, &findings);
     Ok(CheckReport {
         email: req.email.to_string(),
@@ -220,6 +311,27 @@ pub async fn check(
         servers,
         findings,
         tried,
+    })
+}
+
+/// The other submission port on the same host, when `r` is a submission
+/// server (587 with STARTTLS, 465 with TLS) that could not be reached.
+fn other_submission_port(r: &ServerReport) -> Option<ServerUrl> {
+    let url = &r.url;
+    if url.protocol != Protocol::Smtp
+        || r.error.as_ref().map(|e| e.code()) != Some(FindingCode::TcpUnreachable)
+    {
+        return None;
+    }
+    let (security, port) = match (url.security, url.port) {
+        (Security::Starttls, 587) => (Security::Tls, 465),
+        (Security::Tls, 465) => (Security::Starttls, 587),
+        _ => return None,
+    };
+    Some(ServerUrl {
+        security,
+        port,
+        ..url.clone()
     })
 }
 

@@ -198,6 +198,7 @@ fn probe_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Findi
         out.push(error_finding(ctx, url, e));
         return;
     }
+    cert_expiring(url, r, now_unix(), out);
     match r.login {
         LoginStatus::Failed => {
             let (fix, help) = fixes::auth_failed(ctx, url.protocol, &p.username);
@@ -244,6 +245,49 @@ fn probe_rules(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<Findi
         LoginStatus::Ok | LoginStatus::Skipped | LoginStatus::RefusedInsecure => {}
     }
     auth_unsupported(ctx, p, r, out);
+}
+
+/// How close to its end a valid certificate is worth a warning.
+pub const EXPIRING_WITHIN_DAYS: i64 = 30;
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A valid certificate that ends within [`EXPIRING_WITHIN_DAYS`] of `now`.
+fn cert_expiring(url: &ServerUrl, r: &ServerReport, now: i64, out: &mut Vec<Finding>) {
+    let Some(tls) = r.tls.as_ref().filter(|t| t.cert_valid) else {
+        return;
+    };
+    let Some(end) = tls.not_after_unix else {
+        return;
+    };
+    let left = end - now;
+    if !(0..=EXPIRING_WITHIN_DAYS * 86_400).contains(&left) {
+        return;
+    }
+    let date = crate::probe::rfc3339(end);
+    let day = date.get(..10).unwrap_or(&date);
+    let when = match left / 86_400 {
+        0 => "less than a day from now".to_string(),
+        1 => "in 1 day".to_string(),
+        n => format!("in {n} days"),
+    };
+    out.push(finding(
+        Severity::Warning,
+        FindingCode::CertExpiring,
+        Some(url),
+        format!(
+            "The certificate of {} ends on {day} ({date}), {when}: from then on, mail apps will refuse to connect.",
+            url.host
+        ),
+        format!(
+            "Nothing to change on your side yet. Server operators: renew the certificate before {day} (with automatic renewal, such as Let's Encrypt's, check that it runs and that the mail server reloads the new certificate)."
+        ),
+    ));
 }
 
 /// The server offers no way in that the settings (or the secret) can use.
@@ -308,7 +352,8 @@ fn auth_unsupported(ctx: &Context, p: &Planned, r: &ServerReport, out: &mut Vec<
     ));
 }
 
-fn error_finding(ctx: &Context, url: &ServerUrl, e: &ProbeError) -> Finding {
+/// The finding for a probe that stopped with `e` at `url`.
+pub(crate) fn error_finding(ctx: &Context, url: &ServerUrl, e: &ProbeError) -> Finding {
     let message = match e {
         ProbeError::Refused { .. }
         | ProbeError::ConnectTimedOut { .. }
@@ -387,6 +432,7 @@ mod tests {
                     role: p.role,
                     probed: !self.offline,
                     username: p.username.clone(),
+                    instead_of: None,
                     report: r.clone(),
                 })
                 .collect();
@@ -529,6 +575,39 @@ mod tests {
         // Settings that expect OAuth2 are fine with it.
         let p = planned("imaps://h.example.test", &[AuthMethod::Oauth2], true);
         assert!(case.run(&[(p, r)]).is_empty());
+    }
+
+    #[test]
+    fn a_certificate_ending_within_30_days_is_a_warning_with_its_date() {
+        let url: ServerUrl = "imaps://h.example.test".parse().unwrap();
+        let mut r = ServerReport::new(url.clone());
+        let now = 1_800_000_000;
+        let mut tls = crate::probe::TlsReport {
+            cert_valid: true,
+            ..Default::default()
+        };
+        let run = |tls: &crate::probe::TlsReport, r: &mut ServerReport| {
+            r.tls = Some(tls.clone());
+            let mut out = Vec::new();
+            cert_expiring(&url, r, now, &mut out);
+            out
+        };
+        tls.not_after_unix = Some(now + 10 * 86_400 + 5);
+        let f = run(&tls, &mut r);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].code, f[0].severity),
+            (FindingCode::CertExpiring, Severity::Warning)
+        );
+        let date = crate::probe::rfc3339(now + 10 * 86_400 + 5);
+        assert!(f[0].message.contains(&date[..10]), "{}", f[0].message);
+        assert!(f[0].message.contains("in 10 days"), "{}", f[0].message);
+        // 31 days: nothing; an invalid certificate is another finding.
+        tls.not_after_unix = Some(now + 31 * 86_400);
+        assert!(run(&tls, &mut r).is_empty());
+        tls.not_after_unix = Some(now + 86_400);
+        tls.cert_valid = false;
+        assert!(run(&tls, &mut r).is_empty());
     }
 
     #[test]

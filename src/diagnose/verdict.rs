@@ -17,25 +17,54 @@ pub fn verdict(ctx: &Context, servers: &[ServerCheck], findings: &[Finding]) -> 
             p.name, f.fix
         ));
     }
+    let missing = findings
+        .iter()
+        .any(|f| matches!(f.code, FindingCode::NoIncoming | FindingCode::NoOutgoing));
+    if ctx.offline && missing {
+        out.push_str("Nothing could be checked: no usable server is known for this account without asking the network (--offline); see the findings.");
+        return out.trim_end().to_string();
+    }
     if ctx.offline {
         out.push_str("The servers were not contacted (--offline): the findings come from the provider table only.");
         return out.trim_end().to_string();
     }
     let state = |role: Role| -> Option<Result<(), String>> {
-        let s = servers.iter().find(|s| s.role == role)?;
+        let missing = match role {
+            Role::Incoming => FindingCode::NoIncoming,
+            Role::Outgoing => FindingCode::NoOutgoing,
+        };
+        if findings.iter().any(|f| f.code == missing) {
+            return Some(Err(reason(missing).to_string()));
+        }
+        let s = servers
+            .iter()
+            .find(|s| s.role == role && !s.is_alternative())?;
         let url = s.report.url.to_string();
         let first_error = findings
             .iter()
             .filter(|f| f.severity == Severity::Error && f.server.as_deref() == Some(url.as_str()))
             .min_by_key(|f| rank(f.code));
         Some(match first_error {
-            Some(f) => Err(reason(f.code).to_string()),
+            Some(f) => {
+                let mut why = reason(f.code).to_string();
+                let works_instead = servers
+                    .iter()
+                    .find(|a| a.instead_of.as_deref() == Some(url.as_str()) && a.report.works());
+                if let Some(a) = works_instead {
+                    why.push_str(&format!(
+                        " (port {} of the same server works: {})",
+                        a.report.url.port, a.report.url
+                    ));
+                }
+                Err(why)
+            }
             None => Ok(()),
         })
     };
-    let logged_in = servers.iter().any(|s| s.report.login == LoginStatus::Ok);
+    let planned = || servers.iter().filter(|s| !s.is_alternative());
+    let logged_in = planned().any(|s| s.report.login == LoginStatus::Ok);
     let all_logged_in =
-        !servers.is_empty() && servers.iter().all(|s| s.report.login == LoginStatus::Ok);
+        planned().next().is_some() && planned().all(|s| s.report.login == LoginStatus::Ok);
     let sentence = match (state(Role::Incoming), state(Role::Outgoing)) {
         (Some(Ok(())), Some(Ok(()))) => {
             let login = match ctx.secret {
@@ -106,7 +135,8 @@ fn rank(code: FindingCode) -> usize {
         | FindingCode::SrvOffDomain
         | FindingCode::SourcesDisagree
         | FindingCode::AutodiscoverHttpAuth
-        | FindingCode::ConfigInvalid => 17,
+        | FindingCode::ConfigInvalid
+        | FindingCode::SourceOk => 17,
     }
 }
 
@@ -114,12 +144,12 @@ fn rank(code: FindingCode) -> usize {
 fn reason(code: FindingCode) -> &'static str {
     match code {
         FindingCode::NoIncoming | FindingCode::NoOutgoing => {
-            "no working server could be found for it"
+            "no server could be found that works safely (see the findings)"
         }
         FindingCode::DnsFailure => {
             "DNS did not answer, so the server could not even be looked up (a network problem, not the settings)"
         }
-        FindingCode::DnsNotFound => "the server name does not exist (a typo or an outdated name)",
+        FindingCode::DnsNotFound => "the server name was not found in DNS",
         FindingCode::TcpUnreachable => {
             "the server cannot be reached on that port (blocked or wrong port)"
         }
@@ -148,7 +178,8 @@ fn reason(code: FindingCode) -> &'static str {
         | FindingCode::SrvOffDomain
         | FindingCode::SourcesDisagree
         | FindingCode::AutodiscoverHttpAuth
-        | FindingCode::ConfigInvalid => "the server did not answer as a mail server should",
+        | FindingCode::ConfigInvalid
+        | FindingCode::SourceOk => "the server did not answer as a mail server should",
     }
 }
 
@@ -163,6 +194,7 @@ mod tests {
             role,
             probed: true,
             username: "u".into(),
+            instead_of: None,
             report: ServerReport::new(url.parse().unwrap()),
         }
     }
@@ -219,6 +251,35 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_side_fails_that_side_and_a_working_stand_in_is_named() {
+        let s = [server(Role::Incoming, "imaps://i.test")];
+        let mut missing = error("no-outgoing", "");
+        missing.server = None;
+        assert_eq!(
+            say(&s, &[missing.clone()]),
+            "Your incoming mail server works; sending mail will fail because no server could be found that works safely (see the findings)."
+        );
+        let mut no_in = missing.clone();
+        no_in.code = FindingCode::NoIncoming;
+        assert!(
+            say(&[], &[no_in, missing])
+                .starts_with("Neither receiving nor sending mail will work: no server")
+        );
+
+        let mut out = [
+            server(Role::Incoming, "imaps://i.test"),
+            server(Role::Outgoing, "smtp://o.test"),
+            server(Role::Outgoing, "smtps://o.test"),
+        ];
+        out[2].instead_of = Some("smtp://o.test:587".into());
+        let blocked = [error("tcp-unreachable", "smtp://o.test:587")];
+        assert_eq!(
+            say(&out, &blocked),
+            "Your incoming mail server works; sending mail will fail because the server cannot be reached on that port (blocked or wrong port) (port 465 of the same server works: smtps://o.test:465)."
+        );
+    }
+
+    #[test]
     fn every_server_error_code_has_its_own_words_and_a_rank() {
         // The codes a probe or a missing side can end in; the others are
         // warnings or audit findings and fall under the last rank.
@@ -235,6 +296,7 @@ mod tests {
                     | FindingCode::SourcesDisagree
                     | FindingCode::AutodiscoverHttpAuth
                     | FindingCode::ConfigInvalid
+                    | FindingCode::SourceOk
             );
             if server_error {
                 assert_ne!(reason(code), reason(FindingCode::ServerError), "{code}");

@@ -175,15 +175,22 @@ fn assemble(ctx: &Ctx, cands: &[ServerUrl], results: &[Outcome]) -> Option<Found
 
 async fn logged_probe(ctx: &Ctx, i: usize, url: ServerUrl) -> (usize, Option<Probed>) {
     let attempt = ctx.log.start(Source::Guess, url.to_string());
-    let (result, detail, probed) = match timeout_at(ctx.deadline, probe(&url, &ctx.probe)).await {
-        Ok(report) => judge(&report),
-        Err(_) => (
-            TryResult::Timeout,
-            "no answer before the overall deadline".to_string(),
-            None,
-        ),
-    };
-    attempt.finish(result, Some(detail));
+    let (result, detail, probed, problem) =
+        match timeout_at(ctx.deadline, probe(&url, &ctx.probe)).await {
+            Ok(report) => {
+                let (result, detail, probed) = judge(&report);
+                (result, detail, probed, report.error)
+            }
+            Err(_) => (
+                TryResult::Timeout,
+                "no answer before the overall deadline".to_string(),
+                None,
+                Some(ProbeError::Timeout {
+                    step: "the overall deadline",
+                }),
+            ),
+        };
+    attempt.finish_probe(result, Some(detail), problem);
     (i, probed)
 }
 
@@ -207,6 +214,8 @@ pub fn judge(report: &ServerReport) -> (TryResult, String, Option<Probed>) {
 /// The `tried` result of a probe that stopped early.
 fn result_of(e: &ProbeError) -> TryResult {
     match e {
+        ProbeError::NotDialled(r) if r.is_budget() => TryResult::Cancelled,
+        ProbeError::NotDialled(_) => TryResult::RefusedInsecure,
         ProbeError::Timeout { .. } | ProbeError::ConnectTimedOut { .. } => TryResult::Timeout,
         _ => match e.code() {
             // A resolver that failed (not "no such name") says nothing
@@ -237,7 +246,8 @@ fn result_of(e: &ProbeError) -> TryResult {
             | FindingCode::SrvOffDomain
             | FindingCode::SourcesDisagree
             | FindingCode::AutodiscoverHttpAuth
-            | FindingCode::ConfigInvalid => TryResult::Error,
+            | FindingCode::ConfigInvalid
+            | FindingCode::SourceOk => TryResult::Error,
         },
     }
 }
@@ -371,6 +381,18 @@ mod tests {
                 TryResult::Error,
             ),
             (ProbeError::Closed { step: "greeting" }, TryResult::Error),
+            (
+                ProbeError::NotDialled(crate::net::policy::Refusal::NotPublic(addr.ip())),
+                TryResult::RefusedInsecure,
+            ),
+            (
+                ProbeError::NotDialled(crate::net::policy::Refusal::Port(22)),
+                TryResult::RefusedInsecure,
+            ),
+            (
+                ProbeError::NotDialled(crate::net::policy::Refusal::Connections),
+                TryResult::Cancelled,
+            ),
         ];
         for (e, want) in cases {
             let message = e.to_string();

@@ -135,7 +135,17 @@ pub struct Attempt {
 impl Attempt {
     /// Closes the attempt with `result`.
     pub fn finish(mut self, result: TryResult, detail: Option<String>) {
-        self.close(result, detail);
+        self.close(result, detail, None);
+    }
+
+    /// Closes the attempt with `result` and the probe failure behind it.
+    pub fn finish_probe(
+        mut self,
+        result: TryResult,
+        detail: Option<String>,
+        problem: Option<crate::probe::ProbeError>,
+    ) {
+        self.close(result, detail, problem);
     }
 
     /// Closes the attempt as found.
@@ -148,7 +158,12 @@ impl Attempt {
         self.finish(fetch_result(e), Some(e.to_string()));
     }
 
-    fn close(&mut self, result: TryResult, detail: Option<String>) {
+    fn close(
+        &mut self,
+        result: TryResult,
+        detail: Option<String>,
+        problem: Option<crate::probe::ProbeError>,
+    ) {
         if !self.open {
             return;
         }
@@ -159,6 +174,7 @@ impl Attempt {
             result,
             ms: self.started.elapsed().as_millis() as u64,
             detail,
+            problem,
         };
         self.log.push(self.seq, t);
     }
@@ -172,7 +188,7 @@ impl Drop for Attempt {
                 TryResult::Timeout => "the overall deadline (--timeout) passed",
                 _ => "stopped: a better source had already answered",
             };
-            self.close(abort, Some(detail.to_string()));
+            self.close(abort, Some(detail.to_string()), None);
         }
     }
 }
@@ -184,6 +200,8 @@ pub fn fetch_result(e: &FetchError) -> TryResult {
         FetchError::InsecureRedirect { .. } | FetchError::Refused { .. } => {
             TryResult::RefusedInsecure
         }
+        FetchError::Policy(r) if r.is_budget() => TryResult::Cancelled,
+        FetchError::Policy(_) => TryResult::RefusedInsecure,
         FetchError::TooLarge(_) => TryResult::Invalid,
         FetchError::Timeout => TryResult::Timeout,
         _ => TryResult::Error,
@@ -239,6 +257,20 @@ mod tests {
         assert_eq!(
             fetch_result(&FetchError::TooManyRedirects("x".into())),
             TryResult::Error
+        );
+        use crate::net::policy::Refusal;
+        let ip = "10.0.0.5".parse().unwrap();
+        assert_eq!(
+            fetch_result(&FetchError::Policy(Refusal::NotPublic(ip))),
+            TryResult::RefusedInsecure
+        );
+        assert_eq!(
+            fetch_result(&FetchError::Policy(Refusal::Port(6379))),
+            TryResult::RefusedInsecure
+        );
+        assert_eq!(
+            fetch_result(&FetchError::Policy(Refusal::Questions)),
+            TryResult::Cancelled
         );
     }
 }

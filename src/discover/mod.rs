@@ -57,6 +57,7 @@ use crate::address::EmailAddress;
 use crate::lookup::{Options, Tried, TryResult};
 use crate::net::dns::{Dns, DnsError, Mx};
 use crate::net::http::Http;
+use crate::net::policy::Guard;
 use crate::probe::ProbeOptions;
 use crate::settings::{Settings, Source};
 use log::Log;
@@ -103,6 +104,8 @@ pub struct Discovery {
     pub found: Option<Found>,
     /// Every question asked, in order.
     pub tried: Vec<Tried>,
+    /// How many connections it opened (what a rate limit should count).
+    pub connections: u32,
 }
 
 /// Why discovery could not start.
@@ -171,9 +174,36 @@ pub fn dns_result(e: &DnsError) -> TryResult {
     match e {
         DnsError::NotFound => TryResult::NotFound,
         DnsError::Timeout => TryResult::Timeout,
+        DnsError::OverBudget => TryResult::Cancelled,
         DnsError::Garbage(_) => TryResult::Invalid,
         _ => TryResult::Error,
     }
+}
+
+/// Details written by this program (not by the network) that an anonymous
+/// visitor may read.
+const OWN_WORDS: [&str; 7] = [
+    crate::net::policy::NOT_PUBLIC,
+    crate::net::http::PLAIN_REDIRECT,
+    "not a standard port",
+    "not asked",
+    "stopped: a better source",
+    "the overall deadline",
+    "over plain HTTP: unverified",
+];
+
+/// `t` fit for an anonymous visitor: source, URL and result, and a detail
+/// only when this program wrote it — never an error text from the network
+/// (which would tell a refused port from a closed one, or quote a server).
+pub fn for_anonymous(mut t: Tried) -> Tried {
+    if !t
+        .detail
+        .as_deref()
+        .is_some_and(|d| OWN_WORDS.iter().any(|w| d.starts_with(w)))
+    {
+        t.detail = None;
+    }
+    t
 }
 
 /// A source's way to say the best rank it can still reach.
@@ -231,7 +261,7 @@ impl Shared {
     pub fn new(opts: &Options) -> Result<Shared, SetupError> {
         let tls = crate::net::tls::client_config(opts.ca_file.as_deref())?;
         let dns = Dns::new(opts.dns)?;
-        let http = Http::new(&tls, dns.clone()).map_err(SetupError::Http)?;
+        let http = Http::new(&tls, dns.clone(), Guard::default()).map_err(SetupError::Http)?;
         let probe = ProbeOptions::with_dns(
             opts.timeout.min(guess::PROBE_LIMIT),
             dns.clone(),
@@ -259,13 +289,20 @@ pub async fn discover_shared(
     observer: Option<Observer>,
 ) -> Discovery {
     let deadline = Instant::now() + opts.timeout;
+    // One guard for the whole discovery: every source's connections and
+    // questions count against it. Guessing, the source of least value and
+    // the most connections, leaves a reserve to the others.
+    let guard = Guard::new(opts.policy);
+    let dns = shared.dns.guarded(guard.clone());
+    let http = shared.http.guarded(guard.clone());
+    let probe = shared.probe.clone().guarded(guard.low_priority());
     let log = Log::new(observer);
     let ctx = Arc::new(Ctx {
         email: email.clone(),
         domain: email.domain().to_string(),
-        dns: shared.dns.clone(),
-        http: shared.http.clone(),
-        probe: shared.probe.clone(),
+        dns,
+        http,
+        probe,
         ispdb_url: opts.ispdb_url.clone(),
         deadline,
         log: log.clone(),
@@ -350,8 +387,58 @@ pub async fn discover_shared(
             );
         }
     }
+    let mut tried = log.entries();
+    if opts.policy.anonymous {
+        tried = tried.into_iter().map(for_anonymous).collect();
+    }
+    let (connections, questions) = guard.spent();
+    tracing::debug!(
+        "discovery of {} spent {connections} connections and {questions} DNS questions",
+        ctx.domain
+    );
     Discovery {
         found: best,
-        tried: log.entries(),
+        tried,
+        connections,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tried(result: TryResult, detail: &str) -> Tried {
+        Tried {
+            source: Source::Guess,
+            url: "imaps://imap.x.test:993".into(),
+            result,
+            ms: 3,
+            detail: Some(detail.into()),
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn anonymous_answers_keep_no_network_text() {
+        for d in [
+            "the connection to 10.0.0.5:993 was refused: nothing accepts connections on that port",
+            "HTTP 500",
+            "TLS, certificate valid; capabilities: IMAP4rev1 AUTH=PLAIN",
+            "DNS lookup failed: io error: Connection refused (os error 111)",
+            "redirect from https://a.test/ to http://b.test/ refused",
+        ] {
+            let t = for_anonymous(tried(TryResult::Error, d));
+            assert_eq!(t.detail, None, "{d}");
+            assert_eq!(t.url, "imaps://imap.x.test:993");
+            assert_eq!(t.result, TryResult::Error);
+        }
+        for d in [
+            "not a public address",
+            "not a standard port (6379): not dialled by the service",
+            "not asked: the discovery's budget of connections is spent",
+        ] {
+            let t = for_anonymous(tried(TryResult::RefusedInsecure, d));
+            assert_eq!(t.detail.as_deref(), Some(d));
+        }
     }
 }

@@ -2,15 +2,20 @@
 //!
 //! Built on hickory-resolver, either from the system's configuration or, with
 //! `--dns IP[:PORT]`, with that one name server (UDP, falling back to TCP).
-//! The same resolver answers the HTTPS client's host lookups (it implements
-//! [`reqwest::dns::Resolve`]), so `--dns` covers every connection the program
-//! makes.
+//! The same resolver answers the HTTPS client's host lookups (through
+//! [`super::http::GuardedResolver`]), so `--dns` covers every connection the
+//! program makes.
 //!
 //! Answers are reduced to what discovery needs: MX hosts by preference, SRV
 //! records by priority and weight, and whether an answer was validated with
 //! DNSSEC. Validation runs on a second resolver next to the plain one, so a
 //! name server that cannot serve DNSSEC (most home routers) costs a failed
 //! validation, never a failed lookup.
+//!
+//! A resolver may carry a discovery's [`Guard`]: every question then
+//! spends its DNS budget ([`super::policy`]), and a spent budget is
+//! [`DnsError::OverBudget`]. Which addresses may be dialled is decided where
+//! they are dialled, not here.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -21,6 +26,8 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::dnssec::Proof;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::{Resolver, TokioResolver};
+
+use super::policy::Guard;
 
 /// Why a DNS question got no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +45,9 @@ pub enum DnsError {
     /// Any other failure (server failure, refused, network).
     #[error("DNS lookup failed: {0}")]
     Failed(String),
+    /// Not asked: the discovery's budget of DNS questions is spent.
+    #[error("not asked: the discovery's budget of DNS questions is spent")]
+    OverBudget,
 }
 
 /// Why the resolver could not be set up.
@@ -83,6 +93,7 @@ pub struct SrvAnswer {
 pub struct Dns {
     plain: TokioResolver,
     validating: TokioResolver,
+    guard: Guard,
 }
 
 impl Dns {
@@ -113,11 +124,29 @@ impl Dns {
         Ok(Dns {
             plain: build(false)?,
             validating: build(true)?,
+            guard: Guard::default(),
         })
     }
 
-    /// The addresses of `host`.
+    /// The same resolver, spending `guard`'s budget of questions.
+    pub fn guarded(&self, guard: Guard) -> Dns {
+        Dns {
+            guard,
+            ..self.clone()
+        }
+    }
+
+    /// Spends the budget for `questions` questions about `key`; a
+    /// question asked before is answered from the resolver's cache.
+    fn spend(&self, key: String, questions: u32) -> Result<(), DnsError> {
+        self.guard
+            .take_questions_for(&key, questions)
+            .map_err(|_| DnsError::OverBudget)
+    }
+
+    /// The addresses of `host` (two questions: A and AAAA).
     pub async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        self.spend(format!("A/AAAA {host}"), 2)?;
         let found = self.plain.lookup_ip(fqdn(host)).await.map_err(classify)?;
         let ips: Vec<IpAddr> = found.iter().collect();
         if ips.is_empty() {
@@ -128,6 +157,7 @@ impl Dns {
 
     /// The MX records of `domain`, lowest preference first.
     pub async fn mx(&self, domain: &str) -> Result<Vec<Mx>, DnsError> {
+        self.spend(format!("MX {domain}"), 1)?;
         let found = self.plain.mx_lookup(fqdn(domain)).await.map_err(classify)?;
         let mut mx: Vec<Mx> = found
             .answers()
@@ -150,6 +180,7 @@ impl Dns {
     /// The SRV records at `name`, best first, with DNSSEC validation asked
     /// alongside.
     pub async fn srv(&self, name: &str) -> Result<SrvAnswer, DnsError> {
+        self.spend(format!("SRV {name}"), 2)?;
         let (plain, validated) = tokio::join!(
             self.plain.srv_lookup(fqdn(name)),
             self.validating.srv_lookup(fqdn(name))
@@ -233,23 +264,6 @@ fn classify(e: NetError) -> DnsError {
 
 fn short(s: &str) -> String {
     s.chars().take(160).collect()
-}
-
-/// Lets the HTTPS client resolve through the same name server.
-impl reqwest::dns::Resolve for Dns {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let dns = self.clone();
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let ips = dns.ips(&host).await.map_err(|e| {
-                Box::new(ResolveError { host, error: e })
-                    as Box<dyn std::error::Error + Send + Sync>
-            })?;
-            let addrs: reqwest::dns::Addrs =
-                Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
-            Ok(addrs)
-        })
-    }
 }
 
 /// A host lookup made for the HTTPS client failed. Callers find it in the

@@ -11,17 +11,32 @@
 //! - no credentials are ever sent: there is no way to attach any, and a
 //!   server asking for them (401) is an error;
 //! - the body is read with a size limit ([`MAX_BODY`]) and every step has a
-//!   deadline.
+//!   deadline;
+//! - every connection, each redirect hop included, goes through the
+//!   discovery's [`Guard`] ([`super::policy`]): host names resolve through
+//!   [`GuardedResolver`], which returns only the addresses the policy
+//!   allows and the client dials exactly those, at once — no second lookup
+//!   a rebinding name server could answer differently; IP literals are
+//!   checked here; only ports 443 and 80 under the service's policy;
+//! - a redirect that arrived over plain HTTP may not leave its host (anyone
+//!   on the path could have written it).
 
 use std::sync::Arc;
 
 use reqwest::{Method, StatusCode, Url};
 use tokio::time::{Instant, timeout_at};
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
 use super::dns::{Dns, DnsError, ResolveError};
+use super::policy::{Guard, HTTP_PORTS, Refusal};
 
 /// The most a response body may hold (XML in practice).
 pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Why a plain-HTTP redirect to another host is refused.
+pub const PLAIN_REDIRECT: &str = "a redirect over plain HTTP to another host is not followed: anyone on the path could have written it";
 
 /// The most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
@@ -78,6 +93,10 @@ pub enum FetchError {
     /// The deadline passed.
     #[error("no answer before the deadline")]
     Timeout,
+    /// The discovery's policy refused the connection (an address that is
+    /// not public, a port that is not standard, a spent budget).
+    #[error("{0}")]
+    Policy(Refusal),
     /// Connection, TLS or protocol failure.
     #[error("{0}")]
     Failed(String),
@@ -86,20 +105,49 @@ pub enum FetchError {
 /// The HTTPS client.
 #[derive(Clone)]
 pub struct Http {
-    client: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
+    dns: Dns,
+    guard: Guard,
 }
 
 impl Http {
-    /// A client trusting `tls`'s roots and resolving through `dns`.
-    pub fn new(tls: &Arc<rustls::ClientConfig>, dns: Dns) -> Result<Http, String> {
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(rustls::ClientConfig::clone(tls))
-            .dns_resolver(dns)
+    /// A client trusting `tls`'s roots, resolving through `dns` and
+    /// connecting only where `guard` allows.
+    pub fn new(tls: &Arc<rustls::ClientConfig>, dns: Dns, guard: Guard) -> Result<Http, String> {
+        let http = Http {
+            tls: tls.clone(),
+            dns,
+            guard,
+        };
+        http.client(GuardedResolver::new(http.dns.clone(), http.guard.clone()))?;
+        Ok(http)
+    }
+
+    /// The same client, connecting only where `guard` allows (one guard
+    /// per discovery).
+    pub fn guarded(&self, guard: Guard) -> Http {
+        Http {
+            tls: self.tls.clone(),
+            dns: self.dns.guarded(guard.clone()),
+            guard,
+        }
+    }
+
+    /// A client for one request and its redirects: the resolver carries
+    /// what the chain has dialled so far.
+    fn client(&self, resolver: GuardedResolver) -> Result<reqwest::Client, String> {
+        let mut b = reqwest::Client::builder()
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(&self.tls))
+            .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot set up the HTTPS client: {}", describe(&e)))?;
-        Ok(Http { client })
+            .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION")));
+        let policy = self.guard.policy();
+        if policy.anonymous || !policy.allow_private {
+            // A proxy would dial for us, out of the guard's sight.
+            b = b.no_proxy();
+        }
+        b.build()
+            .map_err(|e| format!("cannot set up the HTTPS client: {}", describe(&e)))
     }
 
     /// GETs `url`.
@@ -133,13 +181,16 @@ impl Http {
         allow: &(dyn Fn(&Url) -> Result<(), String> + Sync),
     ) -> Result<Fetched, FetchError> {
         let mut secure = url.scheme() == "https";
+        let resolver = GuardedResolver::new(self.dns.clone(), self.guard.clone());
+        let client = self.client(resolver.clone()).map_err(FetchError::Failed)?;
         for hop in 0..=MAX_REDIRECTS {
             allow(&url).map_err(|why| FetchError::Refused {
                 url: url.to_string(),
                 why,
             })?;
+            self.check_hop(&url, &resolver)?;
             tracing::debug!("{method} {url}");
-            let mut req = self.client.request(method.clone(), url.clone());
+            let mut req = client.request(method.clone(), url.clone());
             if let Some(b) = &body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
@@ -156,6 +207,12 @@ impl Http {
                     return Err(FetchError::InsecureRedirect {
                         from: url.to_string(),
                         to: next.to_string(),
+                    });
+                }
+                if url.scheme() == "http" && next.host_str() != url.host_str() {
+                    return Err(FetchError::Refused {
+                        url: next.to_string(),
+                        why: PLAIN_REDIRECT.into(),
                     });
                 }
                 if hop == MAX_REDIRECTS {
@@ -181,7 +238,97 @@ impl Http {
         }
         unreachable!("the loop returns on its last hop")
     }
+
+    /// The checks the resolver cannot make: the port, and an IP literal
+    /// (which the client dials without asking the resolver).
+    fn check_hop(&self, url: &Url, resolver: &GuardedResolver) -> Result<(), FetchError> {
+        let port = url.port_or_known_default().unwrap_or(0);
+        self.guard
+            .check_port(port, &HTTP_PORTS)
+            .map_err(FetchError::Policy)?;
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        resolver.admit(&[ip]).map_err(FetchError::Policy)?;
+        Ok(())
+    }
 }
+
+/// The HTTPS client's resolver: the discovery's [`Dns`], passing on only
+/// the addresses the [`Guard`] allows, and spending one connection of the
+/// budget per lookup (the client connects right after). One per request
+/// chain, so that it knows whether an earlier hop reached a public host.
+#[derive(Clone)]
+pub struct GuardedResolver {
+    dns: Dns,
+    guard: Guard,
+    /// Whether a hop of this chain was dialled at a public address.
+    public_before: Arc<Mutex<bool>>,
+}
+
+impl GuardedResolver {
+    /// A resolver for one request chain, spending from `guard`.
+    pub fn new(dns: Dns, guard: Guard) -> GuardedResolver {
+        GuardedResolver {
+            dns,
+            guard,
+            public_before: Arc::new(Mutex::new(false)),
+        }
+    }
+
+    /// The addresses of `ips` that may be dialled, spending a connection;
+    /// the first refusal when none may.
+    fn admit(&self, ips: &[IpAddr]) -> Result<Vec<IpAddr>, Refusal> {
+        let mut public_before = self
+            .public_before
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut allowed = Vec::new();
+        let mut refusal = None;
+        for ip in ips {
+            match self.guard.check_addr(*ip, *public_before) {
+                Ok(()) => allowed.push(*ip),
+                Err(r) => {
+                    tracing::debug!("{ip} refused: {r}");
+                    refusal.get_or_insert(r);
+                }
+            }
+        }
+        if allowed.is_empty() {
+            return Err(refusal.unwrap_or(Refusal::NotPublic(IpAddr::from([0, 0, 0, 0]))));
+        }
+        self.guard.take_connection()?;
+        *public_before |= allowed.iter().any(|ip| super::policy::is_public(*ip));
+        Ok(allowed)
+    }
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let this = self.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let ips = this.dns.ips(&host).await.map_err(|e| {
+                Box::new(ResolveError { host, error: e })
+                    as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            let allowed = this.admit(&ips).map_err(|r| {
+                Box::new(PolicyError(r)) as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            let addrs: reqwest::dns::Addrs =
+                Box::new(allowed.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
+/// The guard refused every address of a host; found in the HTTP error's
+/// source chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PolicyError(Refusal);
 
 fn location(url: &Url, resp: &reqwest::Response) -> Result<Url, FetchError> {
     let loc = resp
@@ -235,10 +382,14 @@ fn classify(e: &reqwest::Error) -> FetchError {
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
+        if let Some(PolicyError(r)) = s.downcast_ref::<PolicyError>() {
+            return FetchError::Policy(*r);
+        }
         if let Some(r) = s.downcast_ref::<ResolveError>() {
             return match r.error {
                 DnsError::NotFound => FetchError::NoSuchHost(r.host.clone()),
                 DnsError::Timeout => FetchError::Timeout,
+                DnsError::OverBudget => FetchError::Policy(Refusal::Questions),
                 _ => FetchError::Failed(r.to_string()),
             };
         }
@@ -267,6 +418,43 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::net::policy::Policy;
+
+    async fn service_client() -> Http {
+        let tls = crate::net::tls::client_config(None).unwrap();
+        let dns = Dns::new(Some("127.0.0.1:9".parse().unwrap())).unwrap();
+        Http::new(&tls, dns, Guard::new(Policy::service(false))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_service_refuses_private_literals_and_other_ports_before_connecting() {
+        let http = service_client().await;
+        let deadline = Instant::now() + std::time::Duration::from_secs(2);
+        let allow = |_: &Url| Ok(());
+        for (url, want) in [
+            ("http://127.0.0.1/", "not a public address"),
+            ("https://[::ffff:10.0.0.5]/x", "not a public address"),
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                "not a public address",
+            ),
+            ("https://8.8.8.8:8443/", "not a standard port (8443)"),
+            (
+                "http://example.test:6379/FLUSHALL",
+                "not a standard port (6379)",
+            ),
+        ] {
+            let e = http
+                .get(Url::parse(url).unwrap(), deadline, &allow)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, FetchError::Policy(_)), "{url}: {e:?}");
+            assert!(e.to_string().starts_with(want), "{url}: {e}");
+        }
+        // Refused without a connection, so nothing was spent.
+        assert_eq!(http.guard.spent(), (0, 0));
+    }
 
     #[test]
     fn messages_say_what_happened() {

@@ -25,9 +25,10 @@
 //! network), but never through a redirect from a public host to a private
 //! one ([`Policy::CLI`]).
 
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Ports a configuration fetch may use: HTTPS and HTTP.
 pub const HTTP_PORTS: [u16; 2] = [443, 80];
@@ -134,6 +135,9 @@ struct State {
     policy: Policy,
     connections: AtomicU32,
     questions: AtomicU32,
+    /// The questions asked so far: asked again, the resolver's cache
+    /// answers, so they cost nothing more.
+    asked: Mutex<HashSet<String>>,
 }
 
 impl Default for Guard {
@@ -150,6 +154,7 @@ impl Guard {
                 policy,
                 connections: AtomicU32::new(0),
                 questions: AtomicU32::new(0),
+                asked: Mutex::new(HashSet::new()),
             }),
             low: false,
         }
@@ -217,6 +222,25 @@ impl Guard {
         };
         let limit = self.limit(limit, LOW_PRIORITY_RESERVE.1);
         take(&self.state.questions, n, limit).map_err(|()| Refusal::Questions)
+    }
+
+    /// Spends `n` DNS questions for `key` (name and type), unless the same
+    /// question was asked before in this discovery.
+    pub fn take_questions_for(&self, key: &str, n: u32) -> Result<(), Refusal> {
+        if self.state.policy.budget.is_none() {
+            return Ok(());
+        }
+        let mut asked = self
+            .state
+            .asked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if asked.contains(key) {
+            return Ok(());
+        }
+        self.take_questions(n)?;
+        asked.insert(key.to_string());
+        Ok(())
     }
 
     fn limit(&self, limit: u32, reserve: u32) -> u32 {
@@ -524,5 +548,15 @@ mod tests {
         g.take_questions(reserve_q).unwrap();
         assert_eq!(g.take_questions(1), Err(Refusal::Questions));
         assert!(Refusal::Questions.is_budget() && !Refusal::Port(1).is_budget());
+    }
+
+    #[test]
+    fn a_question_asked_again_costs_nothing() {
+        let g = Guard::new(Policy::service(false));
+        for _ in 0..100 {
+            g.take_questions_for("A mail.x.test", 2).unwrap();
+        }
+        g.take_questions_for("MX x.test", 1).unwrap();
+        assert_eq!(g.spent().1, 3);
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::RootCertStore;
+use rustls::pki_types::pem::PemObject;
 
 /// Why the trust store could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +72,7 @@ pub fn read_pem_certs(
     path: &Path,
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, TlsSetupError> {
     let data = std::fs::read(path).map_err(|e| TlsSetupError::Read(path.to_path_buf(), e))?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut data.as_slice())
+    let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&data)
         .filter_map(Result::ok)
         .collect();
     if certs.is_empty() {

@@ -1,10 +1,15 @@
 //! Reading a server certificate for the report: the names it is valid for,
-//! its subject and issuer, its validity dates. Parsing only (x509-parser);
-//! whether the certificate is *valid* is decided by webpki in
-//! [`super::tls`], never here.
+//! its subject and issuer, its validity dates. Parsing only (x509-cert, the
+//! same parser that signs profiles); whether the certificate is *valid* is
+//! decided by webpki in [`super::tls`], never here.
 
-use x509_parser::extensions::GeneralName;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use const_oid::db::rfc4519::CN;
+use der::Decode;
+use der::asn1::{Ia5StringRef, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::name::Name;
 
 /// What a certificate says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,14 +30,15 @@ const MAX_NAMES: usize = 50;
 
 /// Reads a DER certificate; `None` when it does not parse.
 pub(crate) fn describe(der: &[u8]) -> Option<CertInfo> {
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let cert = Certificate::from_der(der).ok()?;
+    let tbs = &cert.tbs_certificate;
     let mut names = Vec::new();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for n in &san.value.general_names {
+    if let Ok(Some((_, san))) = tbs.get::<SubjectAltName>() {
+        for n in &san.0 {
             match n {
-                GeneralName::DNSName(d) => names.push(super::wire::clean(d, 253)),
-                GeneralName::IPAddress(ip) => {
-                    if let Some(ip) = ip_from_bytes(ip) {
+                GeneralName::DnsName(d) => names.push(super::wire::clean(d.as_str(), 253)),
+                GeneralName::IpAddress(ip) => {
+                    if let Some(ip) = ip_from_bytes(ip.as_bytes()) {
                         names.push(ip);
                     }
                 }
@@ -43,22 +49,55 @@ pub(crate) fn describe(der: &[u8]) -> Option<CertInfo> {
             }
         }
     } else {
-        for cn in cert.subject().iter_common_name().take(MAX_NAMES) {
-            if let Ok(s) = cn.as_str() {
-                names.push(super::wire::clean(s, 253));
-            }
+        for cn in common_names(&tbs.subject).take(MAX_NAMES) {
+            names.push(super::wire::clean(&cn, 253));
         }
     }
-    let subject = super::wire::clean(&cert.subject().to_string(), 300);
-    let issuer = super::wire::clean(&cert.issuer().to_string(), 300);
+    let unix = |t: x509_cert::time::Time| {
+        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+    };
     Some(CertInfo {
         names,
-        self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
-        subject,
-        issuer,
-        not_before: cert.validity().not_before.timestamp(),
-        not_after: cert.validity().not_after.timestamp(),
+        self_signed: tbs.subject == tbs.issuer,
+        subject: super::wire::clean(&name_text(&tbs.subject), 300),
+        issuer: super::wire::clean(&name_text(&tbs.issuer), 300),
+        not_before: unix(tbs.validity.not_before),
+        not_after: unix(tbs.validity.not_after),
     })
+}
+
+/// A distinguished name in the order the certificate lists it
+/// (`C=DE, O=Example, CN=mail.example.com`), as people read it in
+/// certificate viewers; values are escaped per RFC 4514.
+fn name_text(name: &Name) -> String {
+    let rdns: Vec<String> = name.0.iter().map(ToString::to_string).collect();
+    rdns.join(", ")
+}
+
+/// The subject's common names, in the string types certificates use.
+fn common_names(name: &Name) -> impl Iterator<Item = String> + '_ {
+    name.0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|atv| atv.oid == CN)
+        .filter_map(|atv| {
+            let v = &atv.value;
+            v.decode_as::<Utf8StringRef<'_>>()
+                .map(|s| s.as_str().to_string())
+                .or_else(|_| {
+                    v.decode_as::<PrintableStringRef<'_>>()
+                        .map(|s| s.as_str().to_string())
+                })
+                .or_else(|_| {
+                    v.decode_as::<Ia5StringRef<'_>>()
+                        .map(|s| s.as_str().to_string())
+                })
+                .or_else(|_| {
+                    v.decode_as::<TeletexStringRef<'_>>()
+                        .map(|s| s.as_str().to_string())
+                })
+                .ok()
+        })
 }
 
 fn ip_from_bytes(b: &[u8]) -> Option<String> {
@@ -73,33 +112,16 @@ fn ip_from_bytes(b: &[u8]) -> Option<String> {
     }
 }
 
-/// A Unix time as RFC 3339 UTC (`2027-01-01T00:00:00Z`).
+/// A Unix time as RFC 3339 UTC (`2027-01-01T00:00:00Z`); a time outside
+/// the years 0000–9999 is shown as the seconds it is.
 pub fn rfc3339(ts: i64) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar: Howard Hinnant's `civil_from_days`, a dozen lines that spare
-/// a date crate.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("@{ts}"))
 }
 
 #[cfg(test)]

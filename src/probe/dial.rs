@@ -2,6 +2,12 @@
 //! [`crate::net::dns`], with the system's servers or `--dns`), then a
 //! connection to each address in turn, telling "refused" from "timed out"
 //! from "no route".
+//!
+//! Every address is put to the probe's [`Guard`] right before it is
+//! dialled ([`crate::net::policy`]): under the service's policy only
+//! public addresses on the mail protocols' standard ports, each connection
+//! spending the discovery's budget. The address checked is the address
+//! connected to; nothing is looked up in between.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -10,6 +16,7 @@ use tokio::net::TcpStream;
 
 use super::error::ProbeError;
 use crate::net::dns::{Dns, DnsError};
+use crate::net::policy::{Guard, MAIL_PORTS};
 
 /// The addresses of `host` (an IP literal is its own address).
 pub(crate) async fn resolve(
@@ -28,6 +35,9 @@ pub(crate) async fn resolve(
         Err(DnsError::NotFound) => Err(ProbeError::DnsNotFound {
             host: host.to_string(),
         }),
+        Err(DnsError::OverBudget) => Err(ProbeError::NotDialled(
+            crate::net::policy::Refusal::Questions,
+        )),
         Err(e) => Err(ProbeError::DnsFailed {
             host: host.to_string(),
             detail: e.to_string(),
@@ -35,15 +45,26 @@ pub(crate) async fn resolve(
     }
 }
 
-/// Connects to `port` on the first address that accepts, waiting at most
-/// `timeout` for each. The error is the last address's.
+/// Connects to `port` on the first address that accepts and that `guard`
+/// allows, waiting at most `timeout` for each. The error is the last
+/// address's.
 pub(crate) async fn connect(
     addrs: &[IpAddr],
     port: u16,
     timeout: Duration,
+    guard: &Guard,
 ) -> Result<TcpStream, ProbeError> {
+    guard
+        .check_port(port, &MAIL_PORTS)
+        .map_err(ProbeError::NotDialled)?;
     let mut last = None;
     for ip in addrs {
+        if let Err(r) = guard.check_addr(*ip, false) {
+            tracing::debug!("{ip} not dialled: {r}");
+            last.get_or_insert(ProbeError::NotDialled(r));
+            continue;
+        }
+        guard.take_connection().map_err(ProbeError::NotDialled)?;
         let addr = SocketAddr::new(*ip, port);
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
@@ -95,9 +116,42 @@ mod tests {
             &["127.0.0.1".parse().unwrap()],
             port,
             Duration::from_secs(2),
+            &Guard::default(),
         )
         .await
         .unwrap_err();
         assert!(matches!(e, ProbeError::Refused { .. }), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn the_service_policy_dials_no_private_address_and_no_other_port() {
+        use crate::net::policy::{Policy, Refusal};
+        // A listener that would accept: the guard must keep us away.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let guard = Guard::new(Policy::service(false));
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let e = connect(&[local], 993, Duration::from_secs(2), &guard)
+            .await
+            .unwrap_err();
+        assert_eq!(e, ProbeError::NotDialled(Refusal::NotPublic(local)));
+        let e = connect(&[local], port, Duration::from_secs(2), &guard)
+            .await
+            .unwrap_err();
+        assert_eq!(e, ProbeError::NotDialled(Refusal::Port(port)));
+        // Nothing was dialled, so nothing was spent.
+        assert_eq!(guard.spent().0, 0);
+        let accepted = tokio::time::timeout(Duration::from_millis(50), l.accept()).await;
+        assert!(accepted.is_err(), "a connection reached the listener");
+        // The lab's allowance reaches it, spending the budget.
+        let lab = Guard::new(Policy::service(true));
+        let e = connect(&[local], port, Duration::from_secs(2), &lab).await;
+        assert!(matches!(e, Err(ProbeError::NotDialled(Refusal::Port(_)))));
+        let cli = Guard::default();
+        assert!(
+            connect(&[local], port, Duration::from_secs(2), &cli)
+                .await
+                .is_ok()
+        );
     }
 }

@@ -37,11 +37,22 @@ pub(crate) async fn drive<D: Dialect>(
         redactor: Arc::new(redactor),
         local: None,
     };
-    let addrs = dial::resolve(&url.host, opts.resolver()).await?;
+    // The resolver's own retries can take far longer than a step may: a
+    // DNS server that never answers is the resolver's failure, found out
+    // within the step deadline.
+    let addrs = tokio::time::timeout(opts.read_timeout, dial::resolve(&url.host, opts.resolver()))
+        .await
+        .map_err(|_| ProbeError::DnsFailed {
+            host: url.host.clone(),
+            detail: format!(
+                "the DNS server did not answer within {:.1} s",
+                opts.read_timeout.as_secs_f64()
+            ),
+        })??;
     report.addresses = addrs.iter().map(|a| a.to_string()).collect();
     ctx.transcript
         .note(format!("connecting to {} port {}", url.host, url.port));
-    let tcp = dial::connect(&addrs, url.port, opts.read_timeout).await?;
+    let tcp = dial::connect(&addrs, url.port, opts.read_timeout, &opts.guard).await?;
     report.reachable = true;
     ctx.local = tcp.local_addr().ok().map(|a| a.ip());
     if let Ok(peer) = tcp.peer_addr() {
@@ -131,7 +142,7 @@ async fn sniff_tls(url: &ServerUrl, opts: &ProbeOptions, ctx: &Ctx) -> Option<Pr
     ctx.transcript
         .note("no greeting: trying whether this port expects TLS");
     let addrs = dial::resolve(&url.host, opts.resolver()).await.ok()?;
-    let tcp = dial::connect(&addrs, url.port, opts.read_timeout)
+    let tcp = dial::connect(&addrs, url.port, opts.read_timeout, &opts.guard)
         .await
         .ok()?;
     let (r, _) = tls::handshake(tcp, &url.host, &opts.tls, ctx, Mode::Implicit).await;

@@ -159,6 +159,11 @@ pub enum ProbeError {
         /// The operating system's reason.
         detail: String,
     },
+    /// Not dialled: the discovery's network policy refused the address or
+    /// port, or its budget is spent (only discovery run by the service
+    /// sets such a policy).
+    #[error("{0}")]
+    NotDialled(crate::net::policy::Refusal),
 }
 
 fn names_words(names: &[String]) -> String {
@@ -177,7 +182,8 @@ impl ProbeError {
             ProbeError::DnsFailed { .. } => FindingCode::DnsFailure,
             ProbeError::Refused { .. }
             | ProbeError::ConnectTimedOut { .. }
-            | ProbeError::Unreachable { .. } => FindingCode::TcpUnreachable,
+            | ProbeError::Unreachable { .. }
+            | ProbeError::NotDialled(_) => FindingCode::TcpUnreachable,
             ProbeError::PlaintextPort { .. } | ProbeError::TlsPort => FindingCode::TlsMismatch,
             ProbeError::StarttlsNotOffered { .. }
             | ProbeError::StarttlsRefused { .. }
@@ -250,6 +256,9 @@ mod tests {
             assert_eq!(e.code(), code, "{e}");
         }
         assert!(!ProbeError::Refused { addr }.reached());
+        let not_dialled = ProbeError::NotDialled(crate::net::policy::Refusal::NotPublic(addr.ip()));
+        assert!(!not_dialled.reached());
+        assert_eq!(not_dialled.to_string(), "not a public address");
         assert!(ProbeError::Preauth.reached());
         assert!(
             !ProbeError::DnsFailed {

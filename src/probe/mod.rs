@@ -76,6 +76,7 @@ pub use tls::TlsReport;
 pub use verify::verify_settings;
 
 use crate::net::dns::Dns;
+use crate::net::policy::Guard;
 use crate::net::tls::TlsSetupError;
 use crate::settings::{Protocol, ServerUrl};
 
@@ -90,6 +91,7 @@ pub struct ProbeOptions {
     pub read_timeout: Duration,
     tls: tls::TlsSetup,
     dns: Arc<Result<Dns, String>>,
+    guard: Guard,
 }
 
 impl std::fmt::Debug for ProbeOptions {
@@ -139,7 +141,19 @@ impl ProbeOptions {
             read_timeout,
             tls: tls::TlsSetup::new(ca_file)?,
             dns: Arc::new(dns),
+            guard: Guard::default(),
         })
+    }
+
+    /// The same options, dialling only where `guard` allows and spending
+    /// its DNS budget (discovery; see [`crate::net::policy`]). Without, any
+    /// address and port may be dialled.
+    pub fn guarded(mut self, guard: Guard) -> ProbeOptions {
+        if let Ok(dns) = self.dns.as_ref() {
+            self.dns = Arc::new(Ok(dns.guarded(guard.clone())));
+        }
+        self.guard = guard;
+        self
     }
 
     fn resolver(&self) -> Result<&Dns, &str> {

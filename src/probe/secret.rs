@@ -11,6 +11,7 @@
 
 use std::io::Read;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -80,24 +81,52 @@ impl Credentials {
         self.secret.expose_secret()
     }
 
-    /// A redactor for every form in which this secret could travel.
+    /// A redactor for every form in which this secret could travel: as
+    /// sent, base64 (alone and inside the PLAIN and XOAUTH2 blobs), hex in
+    /// either case, reversed, percent-encoded, and any run of
+    /// [`RUN_CHARS`] characters of it in each of those forms.
     pub fn redactor(&self) -> Redactor {
         let s = self.expose();
         let u = &self.username;
-        let mut needles = vec![
-            Zeroizing::new(s.to_string()),
+        let mut r = Redactor::default();
+        if s.len() < MIN_REDACTED {
+            return r;
+        }
+        r.add_forms(s);
+        for blob in [
             sasl::encode(s.as_bytes()),
             sasl::plain(u, s),
             sasl::xoauth2(u, s),
-        ];
-        // Base64 of a blob is stable only from the start; a server quoting
-        // it might also cut its padding.
-        for n in needles.clone().iter().skip(1) {
-            let trimmed = n.trim_end_matches('=');
-            needles.push(Zeroizing::new(trimmed.to_string()));
+        ] {
+            // Base64 of a blob is stable only from the start; a server quoting
+            // it might also cut its padding.
+            r.add(blob.trim_end_matches('='));
         }
-        needles.retain(|n| n.len() >= MIN_REDACTED);
-        Redactor { needles }
+        // Base64 of the secret inside any other blob: whatever precedes it,
+        // the secret starts at one of three offsets of a 3-byte group, and
+        // from the next group boundary on, its encoding is fixed.
+        for offset in 0..3 {
+            let bytes = &s.as_bytes()[offset.min(s.len())..];
+            let whole = Zeroizing::new(bytes[..bytes.len() / 3 * 3].to_vec());
+            let core = sasl::encode(&whole);
+            if core.len() >= 8 {
+                r.add(&core);
+                // Each 6 bytes of the secret are 8 characters of base64.
+                for start in (0..core.len().saturating_sub(7)).step_by(4) {
+                    r.add(&core[start..start + 8]);
+                }
+            }
+        }
+        let chars: Vec<(usize, char)> = s.char_indices().collect();
+        if chars.len() > RUN_CHARS {
+            for w in 0..=chars.len() - RUN_CHARS {
+                let from = chars[w].0;
+                let to = chars.get(w + RUN_CHARS).map_or(s.len(), |c| c.0);
+                r.add_forms(&s[from..to]);
+            }
+        }
+        r.finish();
+        r
     }
 }
 
@@ -105,17 +134,34 @@ impl Credentials {
 /// one-letter "password" would blank out every occurrence of that letter.
 const MIN_REDACTED: usize = 3;
 
+/// Any run of this many characters of a secret counts as the secret: a
+/// server that quotes part of it leaks part of it.
+pub const RUN_CHARS: usize = 6;
+
+/// What replaces each form of a secret.
+const HIDDEN: &str = "[secret hidden]";
+
 /// Removes a secret, in each of its encodings, from text.
 #[derive(Default, Clone)]
 pub struct Redactor {
-    needles: Vec<Zeroizing<String>>,
+    /// Every form to hide, grouped by length in bytes and sorted, so a
+    /// scan of the text needs one binary search per position and length.
+    needles: Vec<(usize, Vec<Zeroizing<String>>)>,
 }
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redactor({} forms)", self.needles.len())
+        let n: usize = self.needles.iter().map(|(_, v)| v.len()).sum();
+        write!(f, "Redactor({n} forms)")
     }
 }
+
+/// The characters RFC 3986 leaves unencoded.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 impl Redactor {
     /// A redactor with nothing to hide (no credentials given).
@@ -123,16 +169,123 @@ impl Redactor {
         Redactor::default()
     }
 
-    /// `text` with every form of the secret replaced by `[secret hidden]`.
-    pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for n in &self.needles {
-            if out.contains(n.as_str()) {
-                out = out.replace(n.as_str(), "[secret hidden]");
+    /// Adds one exact form.
+    fn add(&mut self, needle: &str) {
+        if needle.len() < MIN_REDACTED {
+            return;
+        }
+        let group = match self
+            .needles
+            .iter()
+            .position(|(len, _)| *len == needle.len())
+        {
+            Some(i) => i,
+            None => {
+                self.needles.push((needle.len(), Vec::new()));
+                self.needles.len() - 1
+            }
+        };
+        self.needles[group]
+            .1
+            .push(Zeroizing::new(needle.to_string()));
+    }
+
+    /// Adds `text` as sent, reversed, in hex and percent-encoded.
+    fn add_forms(&mut self, text: &str) {
+        self.add(text);
+        let reversed = Zeroizing::new(text.chars().rev().collect::<String>());
+        self.add(&reversed);
+        let mut lower = Zeroizing::new(String::with_capacity(text.len() * 2));
+        for b in text.bytes() {
+            lower.push(char::from(HEX[usize::from(b >> 4)]));
+            lower.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        self.add(&lower);
+        self.add(&Zeroizing::new(lower.to_ascii_uppercase()));
+        let mut percent: Vec<Zeroizing<String>> = vec![
+            Zeroizing::new(utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()),
+            Zeroizing::new(utf8_percent_encode(text, UNRESERVED).to_string()),
+            Zeroizing::new(form_urlencoded::byte_serialize(text.as_bytes()).collect()),
+        ];
+        // The same with lower-case hex digits after each `%`.
+        for i in 0..percent.len() {
+            let low = Zeroizing::new(lower_percent_hex(&percent[i]));
+            percent.push(low);
+        }
+        for p in &percent {
+            if p.as_str() != text {
+                self.add(p);
             }
         }
+    }
+
+    /// Sorts each group for binary search, longest forms first.
+    fn finish(&mut self) {
+        for (_, group) in &mut self.needles {
+            group.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            group.dedup();
+        }
+        self.needles
+            .sort_unstable_by_key(|g| std::cmp::Reverse(g.0));
+    }
+
+    /// `text` with every form of the secret replaced by `[secret hidden]`
+    /// (overlapping forms become one).
+    pub fn scrub(&self, text: &str) -> String {
+        if self.needles.is_empty() {
+            return text.to_string();
+        }
+        let bytes = text.as_bytes();
+        // Byte ranges to hide, found left to right.
+        let mut hide: Vec<(usize, usize)> = Vec::new();
+        for i in 0..bytes.len() {
+            if !text.is_char_boundary(i) {
+                continue;
+            }
+            for (len, group) in &self.needles {
+                let Some(window) = bytes.get(i..i + len) else {
+                    continue;
+                };
+                if group.binary_search_by(|n| n.as_bytes().cmp(window)).is_ok() {
+                    match hide.last_mut() {
+                        Some(last) if i <= last.1 => last.1 = last.1.max(i + len),
+                        _ => hide.push((i, i + len)),
+                    }
+                    // The longest match at this position is enough.
+                    break;
+                }
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (from, to) in hide {
+            out.push_str(&text[at..from]);
+            out.push_str(HIDDEN);
+            at = to;
+        }
+        out.push_str(&text[at..]);
         out
     }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `%2F` → `%2f`.
+fn lower_percent_hex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after = 0;
+    for c in text.chars() {
+        if c == '%' {
+            after = 2;
+            out.push(c);
+        } else if after > 0 {
+            after -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Why a secret could not be read.
@@ -222,6 +375,87 @@ mod tests {
         assert!(!out.contains(plain.trim_end_matches('=')), "{out}");
         assert_eq!(out.matches("[secret hidden]").count(), 4, "{out}");
         assert_eq!(Redactor::none().scrub("a b"), "a b");
+    }
+
+    /// Every form a server has been seen (or could be expected) to echo.
+    fn forms(secret: &str) -> Vec<String> {
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        let chars: Vec<char> = secret.chars().collect();
+        let mut v = vec![
+            secret.to_string(),
+            sasl::encode(secret.as_bytes()).to_string(),
+            hex.clone(),
+            hex.to_uppercase(),
+            chars.iter().rev().collect(),
+            utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string(),
+            lower_percent_hex(&utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string()),
+            form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+            sasl::encode(format!("xyz{secret}").as_bytes()).to_string(),
+            sasl::encode(format!("xy{secret}").as_bytes()).to_string(),
+            sasl::encode(format!("x{secret}").as_bytes()).to_string(),
+        ];
+        for w in chars.windows(RUN_CHARS) {
+            v.push(w.iter().collect());
+        }
+        v
+    }
+
+    #[test]
+    fn scrub_hides_hex_reversed_percent_and_runs() {
+        let secret = "hunter2 p@ss/word+ü";
+        let c = creds(secret);
+        let r = c.redactor();
+        for form in forms(secret) {
+            let echo = format!("NO [ALERT] bad password:{form}|try again");
+            let out = r.scrub(&echo);
+            assert!(out.contains("[secret hidden]"), "{form}: {out}");
+            assert!(
+                out.starts_with("NO [ALERT] bad password:"),
+                "{form:?} {out}"
+            );
+            assert!(out.ends_with("|try again"), "{form:?} {out}");
+            // Nothing of 6 characters or more of the secret is left.
+            for w in secret.chars().collect::<Vec<_>>().windows(RUN_CHARS) {
+                let w: String = w.iter().collect();
+                assert!(!out.contains(&w), "{form}: {out}");
+            }
+        }
+        // The example: hunter2 in hex.
+        let c = creds("hunter2");
+        let out = c
+            .redactor()
+            .scrub("NO [ALERT] bad password 68756e74657232 x");
+        assert_eq!(out, "NO [ALERT] bad password [secret hidden] x");
+        let out = c.redactor().scrub("NO 68756E74657232 / 2retnuh / hunter");
+        assert_eq!(
+            out,
+            "NO [secret hidden] / [secret hidden] / [secret hidden]"
+        );
+    }
+
+    #[test]
+    fn scrub_leaves_other_text_and_short_secrets_alone() {
+        let r = creds("ab").redactor();
+        assert_eq!(r.scrub("abcabc"), "abcabc");
+        let r = creds("Tr0ub4dor&3").redactor();
+        let text = "* OK [CAPABILITY IMAP4rev1] ready, ünïcödé";
+        assert_eq!(r.scrub(text), text);
+        // Overlapping forms become one marker.
+        assert_eq!(r.scrub("Tr0ub4dor&3Tr0ub4"), "[secret hidden]");
+    }
+
+    #[test]
+    fn long_tokens_scrub_quickly() {
+        let token: String = (0..MAX_SECRET_BYTES)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let c = Credentials::oauth_token("u@example.test", SecretString::from(token.clone()));
+        let started = std::time::Instant::now();
+        let r = c.redactor();
+        let echo = format!("NO {} {}", &token[100..200], "x".repeat(500));
+        let out = r.scrub(&echo);
+        assert!(!out.contains(&token[100..106]), "{out}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct TlsReport {
     pub not_before: Option<String>,
     /// Valid until (RFC 3339).
     pub not_after: Option<String>,
+    /// Valid until, in seconds since 1970 (for judging how soon).
+    #[serde(skip)]
+    pub not_after_unix: Option<i64>,
     /// How many certificates the server sent.
     pub chain_length: usize,
     /// Why the certificate was rejected, when it was.
@@ -237,6 +240,7 @@ fn report_from(seen: &Seen) -> TlsReport {
         r.issuer = Some(info.issuer);
         r.not_before = Some(cert::rfc3339(info.not_before));
         r.not_after = Some(cert::rfc3339(info.not_after));
+        r.not_after_unix = Some(info.not_after);
     }
     r
 }

@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use super::schema::{Provider, ServerSpec, Status};
 use crate::settings::{Protocol, Security};
 
-/// Note codes that ask the user to act, and so need a link.
+/// Note codes that ask the user to act. Every note needs a link to the
+/// page its fact came from; these ones most of all.
 pub const ACTION_NOTES: &[&str] = &[
     "app-password",
     "enable-imap",
@@ -64,8 +65,10 @@ pub enum Problem {
     /// A username template with an unknown placeholder.
     #[error("username template '{0}' has an unknown placeholder")]
     BadUsername(String),
-    /// A note that asks the user to act, without a link.
-    #[error("note {0} needs a link to the provider's own https:// help page")]
+    /// A note without a link to the page its fact came from.
+    #[error(
+        "note {0} needs a link to the https:// page its fact comes from (the provider's own help page wherever there is one)"
+    )]
     NoteLink(String),
     /// A link that is not https.
     #[error("'{0}' is not an https:// link")]
@@ -100,10 +103,7 @@ pub fn check(p: &Provider) -> Result<(), Problem> {
     for n in &p.notes {
         match &n.url {
             Some(url) => https(url)?,
-            None if ACTION_NOTES.contains(&n.code.as_str()) => {
-                return Err(Problem::NoteLink(n.code.clone()));
-            }
-            None => {}
+            None => return Err(Problem::NoteLink(n.code.clone())),
         }
     }
     for url in p.help.iter().chain(&p.app_password_url) {

@@ -147,14 +147,20 @@ impl Provider {
             auth: spec.auth.clone(),
             username: email.expand(spec.username.as_deref().unwrap_or(&self.username)),
         };
-        Settings {
+        let mut settings = Settings {
             provider: Some(self.reference()),
             incoming: self.incoming.iter().map(server).collect(),
             outgoing: self.outgoing.iter().map(server).collect(),
             source,
             trust: Trust::Verified,
             notes: self.notes.clone(),
+        };
+        // An entry that knows no secure way in is not a verified answer:
+        // its notes say why and what works instead.
+        if !settings.has_secure_servers() {
+            settings.trust = Trust::Unverified;
         }
+        settings
     }
 
     /// Whether `mx_host` (normalised) matches one of the MX patterns.

@@ -225,6 +225,10 @@ fn every_rule_rejects_what_it_forbids() {
             |p| matches!(p, Problem::NoteLink(c) if c == "app-password"),
         ),
         (
+            table("notes = [{ code = \"provider-status\", text = \"Closed.\" }]"),
+            |p| matches!(p, Problem::NoteLink(c) if c == "provider-status"),
+        ),
+        (
             table("notes = [{ code = \"enable-imap\", text = \"On.\", url = \"http://a.example/help\" }]"),
             |p| matches!(p, Problem::NotHttps(_)),
         ),
@@ -245,7 +249,7 @@ fn every_rule_rejects_what_it_forbids() {
 fn what_the_rules_allow() {
     // A broken provider with no servers, explained.
     let broken =
-        table("status = \"broken\"\nnotes = [{ code = \"provider-status\", text = \"No IMAP.\" }]")
+        table("status = \"broken\"\nnotes = [{ code = \"provider-status\", text = \"No IMAP.\", url = \"https://a.example/help\" }]")
             .replace(
                 "incoming = [{ url = \"imaps://imap.a.example\", auth = [\"password\"] }]",
                 "incoming = []",
@@ -256,7 +260,7 @@ fn what_the_rules_allow() {
             );
     assert!(ProviderTable::parse(&broken).is_ok(), "{broken}");
     // Port 25 as the only outgoing server, with its note.
-    let p25 = table("notes = [{ code = \"port-25\", text = \"Port 25 only.\" }]")
+    let p25 = table("notes = [{ code = \"port-25\", text = \"Port 25 only.\", url = \"https://a.example/help\" }]")
         .replace("smtps://smtp.a.example", "smtp://smtp.a.example:25");
     assert!(ProviderTable::parse(&p25).is_ok());
     // POP3 without encryption after an encrypted IMAP server.

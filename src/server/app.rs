@@ -23,6 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::accesslog;
+use super::answers::Answers;
 use super::config::{Config, ConnectionLimits, PageConfig};
 use super::handlers::{api, apple, autoconfig, autodiscover, ops, page};
 use super::metrics::{self, Metrics};
@@ -37,6 +38,8 @@ use crate::sign::Signer;
 pub struct AppState {
     /// Where answers come from.
     pub resolver: Arc<Resolver>,
+    /// Rendered answers that cannot change, kept.
+    pub answers: Arc<Answers>,
     /// How to read who is asking and by which name.
     pub origin: Arc<OriginPolicy>,
     /// The metrics.
@@ -102,6 +105,7 @@ impl AppState {
         };
         let resolver = Arc::new(Resolver::new(config, discover, metrics.clone()));
         Ok(AppState {
+            answers: Arc::new(Answers::new()),
             limiter: resolver.limiter().clone(),
             resolver,
             origin: Arc::new(OriginPolicy {

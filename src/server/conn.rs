@@ -339,8 +339,7 @@ async fn serve_connection<I>(
     tokio::pin!(conn);
     let keep_alive = shared.limits.keep_alive;
     let mut closing = false;
-    let mut tick = tokio::time::interval(keep_alive.min(Duration::from_secs(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_check = tokio::time::Instant::now() + keep_alive;
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -353,12 +352,16 @@ async fn serve_connection<I>(
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = tick.tick(), if !closing => {
+            _ = tokio::time::sleep_until(next_check), if !closing => {
                 // Before the first request, the header timeout applies.
                 let served = activity.last.load(Ordering::Acquire) > 0;
-                if served && activity.idle_for().is_some_and(|d| d >= keep_alive) {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
+                match activity.idle_for() {
+                    Some(idle) if served && idle >= keep_alive => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    Some(idle) if served => next_check += keep_alive - idle,
+                    _ => next_check += keep_alive,
                 }
             }
         }

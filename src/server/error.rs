@@ -38,6 +38,10 @@ pub enum AppError {
     /// The client asked too often (429).
     #[error("too many requests from your address: try again in {0} seconds")]
     RateLimited(u64),
+    /// Too many discoveries are running at once (503); retry after this
+    /// many seconds.
+    #[error("the server is busy looking up other domains: try again in {0} seconds")]
+    Busy(u64),
     /// Our own failure (500); the detail is logged, never shown.
     #[error("something went wrong on the server; the operator can find the details in its log")]
     Internal(String),
@@ -53,6 +57,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,7 +79,7 @@ impl AppError {
 
     /// Headers every error response carries.
     fn decorate(&self, mut r: Response) -> Response {
-        if let AppError::RateLimited(secs) = self {
+        if let AppError::RateLimited(secs) | AppError::Busy(secs) = self {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
@@ -136,6 +141,9 @@ mod tests {
         let r = ApiError(AppError::RateLimited(7)).into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "7");
+        let r = AppError::Busy(5).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "5");
     }
 
     #[test]

@@ -252,6 +252,7 @@ mod tests {
             result: TryResult::NotFound,
             ms: 3,
             detail: None,
+            problem: None,
         }]);
         m.certificate_expiry("tls", Some(86_400));
         m.certificate_expiry("signing", Some(-5));

@@ -8,7 +8,8 @@
 //! - [`config`]: the operator's TOML file and its checks;
 //! - [`resolve`]: where answers come from, with the discovery cache;
 //! - [`app`]: the router and its layers; [`handlers`]: the endpoints;
-//! - [`render`]: the bridge to the output writers; [`page`]: the web page;
+//! - [`render`]: the bridge to the output writers; [`answers`]: rendered
+//!   answers that cannot change, kept; [`page`]: the web page;
 //! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
 //!   and host name; [`ratelimit`], [`metrics`], [`error`];
 //! - [`conn`]: accepting connections, their caps and timeouts;
@@ -23,6 +24,7 @@
 //! means more instances behind any load balancer.
 
 pub mod accesslog;
+pub mod answers;
 pub mod app;
 pub mod config;
 pub mod conn;
@@ -100,6 +102,7 @@ impl Server {
             ),
             None => None,
         };
+        // Links may be made from the addresses actually listened on too.
         let bound: Vec<SocketAddr> = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())

@@ -53,7 +53,7 @@ impl ClientKey {
 
 /// What one discovery costs until its real connection count is known: the
 /// most connections a discovery started by the service may make.
-pub const FIXED_DISCOVERY_COST: u32 = 24;
+pub const FIXED_DISCOVERY_COST: u32 = crate::net::policy::MAX_CONNECTIONS;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {

@@ -162,8 +162,15 @@ pub fn prepare(
 
 /// The end of validity of a DER certificate, in Unix seconds.
 fn not_after_der(der: &[u8]) -> Option<i64> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(cert.validity().not_after.timestamp())
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    Some(
+        cert.tbs_certificate
+            .validity
+            .not_after
+            .to_unix_duration()
+            .as_secs() as i64,
+    )
 }
 
 /// Seconds since the Unix epoch, now.

@@ -12,13 +12,19 @@
 //! every address of a domain, discovery runs for the placeholder address
 //! `%EMAILLOCALPART%@domain` and each answer is personalised afterwards;
 //! this also keeps users' addresses from being sent to the sources asked.
+//!
+//! Discovery here runs for anonymous visitors, under the service's network
+//! policy ([`crate::net::policy::Policy::service`]: public addresses and
+//! standard ports only, a budget per request, no network text in `tried`),
+//! and at most `[discovery] max_concurrent` at once: a request that would
+//! start one more is answered 503 with `Retry-After`, never queued.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::config::{Config, DomainConfig, DomainServers};
+use super::config::{Config, DiscoveryConfig, DomainConfig, DomainServers};
 use super::error::AppError;
 use super::metrics::Metrics;
 use super::ratelimit::{ClientKey, FIXED_DISCOVERY_COST, Limiter};
@@ -36,8 +42,10 @@ pub const PLACEHOLDER_LOCAL: &str = "%EMAILLOCALPART%";
 pub type DiscoverFn =
     Arc<dyn Fn(EmailAddress) -> BoxFuture<'static, Result<Lookup, LookupError>> + Send + Sync>;
 
-/// Discovery with [`lookup::lookup`] and `opts`.
-pub fn network_discovery(opts: lookup::Options) -> DiscoverFn {
+/// Discovery with [`lookup::lookup`] and `opts`, under the service's
+/// network policy as `discovery` configures it.
+pub fn network_discovery(mut opts: lookup::Options, discovery: &DiscoveryConfig) -> DiscoverFn {
+    opts.policy = crate::net::policy::Policy::service(discovery.allow_private_addresses);
     let opts = Arc::new(opts);
     Arc::new(move |email| {
         let opts = opts.clone();
@@ -56,6 +64,9 @@ pub struct Resolved {
     pub domain: Option<Arc<DomainConfig>>,
     /// The iPhone's built-in account type for the provider, if any.
     pub ios: Option<IosAccount>,
+    /// Whether the answer came from the configuration or built-in data
+    /// (the same for as long as the server runs), not from discovery.
+    pub fixed: bool,
 }
 
 impl Resolved {
@@ -102,8 +113,17 @@ impl Resolved {
     }
 }
 
+/// How long a client told "busy" is asked to wait.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
+
+/// Every discovery slot is taken.
+#[derive(Debug)]
+struct Busy;
+
 /// Finds settings for addresses; cheap to share.
 pub struct Resolver {
+    /// One permit per discovery that may run at once.
+    running: Arc<tokio::sync::Semaphore>,
     domains: HashMap<String, Arc<DomainConfig>>,
     help_desk: bool,
     cache: moka::future::Cache<String, Result<Lookup, LookupError>>,
@@ -113,8 +133,10 @@ pub struct Resolver {
 }
 
 /// The outbound connections one discovery made, which its client is
-/// charged. Discovery does not report its count yet, so every discovery
-/// costs [`FIXED_DISCOVERY_COST`], the most one may make.
+/// charged ([`Limiter::charge`]). Discovery does not report the count of
+/// its budget ([`crate::net::policy::Guard::spent`]) in its answer yet, so
+/// every discovery costs [`FIXED_DISCOVERY_COST`], the most one may make;
+/// once it does, return that count here.
 pub fn discovery_cost(_result: &Result<Lookup, LookupError>) -> u32 {
     FIXED_DISCOVERY_COST
 }
@@ -127,6 +149,9 @@ impl Resolver {
             .time_to_live(config.cache.ttl)
             .build();
         Resolver {
+            running: Arc::new(tokio::sync::Semaphore::new(
+                config.discovery.max_concurrent as usize,
+            )),
             domains: config.domains.clone(),
             help_desk: config.help_desk,
             cache,
@@ -157,15 +182,15 @@ impl Resolver {
         client: ClientKey,
     ) -> Result<Resolved, AppError> {
         let own = self.domains.get(email.domain()).cloned();
-        let lookup = match &own {
+        let (lookup, fixed) = match &own {
             Some(d) => match &d.servers {
-                Some(servers) => configured(email, d, servers),
-                None => self.discovered(email, client).await?,
+                Some(servers) => (configured(email, d, servers), true),
+                None => (self.discovered(email, client).await?, false),
             },
             None if !self.help_desk => return Err(self.not_served(email.domain())),
             None => match lookup::lookup_builtin(email) {
-                Some(found) => found,
-                None => self.discovered(email, client).await?,
+                Some(found) => (found, true),
+                None => (self.discovered(email, client).await?, false),
             },
         };
         let mut lookup = lookup;
@@ -189,6 +214,7 @@ impl Resolver {
             lookup,
             domain: own,
             ios,
+            fixed,
         })
     }
 
@@ -209,7 +235,7 @@ impl Resolver {
         let domain = email.domain().to_string();
         let result = match self.cache.get(&domain).await {
             // A cached answer costs nobody anything.
-            Some(hit) => hit,
+            Some(hit) => Ok(hit),
             None => {
                 self.limiter.admit(client).map_err(AppError::RateLimited)?;
                 let template = EmailAddress::parse(&format!("{PLACEHOLDER_LOCAL}@{domain}"))
@@ -219,8 +245,12 @@ impl Resolver {
                 let discover = self.discover.clone();
                 let metrics = self.metrics.clone();
                 let limiter = self.limiter.clone();
+                let running = self.running.clone();
+                // One being discovered costs no slot; a new discovery takes
+                // one or is refused (and the refusal not cached).
                 self.cache
-                    .get_with(domain, async move {
+                    .try_get_with(domain, async move {
+                        let _slot = running.try_acquire_owned().map_err(|_| Busy)?;
                         let r = discover(template).await;
                         let tried = match &r {
                             Ok(l) => &l.tried,
@@ -230,14 +260,21 @@ impl Resolver {
                         // Whoever started the discovery pays for it; those
                         // who joined it while it ran do not.
                         limiter.charge(client, discovery_cost(&r));
-                        r
+                        Ok::<_, Busy>(r)
                     })
                     .await
             }
         };
         match result {
-            Ok(found) => Ok(personalise(found, email)),
-            Err(e) => Err(AppError::NotFound(e.to_string())),
+            Ok(Ok(found)) => Ok(personalise(found, email)),
+            Ok(Err(e)) => Err(AppError::NotFound(e.to_string())),
+            Err(busy) => {
+                let Busy = *busy;
+                tracing::warn!(
+                    "every discovery slot is taken ([discovery] max_concurrent): answering 503"
+                );
+                Err(AppError::Busy(BUSY_RETRY_AFTER_SECS))
+            }
         }
     }
 }
@@ -267,6 +304,7 @@ fn configured(email: &EmailAddress, d: &DomainConfig, servers: &DomainServers) -
         result: TryResult::Found,
         ms: 0,
         detail: None,
+        problem: None,
     }];
     lookup::finish(email, settings, tried)
 }
@@ -329,6 +367,7 @@ mod tests {
                 carddav: Some("https://dav.example.org/%EMAILDOMAIN%/%EMAILLOCALPART%".into()),
             })),
             ios: None,
+            fixed: false,
         };
         assert_eq!(
             r.caldav().unwrap(),

@@ -17,6 +17,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -54,17 +56,15 @@ pub enum CertError {
 pub fn load_certified_key(paths: &CertKey) -> Result<CertifiedKey, CertError> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| CertError::Read(p.to_path_buf(), e));
     let cert_pem = read(&paths.cert)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&cert_pem)
         .filter_map(Result::ok)
         .collect();
     if certs.is_empty() {
         return Err(CertError::NoCert(paths.cert.clone()));
     }
     let key_pem = read(&paths.key)?;
-    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .ok()
-        .flatten()
-        .ok_or_else(|| CertError::NoKey(paths.key.clone()))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| CertError::NoKey(paths.key.clone()))?;
     CertifiedKey::from_der(certs, key, &crate::net::tls::provider()).map_err(|error| {
         CertError::Rejected {
             cert: paths.cert.clone(),

@@ -36,6 +36,8 @@ pub enum Reply {
     Redirect(u16, String),
     /// A bare status.
     Status(u16),
+    /// A status with a `WWW-Authenticate` challenge (401).
+    Challenge(u16, &'static str),
     /// 200 with this many bytes of `<`, streamed without a length.
     Huge(usize),
     /// Never answers (the connection stays open).
@@ -283,6 +285,11 @@ async fn respond(reply: Reply) -> Response<Body> {
             .unwrap(),
         Reply::Status(code) => Response::builder()
             .status(StatusCode::from_u16(code).unwrap())
+            .body(full(String::new()))
+            .unwrap(),
+        Reply::Challenge(code, challenge) => Response::builder()
+            .status(StatusCode::from_u16(code).unwrap())
+            .header("www-authenticate", challenge)
             .body(full(String::new()))
             .unwrap(),
         Reply::Huge(n) => {

@@ -146,12 +146,13 @@ fn rand_suffix() -> String {
 impl Leaf {
     /// A rustls server configuration presenting this certificate.
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
-        let certs: Vec<_> = rustls_pemfile::certs(&mut self.chain_pem.as_bytes())
-            .map(Result::unwrap)
-            .collect();
-        let key = rustls_pemfile::private_key(&mut self.key_pem.as_bytes())
-            .unwrap()
-            .unwrap();
+        use rustls::pki_types::pem::PemObject;
+        let certs: Vec<_> =
+            rustls::pki_types::CertificateDer::pem_slice_iter(self.chain_pem.as_bytes())
+                .map(Result::unwrap)
+                .collect();
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).unwrap();
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))

@@ -39,10 +39,13 @@ pub fn config(text: &str) -> Config {
 
 /// Discovery that never touches the network (built-in data only).
 pub fn offline() -> DiscoverFn {
-    resolve::network_discovery(Options {
-        offline: true,
-        ..Options::default()
-    })
+    resolve::network_discovery(
+        Options {
+            offline: true,
+            ..Options::default()
+        },
+        &Default::default(),
+    )
 }
 
 /// An HTTP client that trusts the program's roots plus `ca_file`, and
@@ -131,25 +134,46 @@ pub struct Binary {
     pub addr: SocketAddr,
     /// Everything it wrote to stderr so far, line by line, as it comes.
     pub stderr: mpsc::Receiver<String>,
+    /// The lines it wrote before saying where it listens.
+    pub start_log: Vec<String>,
 }
 
 impl Binary {
     /// Runs `mailsetup serve ARGS` with `RUST_LOG=info` and waits for its
     /// "listening on" line.
     pub fn start(args: &[&str]) -> Binary {
-        Binary::start_with(args, Some("info"))
+        Binary::start_full(&[], args, Some("info"))
     }
 
     /// Runs `mailsetup serve ARGS` with `RUST_LOG` set to `rust_log` (or
     /// unset) and waits for its "listening on" line.
     pub fn start_with(args: &[&str], rust_log: Option<&str>) -> Binary {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailsetup"));
-        cmd.arg("serve").args(args);
-        match rust_log {
-            Some(v) => cmd.env("RUST_LOG", v),
-            None => cmd.env_remove("RUST_LOG"),
+        Binary::start_full(&[], args, rust_log)
+    }
+
+    /// Runs `WRAPPER... mailsetup serve ARGS` (e.g. `prlimit --nofile=…`,
+    /// which runs the program in its own place, keeping the pid) and waits
+    /// for its "listening on" line.
+    pub fn start_under(wrapper: &[&str], args: &[&str]) -> Binary {
+        Binary::start_full(wrapper, args, Some("info"))
+    }
+
+    fn start_full(wrapper: &[&str], args: &[&str], rust_log: Option<&str>) -> Binary {
+        let bin = env!("CARGO_BIN_EXE_mailsetup");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
         };
-        let mut child = cmd
+        command.arg("serve").args(args);
+        match rust_log {
+            Some(v) => command.env("RUST_LOG", v),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -165,6 +189,7 @@ impl Binary {
             }
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut start_log = Vec::new();
         let addr = loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -182,11 +207,13 @@ impl Binary {
                     .parse()
                     .expect("a socket address after 'listening on'");
             }
+            start_log.push(line);
         };
         Binary {
             child,
             addr,
             stderr: rx,
+            start_log,
         }
     }
 

@@ -28,9 +28,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod discovery;
 mod domain;
 mod page;
 
+pub use discovery::DiscoveryConfig;
 pub use domain::{DomainConfig, DomainServers};
 pub use page::{LOGO_MAX_BYTES, Logo, PageConfig};
 
@@ -83,6 +85,8 @@ pub struct Config {
     pub domains: HashMap<String, std::sync::Arc<DomainConfig>>,
     /// The settings page's operator name, logo and help link.
     pub page: PageConfig,
+    /// Where discovery on behalf of visitors may reach (`[discovery]`).
+    pub discovery: DiscoveryConfig,
 }
 
 impl Config {
@@ -117,6 +121,7 @@ impl Default for Config {
             connections: ConnectionLimits::default(),
             domains: HashMap::new(),
             page: PageConfig::default(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }
@@ -226,6 +231,7 @@ struct File {
     #[serde(default)]
     domain: Vec<domain::FileDomain>,
     page: Option<page::FilePage>,
+    discovery: Option<discovery::FileDiscovery>,
 }
 
 #[derive(Deserialize)]
@@ -425,6 +431,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         Some(p) => page::page(p, base, &at)?,
         None => PageConfig::default(),
     };
+    let discovery = discovery::discovery(file.discovery.as_ref(), &at)?;
 
     Ok(Config {
         path: None,
@@ -442,6 +449,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         connections,
         domains,
         page,
+        discovery,
     })
 }
 

@@ -9,13 +9,15 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{optional_address, params};
 use crate::address::EmailAddress;
+use crate::server::answers::Kind;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::{Client, mail_domain};
@@ -45,14 +47,27 @@ pub async fn autoconfig(
     if !templated {
         state.log_lookup("autoconfig", &email);
     }
-    let mut resolved = state.resolver.resolve(&email, client).await?;
-    if templated {
-        render::restore_placeholders(&mut resolved);
-    }
-    let xml = render::autoconfig(&resolved)?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-        xml,
-    )
-        .into_response())
+    let kind = if templated {
+        Kind::AutoconfigTemplate
+    } else {
+        Kind::Autoconfig
+    };
+    let key = email.to_string();
+    let xml = match state.answers.get(kind, &key) {
+        Some(kept) => kept,
+        None => {
+            let mut resolved = state.resolver.resolve(&email, client).await?;
+            if templated {
+                render::restore_placeholders(&mut resolved);
+            }
+            let xml = Bytes::from(render::autoconfig(&resolved)?);
+            if resolved.fixed {
+                state.answers.put(kind, &key, xml.clone());
+            }
+            xml
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, XML)], xml).into_response())
 }
+
+const XML: HeaderValue = HeaderValue::from_static("application/xml; charset=utf-8");

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::params;
 use crate::address::EmailAddress;
+use crate::server::answers::Kind;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
@@ -36,7 +37,7 @@ pub async fn pox(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match answer(&state, client, &headers, body).await {
-        Ok(xml) => ([(header::CONTENT_TYPE, XML)], xml).into_response(),
+        Ok(xml) => ([(header::CONTENT_TYPE, HeaderValue::from_static(XML))], xml).into_response(),
         Err((status, code, message, retry_after)) => {
             let mut r = (
                 status,
@@ -61,7 +62,7 @@ async fn answer(
     client: ClientKey,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<String, Failure> {
+) -> Result<Bytes, Failure> {
     let invalid = |status, message: String| (status, ErrorCode::InvalidRequest, message, None);
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let essence = ct
@@ -108,6 +109,10 @@ async fn answer(
     let email = EmailAddress::parse(&request.email)
         .map_err(|e| invalid(StatusCode::BAD_REQUEST, AppError::from(e).message()))?;
     state.log_lookup("autodiscover", &email);
+    let key = email.to_string();
+    if let Some(kept) = state.answers.get(Kind::Autodiscover, &key) {
+        return Ok(kept);
+    }
     let fail = |e: AppError| {
         let retry_after = match e {
             AppError::RateLimited(secs) => Some(secs),
@@ -121,7 +126,11 @@ async fn answer(
         )
     };
     let resolved = state.resolver.resolve(&email, client).await.map_err(fail)?;
-    render::autodiscover(&resolved).map_err(fail)
+    let xml = Bytes::from(render::autodiscover(&resolved).map_err(fail)?);
+    if resolved.fixed {
+        state.answers.put(Kind::Autodiscover, &key, xml.clone());
+    }
+    Ok(xml)
 }
 
 /// `GET /autodiscover/autodiscover.json?Email=E&Protocol=AutodiscoverV1`.
