@@ -290,6 +290,23 @@ pub fn provider_of(email: &EmailAddress, settings: &Settings) -> Option<&'static
         .or_else(|| settings.provider.as_ref().and_then(|p| table.by_id(&p.id)))
 }
 
+/// The iPhone steps of `req` as data (what [`Format::IosSteps`] writes as
+/// text), for writers such as the service's HTML page.
+pub fn ios_steps(req: &Request<'_>) -> ios_steps::Steps {
+    let provider = provider_of(req.email, req.settings);
+    let username = dav_username(req.email, req.settings);
+    let dav = req.dav.filter(|d| !d.is_empty()).map(|dav| DavAccount {
+        dav,
+        username: &username,
+    });
+    ios_steps::steps(&ios_steps::Guide {
+        email: req.email,
+        settings: req.settings,
+        built_in: provider.and_then(|p| p.ios),
+        dav,
+    })
+}
+
 /// Renders `req.format`.
 pub fn render(req: &Request<'_>) -> Result<Rendered, ProfileError> {
     if req.format != Format::Mobileconfig {

@@ -137,6 +137,64 @@ fn man_page_and_completions_are_generated_from_the_flags() {
 }
 
 #[test]
+fn generate_man_dir_writes_a_page_per_command_and_one_for_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man");
+    let o = mailsetup(&["generate", "man", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let top = std::fs::read_to_string(out.join("mailsetup.1")).unwrap();
+    // Every page the main page refers to exists.
+    for command in ["lookup", "check", "profile", "serve", "generate"] {
+        assert!(
+            top.contains(&format!("mailsetup\\-{command}(1)")),
+            "{command}"
+        );
+        let page = std::fs::read_to_string(out.join(format!("mailsetup-{command}.1")))
+            .unwrap_or_else(|e| panic!("mailsetup-{command}.1: {e}"));
+        assert!(page.contains(".SH EXAMPLES"), "{command}");
+        assert!(
+            page.contains("\\-\\-offline"),
+            "{command}: the global options too"
+        );
+    }
+    let config = std::fs::read_to_string(out.join("mailsetup.toml.5")).unwrap();
+    assert!(config.contains(".SH EXAMPLE"));
+    assert!(config.contains("[[domain]]"));
+    assert!(config.contains("metrics_listen"));
+    // man(1) renders them without complaint, when it is installed.
+    if let Ok(o) = std::process::Command::new("man")
+        .arg("-l")
+        .arg(out.join("mailsetup-serve.1"))
+        .env("MANWIDTH", "80")
+        .output()
+    {
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.is_empty() || text.contains("check-config"), "{text}");
+    }
+}
+
+#[test]
+fn completions_offer_the_value_lists_and_help_names_defaults_and_headings() {
+    let bash = stdout(&mailsetup(&["generate", "bash"]));
+    assert!(
+        bash.contains("mobileconfig autoconfig autodiscover ios-steps"),
+        "--format values in bash completions"
+    );
+    assert!(bash.contains("man bash zsh fish elvish powershell"));
+    let help = stdout(&mailsetup(&["--help"]));
+    assert!(help.contains("generate"), "{help}");
+    let serve = stdout(&mailsetup(&["serve", "--help"]));
+    assert!(serve.contains("127.0.0.1:8080"), "{serve}");
+    assert!(serve.contains("Global options:"), "{serve}");
+    let (own, global) = serve.split_once("Global options:").unwrap();
+    assert!(
+        own.contains("--check-config") && !own.contains("--offline"),
+        "{serve}"
+    );
+    assert!(global.contains("--offline"), "{serve}");
+}
+
+#[test]
 fn a_typo_domain_asks_did_you_mean_and_stops_until_confirmed() {
     let o = mailsetup(&["lookup", "--json", "jane@gmial.com"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

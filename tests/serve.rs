@@ -796,9 +796,12 @@ async fn the_page_answers_without_javascript_with_escaped_values() {
     assert!(html.contains(r#"<label for="email">"#));
     assert!(html.contains(r#"value="alice@posteo.de""#));
     assert!(
-        html.contains("<th scope=\"row\">Host Name</th><td>posteo.de</td>"),
+        html.contains(
+            "<th scope=\"row\">Host Name</th><td><span class=\"value-row\"><code class=\"value\">posteo.de</code>"
+        ),
         "{html}"
     );
+    // Links are made for the address the service listens on.
     assert!(html.contains(&format!(
         r#"href="{}/apple/mobileconfig?emailaddress=alice%40posteo.de""#,
         s.base
@@ -817,7 +820,32 @@ async fn the_page_answers_without_javascript_with_escaped_values() {
         "OAuth leads with the built-in account"
     );
     assert!(html.contains("Download the Exchange (OAuth) profile"));
-    assert!(html.contains(r#"data-code="oauth-required""#));
+    assert!(
+        html.contains("opens Outlook.com&apos;s sign-in page"),
+        "{html}"
+    );
+    assert!(!html.contains("asks for the password"), "{html}");
+    // Each note once, and no "by hand" heading above text saying by hand
+    // does not work.
+    assert_eq!(html.matches(r#"data-code="oauth-required""#).count(), 1);
+    assert!(!html.contains("Set it up by hand"), "{html}");
+    assert!(html.contains("<ol>"), "steps as an ordered list");
+    // Host names never break: they sit whole in a value element.
+    assert!(html.contains(r#"<code class="value">outlook.office365.com</code>"#));
+
+    // Errors are written for people.
+    let r = client()
+        .get(s.url("/?email=someone%40nowhere.invalid"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("No settings were found for nowhere.invalid"),
+        "{html}"
+    );
+    assert!(!html.contains("tried"), "{html}");
     s.stop().await;
 }
 
@@ -970,12 +998,25 @@ async fn sighup_reloads_the_tls_certificate() {
         StatusCode::OK
     );
 
-    // A broken file on reload keeps the old certificate.
+    // A broken file on reload keeps the old certificate, and the log
+    // names the configuration's line that names the file.
     std::fs::write(&cert, "garbage").unwrap();
     b.signal("HUP");
+    let line = b
+        .wait_for_log(
+            "still serving the previous configuration",
+            Duration::from_secs(5),
+        )
+        .expect("the failed reload is logged");
+    let cert_line = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("cert ="))
+        .unwrap()
+        + 1;
     assert!(
-        b.wait_for_log("not reloaded", Duration::from_secs(5))
-            .is_some()
+        line.contains(&format!("{}:{cert_line}: [tls]", file.display())),
+        "{line}"
     );
     assert_eq!(
         served_certificate(b.addr, &ca.ca_file(), name).await,
@@ -985,7 +1026,10 @@ async fn sighup_reloads_the_tls_certificate() {
     std::fs::write(&cert, &second.chain_pem).unwrap();
     std::fs::write(&key, &second.key_pem).unwrap();
     b.signal("HUP");
-    assert!(b.wait_for_log("reloaded", Duration::from_secs(5)).is_some());
+    assert!(
+        b.wait_for_log("configuration reloaded", Duration::from_secs(5))
+            .is_some()
+    );
     assert_eq!(
         served_certificate(b.addr, &ca.ca_file(), name).await,
         pem_der(&second.chain_pem)
@@ -1209,4 +1253,380 @@ async fn a_domains_dav_urls_and_short_name_reach_every_output_expanded() {
         ]
     );
     s.stop().await;
+}
+
+/// A configuration file in a fresh directory.
+fn config_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mail.toml");
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+const NEW_DOMAIN_TOML: &str = r#"
+[[domain]]
+name = "new.test"
+display_name = "New Mail"
+incoming = [{ url = "imaps://imap.new.test", auth = ["password"] }]
+outgoing = [{ url = "smtps://smtp.new.test", auth = ["password"] }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_whole_configuration_and_keeps_the_old_one_on_a_mistake() {
+    let (_dir, file) = config_file(OPERATOR_TOML);
+    let b = Binary::start(&[
+        "--offline",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    let c = client();
+    let lookup = |email: &str| {
+        c.get(format!("http://{}/api/v1/lookup", b.addr))
+            .query(&[("email", email)])
+            .send()
+    };
+    assert_eq!(lookup("a@new.test").await.unwrap().status(), 404);
+
+    // A domain added to the file is served after SIGHUP, with the page
+    // settings of the new file; the old domain is still there.
+    std::fs::write(
+        &file,
+        format!("{OPERATOR_TOML}{NEW_DOMAIN_TOML}\n[page]\nname = \"Reloaded Help Desk\"\n"),
+    )
+    .unwrap();
+    b.signal("HUP");
+    let line = b
+        .wait_for_log("configuration reloaded", Duration::from_secs(10))
+        .expect("the reload is logged");
+    assert!(line.contains("2 domains"), "{line}");
+    let r = lookup("a@new.test").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("imap.new.test"));
+    assert_eq!(lookup("a@example.test").await.unwrap().status(), 200);
+    let page = c
+        .get(format!("http://{}/", b.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Reloaded Help Desk"), "{page}");
+
+    // A mistake: the old configuration keeps serving, the log says where.
+    std::fs::write(
+        &file,
+        format!("request_timeout_secs = 0\n{OPERATOR_TOML}{NEW_DOMAIN_TOML}"),
+    )
+    .unwrap();
+    b.signal("HUP");
+    let line = b
+        .wait_for_log(
+            "still serving the previous configuration",
+            Duration::from_secs(10),
+        )
+        .expect("the failed reload is logged");
+    let bad_line = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("request_timeout_secs"))
+        .unwrap()
+        + 1;
+    assert!(
+        line.contains(&format!(
+            "{}:{bad_line}: request_timeout_secs",
+            file.display()
+        )),
+        "{line}"
+    );
+    assert_eq!(lookup("a@new.test").await.unwrap().status(), 200);
+
+    // Removing the domain again takes it away.
+    std::fs::write(&file, OPERATOR_TOML).unwrap();
+    b.signal("HUP");
+    b.wait_for_log("configuration reloaded", Duration::from_secs(10))
+        .expect("the reload is logged");
+    assert_eq!(lookup("a@new.test").await.unwrap().status(), 404);
+}
+
+#[test]
+fn sighup_never_kills_a_server_without_tls_or_configuration() {
+    let mut b = Binary::start(&["--offline", "--listen", "127.0.0.1:0"]);
+    b.signal("HUP");
+    assert!(
+        b.wait_for_log("nothing to reload", Duration::from_secs(5))
+            .is_some()
+    );
+    assert!(
+        b.wait_exit(Duration::from_millis(300)).is_none(),
+        "still running"
+    );
+    assert!(std::net::TcpStream::connect(b.addr).is_ok());
+
+    let (_dir, file) = config_file(OPERATOR_TOML);
+    let mut b = Binary::start(&[
+        "--offline",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    b.signal("HUP");
+    assert!(
+        b.wait_for_log("configuration reloaded", Duration::from_secs(5))
+            .is_some()
+    );
+    assert!(
+        b.wait_exit(Duration::from_millis(300)).is_none(),
+        "still running"
+    );
+}
+
+#[test]
+fn check_config_exits_0_or_2_without_listening() {
+    // The port is taken: a server would fail to start, a check does not
+    // try to listen.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (_dir, file) = config_file(&format!(
+        "listen = [\"{}\"]\n{OPERATOR_TOML}",
+        taken.local_addr().unwrap()
+    ));
+    let o = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(["serve", "--check-config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("usable (1 domains"), "{out}");
+
+    // A signing key that is not a key: found by the check, with its line.
+    std::fs::write(
+        &file,
+        format!("{OPERATOR_TOML}\n[signing]\ncert = \"mail.toml\"\nkey = \"mail.toml\"\n"),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(["serve", "--check-config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("cert ="))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("{}:{line}: [signing]", file.display())),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_near_their_end_are_warned_about_and_exported() {
+    let ca = lab::TestCa::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 2020-01-01 is 1577836800.
+    let in_ten_days = Duration::from_secs(now - 1_577_836_800 + 10 * 86_400);
+    let leaf = ca.issue_with(&["autoconfig.example.test"], |p| {
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2020, 1, 1) + in_ten_days;
+    });
+    let cert = ca.dir().join("soon.crt");
+    let key = ca.dir().join("soon.key");
+    std::fs::write(&cert, &leaf.chain_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    let text = format!(
+        "{OPERATOR_TOML}\nmetrics_listen = \"127.0.0.1:0\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    // The file's top-level keys must come before its tables.
+    let text = text.replacen("\nmetrics_listen = \"127.0.0.1:0\"\n", "\n", 1);
+    let text = format!("metrics_listen = \"127.0.0.1:0\"\n{text}");
+    let (_dir, file) = config_file(&text);
+
+    // --check-config warns and still says yes.
+    let o = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(["serve", "--check-config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("expires on"), "{err}");
+    assert!(
+        err.contains("in 9 days") || err.contains("in 10 days"),
+        "{err}"
+    );
+
+    // Serving: the gauge is on the metrics listener only.
+    let config = mailsetup::server::config::load(&file).unwrap();
+    let server =
+        mailsetup::server::Server::bind(&config, &["127.0.0.1:0".parse().unwrap()], offline())
+            .await
+            .unwrap();
+    let metrics = server.metrics_addr().expect("a metrics listener");
+    let main = server.local_addrs()[0];
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    let text = client()
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauge = text
+        .lines()
+        .find(|l| l.starts_with(r#"mailsetup_certificate_expiry_seconds{certificate="tls"}"#))
+        .unwrap_or_else(|| panic!("no expiry gauge in\n{text}"));
+    let secs: i64 = gauge.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((9 * 86_400..=10 * 86_400).contains(&secs), "{gauge}");
+    // The public (TLS) listener has no /metrics.
+    let name = "autoconfig.example.test";
+    let https = reqwest::Client::builder()
+        .tls_backend_preconfigured(rustls::ClientConfig::clone(
+            &mailsetup::net::tls::client_config(Some(&ca.ca_file())).unwrap(),
+        ))
+        .resolve(name, main)
+        .build()
+        .unwrap();
+    let base = format!("https://{name}:{}", main.port());
+    assert_eq!(
+        https
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        https
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+}
+
+#[test]
+fn every_request_is_logged_once_at_info_with_a_masked_address() {
+    let b = Binary::start(&["--offline", "--listen", "127.0.0.1:0"]);
+    http_get(b.addr, "/api/v1/lookup?email=someone%40msn.com");
+    let line = b
+        .wait_for_log("mailsetup::access", Duration::from_secs(5))
+        .expect("a request line");
+    for want in [
+        "route=/api/v1/lookup",
+        "status=200",
+        "bytes=",
+        "ms=",
+        "client=127.0.0.0/24",
+        "GET",
+    ] {
+        assert!(line.contains(want), "{want} missing in {line}");
+    }
+    assert!(!line.contains("someone"), "{line}");
+
+    // JSON lines for log collectors, and log_addresses shows the address.
+    let (_dir, file) = config_file("log_addresses = true\n");
+    let b = Binary::start_with(
+        &[
+            "--offline",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--config",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    http_get(b.addr, "/healthz");
+    let line = b
+        .wait_for_log("mailsetup::access", Duration::from_secs(5))
+        .expect("a request line");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object a line");
+    assert_eq!(v["level"], "INFO", "{line}");
+    assert_eq!(v["status"], 200, "{line}");
+    assert_eq!(v["client"], "127.0.0.1", "{line}");
+    assert_eq!(v["span"]["route"], "/healthz", "{line}");
+    assert!(v["bytes"].as_u64().is_some(), "{line}");
+}
+
+#[test]
+fn verbose_raises_only_mailsetups_own_modules() {
+    // Without RUST_LOG, -v turns on DEBUG for mailsetup, not for hyper,
+    // rustls or hickory.
+    let b = Binary::start_with(
+        &[
+            "-v",
+            "--offline",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ],
+        None,
+    );
+    http_get(b.addr, "/api/v1/lookup?email=someone%40msn.com");
+    let mut lines = Vec::new();
+    while let Ok(l) = b.stderr.recv_timeout(Duration::from_secs(5)) {
+        let v: serde_json::Value = serde_json::from_str(&l).expect("JSON lines");
+        let done = v["target"] == "mailsetup::access";
+        lines.push(v);
+        if done {
+            break;
+        }
+    }
+    let debug: Vec<&serde_json::Value> = lines.iter().filter(|v| v["level"] == "DEBUG").collect();
+    assert!(
+        !debug.is_empty(),
+        "-v shows mailsetup's debug lines: {lines:?}"
+    );
+    for v in &debug {
+        let target = v["target"].as_str().unwrap_or_default();
+        assert!(
+            target.starts_with("mailsetup"),
+            "a dependency's debug line: {v}"
+        );
+    }
+}
+
+/// A plain HTTP/1.1 GET, blocking; returns status line and body.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }

@@ -63,34 +63,39 @@ pub enum Command {
     /// number, flushed as it goes; a summary object last); a progress bar
     /// on a terminal. --timeout is the deadline of each entry.
     Scan(ScanArgs),
-    /// Print the man page or shell completions.
-    #[command(hide = true)]
+    /// Write the man pages (`generate man DIR`) or shell completions.
     Generate(GenerateArgs),
 }
 
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Print one JSON document on stdout and nothing else.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// Narrate each step on stderr (secrets are never shown).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub verbose: bool,
     /// Use this DNS server instead of the system's (IP or IP:PORT).
-    #[arg(long, value_name = "IP[:PORT]", global = true, value_parser = parse_dns)]
+    #[arg(long, value_name = "IP[:PORT]", global = true, help_heading = "Global options", value_parser = parse_dns)]
     pub dns: Option<SocketAddr>,
     /// Trust the root certificates in this PEM file too.
-    #[arg(long, value_name = "PEM", global = true)]
+    #[arg(
+        long,
+        value_name = "PEM",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub ca_file: Option<PathBuf>,
     /// One overall deadline for network work, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "15", global = true, value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "15", global = true, help_heading = "Global options", value_parser = parse_secs)]
     pub timeout: Duration,
     /// Base URL of a Thunderbird-style ISPDB; URL/<domain> is fetched.
-    #[arg(long, value_name = "URL", default_value = DEFAULT_ISPDB_URL, global = true)]
+    #[arg(long, value_name = "URL", default_value = DEFAULT_ISPDB_URL, global = true, help_heading = "Global options")]
     pub ispdb_url: String,
     /// Use built-in data only: nothing touches the network.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub offline: bool,
     /// Look up a domain even though it is one or two letters away from a
     /// well-known provider's (gmial.com); without it such a lookup stops
@@ -164,7 +169,12 @@ pub struct ProfileArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// mobileconfig (default), autoconfig, autodiscover or ios-steps.
-    #[arg(long, value_name = "FORMAT", default_value = "mobileconfig")]
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "mobileconfig",
+        value_parser = ["mobileconfig", "autoconfig", "autodiscover", "ios-steps"]
+    )]
     pub format: String,
     /// Sign the profile with this certificate (PEM; the chain may follow).
     #[arg(long, value_name = "PEM", requires = "sign_key")]
@@ -234,20 +244,46 @@ pub struct ScanArgs {
 /// `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The operator's configuration (TOML).
+    /// The operator's configuration (TOML; see mailsetup.toml(5)). SIGHUP
+    /// reads it again.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// The address to listen on.
+    /// The address to listen on [default: `listen` in the configuration,
+    /// else 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Check the configuration and the files it names, then exit (0 usable,
+    /// 2 not) without listening.
+    #[arg(long, requires = "config")]
+    pub check_config: bool,
+    /// How log lines are written to stderr.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The format of `serve`'s log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// `generate WHAT`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// man, bash, zsh, fish, elvish or powershell.
-    #[arg(value_name = "WHAT")]
+    #[arg(
+        value_name = "WHAT",
+        value_parser = ["man", "bash", "zsh", "fish", "elvish", "powershell"]
+    )]
     pub what: String,
+    /// For `man`: the directory to write every page into (mailsetup.1,
+    /// mailsetup-COMMAND.1, mailsetup.toml.5); without it the main page
+    /// goes to standard output.
+    #[arg(value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 fn parse_dns(s: &str) -> Result<SocketAddr, String> {

@@ -35,29 +35,100 @@ pub struct Guide<'a> {
     pub dav: Option<DavAccount<'a>>,
 }
 
-/// The instructions, as text.
-pub fn write(g: &Guide<'_>) -> String {
+/// The instructions as data, for writers other than plain text (the
+/// service's page renders them as HTML ordered lists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Steps {
+    /// "Setting up someone@msn.com on an iPhone (Outlook.com)".
+    pub title: String,
+    /// A warning for settings from an unverified source.
+    pub warning: Option<String>,
+    /// The ways to set the account up, in order.
+    pub sections: Vec<Section>,
+}
+
+/// One way to set the account up, or a paragraph saying why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// What the section is for.
+    pub kind: SectionKind,
+    /// The heading; `None` for a paragraph without steps.
+    pub heading: Option<String>,
+    /// A paragraph (when there are no steps: why).
+    pub text: Option<String>,
+    /// The numbered steps.
+    pub steps: Vec<Step>,
+}
+
+/// What a section sets up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionKind {
+    /// The iPhone's built-in account type for the provider.
+    BuiltIn,
+    /// Other › Add Mail Account, or why it cannot work.
+    ByHand,
+    /// CalDAV and CardDAV accounts.
+    CalendarsContacts,
+}
+
+/// One numbered step: a sentence, the fields it fills in, and a closing
+/// sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What to do.
+    pub text: String,
+    /// The fields to fill in, in the iPhone's order.
+    pub fields: Vec<Field>,
+    /// What to do after filling them in.
+    pub after: Option<String>,
+}
+
+/// A field of the iPhone's form and what to put in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The iPhone's label ("Host Name").
+    pub label: String,
+    /// The value, or what to choose.
+    pub value: String,
+    /// Whether `value` is to be typed exactly (a host name, port, user
+    /// name, address or URL), rather than a description of what to type.
+    pub literal: bool,
+}
+
+impl Step {
+    fn new(text: impl Into<String>) -> Step {
+        Step {
+            text: text.into(),
+            fields: Vec::new(),
+            after: None,
+        }
+    }
+
+    fn field(mut self, label: &str, value: impl Into<String>, literal: bool) -> Step {
+        self.fields.push(Field {
+            label: label.into(),
+            value: value.into(),
+            literal,
+        });
+        self
+    }
+}
+
+/// The instructions, as data.
+pub fn steps(g: &Guide<'_>) -> Steps {
     let name = g
         .settings
         .provider
         .as_ref()
         .map(|p| p.name.clone())
         .unwrap_or_else(|| g.email.domain_unicode().to_string());
-    let mut out = String::new();
-    let _ = writeln!(out, "Setting up {} on an iPhone ({name})", g.email);
-    if g.settings.trust == Trust::Unverified {
-        out.push('\n');
-        out.push_str(&wrap(
-            "! These settings come from an unverified source: confirm them with your provider before you type your password.",
-            WIDTH,
-            0,
-        ));
-    }
+    let warning = (g.settings.trust == Trust::Unverified).then(|| {
+        "! These settings come from an unverified source: confirm them with your provider before you type your password.".to_string()
+    });
+    let mut sections = Vec::new();
     if let Some(account) = g.built_in {
-        out.push('\n');
-        built_in(&mut out, g.email, account, &name);
+        sections.push(built_in(g.email, account, &name));
     }
-    out.push('\n');
     match iphone::servers(g.settings) {
         Ok(servers) => {
             let app_password = g.settings.notes.iter().any(|n| n.code == "app-password");
@@ -67,13 +138,17 @@ pub fn write(g: &Guide<'_>) -> String {
                 (false, _) => "By hand",
             };
             let tab = iphone::tab(servers.incoming.server.protocol);
-            let _ = writeln!(out, "{heading} ({tab})");
             let password = if app_password {
                 "an app password (see below), not your normal password".to_string()
             } else {
                 format!("your {name} password")
             };
-            by_hand(&mut out, g.email, &name, &password, servers);
+            sections.push(Section {
+                kind: SectionKind::ByHand,
+                heading: Some(format!("{heading} ({tab})")),
+                text: None,
+                steps: by_hand(g.email, &name, &password, servers),
+            });
         }
         Err(why) => {
             let text = match g.built_in {
@@ -85,12 +160,56 @@ pub fn write(g: &Guide<'_>) -> String {
                     "The iPhone's Mail app cannot use this account: {why}. Use {name}'s own app, or a mail app that signs in on {name}'s page (OAuth2)."
                 ),
             };
-            out.push_str(&wrap(&text, WIDTH, 0));
+            sections.push(Section {
+                kind: SectionKind::ByHand,
+                heading: None,
+                text: Some(text),
+                steps: Vec::new(),
+            });
         }
     }
     if let Some(dav) = g.dav.filter(|d| !d.dav.is_empty()) {
+        sections.push(Section {
+            kind: SectionKind::CalendarsContacts,
+            heading: Some("Calendars and contacts".into()),
+            text: None,
+            steps: dav_accounts(&dav, &name),
+        });
+    }
+    Steps {
+        title: format!("Setting up {} on an iPhone ({name})", g.email),
+        warning,
+        sections,
+    }
+}
+
+/// The instructions, as text.
+pub fn write(g: &Guide<'_>) -> String {
+    let s = steps(g);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", s.title);
+    if let Some(w) = &s.warning {
         out.push('\n');
-        dav_accounts(&mut out, &dav, &name);
+        out.push_str(&wrap(w, WIDTH, 0));
+    }
+    for section in &s.sections {
+        out.push('\n');
+        if let Some(h) = &section.heading {
+            let _ = writeln!(out, "{h}");
+        }
+        if let Some(t) = &section.text {
+            out.push_str(&wrap(t, WIDTH, 0));
+        }
+        for (i, step) in section.steps.iter().enumerate() {
+            let body = wrap(&step.text, WIDTH, 5);
+            let _ = write!(out, "  {:>1}. {}", i + 1, body.trim_start());
+            for f in &step.fields {
+                let _ = writeln!(out, "       {:<15}{}", f.label, f.value);
+            }
+            if let Some(a) = &step.after {
+                let _ = writeln!(out, "     {a}");
+            }
+        }
     }
     if !g.settings.notes.is_empty() {
         out.push_str("\nBefore you start\n");
@@ -105,76 +224,76 @@ pub fn write(g: &Guide<'_>) -> String {
     out
 }
 
-fn built_in(out: &mut String, email: &EmailAddress, account: IosAccount, name: &str) {
-    let _ = writeln!(
-        out,
-        "The iPhone has a built-in account type for {name}: use it first."
-    );
+fn built_in(email: &EmailAddress, account: IosAccount, name: &str) -> Section {
     let path = SettingsPath::add_account(account);
-    step(out, 1, &format!("Open {}.", path.sentence()));
     let sign_in = iphone::sign_in_words(account);
     let second = if account == IosAccount::Exchange {
         format!("Type Email {email} and Description {name}, tap Next, then {sign_in}.")
     } else {
         format!("{} with {email}.", capitalized(sign_in))
     };
-    step(out, 2, &second);
-    step(out, 3, "Leave Mail switched on and tap Save.");
+    Section {
+        kind: SectionKind::BuiltIn,
+        heading: Some(format!(
+            "The iPhone has a built-in account type for {name}: use it first."
+        )),
+        text: None,
+        steps: vec![
+            Step::new(format!("Open {}.", path.sentence())),
+            Step::new(second),
+            Step::new("Leave Mail switched on and tap Save."),
+        ],
+    }
 }
 
 fn by_hand(
-    out: &mut String,
     email: &EmailAddress,
     name: &str,
     password: &str,
     servers: iphone::IosServers<'_>,
-) {
+) -> Vec<Step> {
     let (incoming, outgoing) = (servers.incoming, servers.outgoing);
     let path = SettingsPath::add_mail_account();
-    step(out, 1, &format!("Open {}.", path.sentence()));
-    step(out, 2, "Fill in, then tap Next:");
-    field(out, "Name", "your name, as recipients should see it");
-    field(out, "Email", &email.ascii());
-    field(out, "Password", password);
-    field(out, "Description", name);
-    step(
-        out,
-        3,
-        &format!("Tap {} at the top.", iphone::tab(incoming.server.protocol)),
-    );
-    step(out, 4, "Under INCOMING MAIL SERVER:");
-    login_fields(out, &incoming);
-    step(out, 5, "Under OUTGOING MAIL SERVER:");
-    login_fields(out, &outgoing);
-    step(
-        out,
-        6,
-        "Tap Next. When the iPhone has checked the account, leave Mail switched on and tap Save.",
-    );
     let advanced = SettingsPath::accounts(&[name, "Account", "Advanced"]);
-    step(
-        out,
-        7,
-        &format!("Open {}. Under INCOMING SETTINGS set:", advanced.sentence()),
-    );
-    security_fields(out, &incoming);
-    step(
-        out,
-        8,
-        &format!(
+    let mut last = security_fields(
+        Step::new(format!(
             "Go back to Account, tap SMTP, then {} under PRIMARY SERVER, and set:",
             outgoing.server.host
-        ),
+        )),
+        &outgoing,
     );
-    security_fields(out, &outgoing);
-    let _ = writeln!(out, "     Tap Done.");
+    last.after = Some("Tap Done.".into());
+    vec![
+        Step::new(format!("Open {}.", path.sentence())),
+        Step::new("Fill in, then tap Next:")
+            .field("Name", "your name, as recipients should see it", false)
+            .field("Email", email.ascii(), true)
+            .field("Password", password, false)
+            .field("Description", name, false),
+        Step::new(format!(
+            "Tap {} at the top.",
+            iphone::tab(incoming.server.protocol)
+        )),
+        login_fields(Step::new("Under INCOMING MAIL SERVER:"), &incoming),
+        login_fields(Step::new("Under OUTGOING MAIL SERVER:"), &outgoing),
+        Step::new(
+            "Tap Next. When the iPhone has checked the account, leave Mail switched on and tap Save.",
+        ),
+        security_fields(
+            Step::new(format!(
+                "Open {}. Under INCOMING SETTINGS set:",
+                advanced.sentence()
+            )),
+            &incoming,
+        ),
+        last,
+    ]
 }
 
 /// Calendar and contacts accounts: Settings › Apps › Calendar (Contacts) ›
 /// … › Add Account › Other › Add CalDAV (CardDAV) Account.
-fn dav_accounts(out: &mut String, dav: &DavAccount<'_>, name: &str) {
-    let _ = writeln!(out, "Calendars and contacts");
-    let mut n = 0;
+fn dav_accounts(dav: &DavAccount<'_>, name: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
     for (kind, server) in dav.dav.servers() {
         let (app, what) = match kind {
             DavKind::CalDav => ("Calendar", "calendars"),
@@ -185,25 +304,25 @@ fn dav_accounts(out: &mut String, dav: &DavAccount<'_>, name: &str) {
             current: format!("Settings › Apps › {app} › {app} Accounts › {add}"),
             older: format!("Settings › {app} › Accounts › {add}"),
         };
-        n += 1;
-        step(out, n, &format!("Open {}.", path.sentence()));
-        n += 1;
-        step(out, n, "Fill in, then tap Next:");
-        field(out, "Server", server.url());
-        if dav.username.is_empty() {
-            field(out, "User Name", "your user name");
+        steps.push(Step::new(format!("Open {}.", path.sentence())));
+        let user = if dav.username.is_empty() {
+            ("your user name", false)
         } else {
-            field(out, "User Name", dav.username);
-        }
-        field(out, "Password", "the same password as for mail");
-        field(out, "Description", &format!("{name} {what}"));
-        n += 1;
-        step(
-            out,
-            n,
-            &format!("Leave {} switched on and tap Save.", app_toggle(kind)),
+            (dav.username, true)
+        };
+        steps.push(
+            Step::new("Fill in, then tap Next:")
+                .field("Server", server.url(), true)
+                .field("User Name", user.0, user.1)
+                .field("Password", "the same password as for mail", false)
+                .field("Description", format!("{name} {what}"), false),
         );
+        steps.push(Step::new(format!(
+            "Leave {} switched on and tap Save.",
+            app_toggle(kind)
+        )));
     }
+    steps
 }
 
 /// The switch the iPhone shows on a new DAV account.
@@ -221,27 +340,18 @@ fn capitalized(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn step(out: &mut String, n: usize, text: &str) {
-    let body = wrap(text, WIDTH, 5);
-    let _ = write!(out, "  {n:>1}. {}", body.trim_start());
-}
-
-fn field(out: &mut String, label: &str, value: &str) {
-    let _ = writeln!(out, "       {label:<15}{value}");
-}
-
-fn login_fields(out: &mut String, s: &IosServer<'_>) {
-    field(out, "Host Name", &s.server.host);
+fn login_fields(step: Step, s: &IosServer<'_>) -> Step {
+    let step = step.field("Host Name", s.server.host.clone(), true);
     if s.auth.needs_password() && !s.server.username.is_empty() {
-        field(out, "User Name", &s.server.username);
-        field(out, "Password", "the same password");
+        step.field("User Name", s.server.username.clone(), true)
+            .field("Password", "the same password", false)
     } else {
-        field(out, "User Name", "leave empty");
-        field(out, "Password", "leave empty");
+        step.field("User Name", "leave empty", false)
+            .field("Password", "leave empty", false)
     }
 }
 
-fn security_fields(out: &mut String, s: &IosServer<'_>) {
+fn security_fields(step: Step, s: &IosServer<'_>) -> Step {
     let ssl = match s.server.security {
         Security::Tls => "on",
         Security::Starttls => "on (the iPhone then uses STARTTLS on this port)",
@@ -249,9 +359,9 @@ fn security_fields(out: &mut String, s: &IosServer<'_>) {
             "off (this server has no encryption: your password can be read on the way; do this only if your provider says so)"
         }
     };
-    field(out, "Use SSL", ssl);
-    field(out, "Authentication", s.auth.label());
-    field(out, "Server Port", &s.server.port.to_string());
+    step.field("Use SSL", ssl, false)
+        .field("Authentication", s.auth.label(), false)
+        .field("Server Port", s.server.port.to_string(), true)
 }
 
 #[cfg(test)]

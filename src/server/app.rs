@@ -3,9 +3,11 @@
 //! [`app`] builds the whole service from an [`AppState`], so tests can
 //! drive it with `tower::ServiceExt::oneshot` as well as over a socket.
 //! Layers, outermost first: case-insensitive Autodiscover paths, metrics,
-//! request log at debug level (route pattern and status only: no query, so
-//! no address; `/metrics` counts requests in production),
-//! request deadline (408), security headers, body size limit. The
+//! the request log (one INFO line per request: route pattern, status,
+//! bytes, time and the client's masked address, never the query, so no
+//! email address; see [`super::accesslog`]), request deadline (408),
+//! security headers, body size limit. `/metrics` is served here only when
+//! the configuration gives it no listener of its own (`metrics_listen`). The
 //! per-client limit on discovery is not a layer: only a request that
 //! starts a network discovery is charged, so [`Resolver`] applies it.
 
@@ -13,17 +15,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{from_fn_with_state, map_request};
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
+use super::accesslog;
 use super::answers::Answers;
-use super::config::{Config, ConnectionLimits};
+use super::config::{Config, ConnectionLimits, PageConfig};
 use super::handlers::{api, apple, autoconfig, autodiscover, ops, page};
 use super::metrics::{self, Metrics};
 use super::origin::OriginPolicy;
@@ -55,6 +56,10 @@ pub struct AppState {
     pub connections: ConnectionLimits,
     /// The soft open files limit in effect, when known.
     pub fd_limit: Option<u64>,
+    /// Whether `/metrics` is served by this router (no `metrics_listen`).
+    pub serve_metrics: bool,
+    /// The page's operator name, logo and help link.
+    pub page: Arc<PageConfig>,
 }
 
 /// Why the service cannot start.
@@ -73,12 +78,24 @@ pub enum StartError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The configuration, or a file it names, is unusable.
+    #[error("{0}")]
+    Config(super::config::ConfigError),
 }
 
 impl AppState {
     /// The state for `config`, discovering with `discover`.
     pub fn new(config: &Config, discover: DiscoverFn) -> Result<AppState, StartError> {
-        let metrics = Arc::new(Metrics::new());
+        AppState::with_metrics(config, discover, Arc::new(Metrics::new()))
+    }
+
+    /// The state for `config`, counting into `metrics` (which outlive a
+    /// configuration reload).
+    pub fn with_metrics(
+        config: &Config,
+        discover: DiscoverFn,
+        metrics: Arc<Metrics>,
+    ) -> Result<AppState, StartError> {
         let signer = match &config.signing {
             Some(paths) => Some(Arc::new(
                 Signer::load(&paths.cert, &paths.key)
@@ -106,6 +123,8 @@ impl AppState {
             request_timeout: config.request_timeout,
             connections: config.connections,
             fd_limit: None,
+            serve_metrics: config.metrics_listen.is_none(),
+            page: Arc::new(config.page.clone()),
         })
     }
 
@@ -123,7 +142,7 @@ impl AppState {
 
 /// The whole service.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
         .route("/mail/config-v1.1.xml", get(autoconfig::autoconfig))
         .route(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
@@ -142,11 +161,15 @@ pub fn app(state: AppState) -> Router {
         .route("/qr.svg", get(page::qr))
         .route("/static/style.css", get(page::style))
         .route("/static/app.js", get(page::script))
-        .route("/healthz", get(ops::healthz))
-        .route(
+        .route("/static/logo", get(page::logo))
+        .route("/healthz", get(ops::healthz));
+    if state.serve_metrics {
+        routes = routes.route(
             "/metrics",
             get(metrics::serve).with_state(state.metrics.clone()),
-        )
+        );
+    }
+    let routes = routes
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -161,17 +184,7 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
         ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
-                    let endpoint = req
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", |m| m.as_str());
-                    tracing::info_span!("request", method = %req.method(), endpoint)
-                })
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
-        )
+        .layer(from_fn_with_state(state.clone(), accesslog::log))
         .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state);
     // Routing happens inside `routes`, so the path is folded outside it.

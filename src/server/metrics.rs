@@ -7,6 +7,9 @@
 //! - `mailsetup_http_request_duration_seconds{endpoint}` — latency;
 //! - `mailsetup_discovery_sources_total{source,result}` — what each network
 //!   discovery asked and what came of it (cache hits are not discoveries);
+//! - `mailsetup_certificate_expiry_seconds{certificate}` — seconds until the
+//!   TLS (`tls`) or profile-signing (`signing`) certificate expires,
+//!   negative once it has; updated at load, on reload and daily.
 //! - `mailsetup_connections_refused_total{reason}` — connections closed as
 //!   soon as accepted because a cap was reached (`total`, `per-client`);
 //! - `mailsetup_accept_errors_total` — failed accepts for want of file
@@ -25,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -39,6 +43,11 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
     endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertificateLabels {
+    certificate: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,6 +72,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
     discovery: Family<DiscoveryLabels, Counter>,
+    expiry: Family<CertificateLabels, Gauge>,
     refused: Family<RefusedLabels, Counter>,
     accept_errors: Counter,
 }
@@ -82,6 +92,7 @@ impl Metrics {
             latency_histogram,
         );
         let discovery = Family::<DiscoveryLabels, Counter>::default();
+        let expiry = Family::<CertificateLabels, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by endpoint and status",
@@ -96,6 +107,11 @@ impl Metrics {
             "discovery_sources",
             "Sources asked by network discovery, by source and outcome",
             discovery.clone(),
+        );
+        registry.register(
+            "certificate_expiry_seconds",
+            "Seconds until the certificate expires (negative: expired), by use: tls or signing",
+            expiry.clone(),
         );
         let refused = Family::<RefusedLabels, Counter>::default();
         registry.register(
@@ -114,6 +130,7 @@ impl Metrics {
             requests,
             latency,
             discovery,
+            expiry,
             refused,
             accept_errors,
         }
@@ -146,6 +163,22 @@ impl Metrics {
                     result,
                 })
                 .inc();
+        }
+    }
+
+    /// Sets the seconds until the `certificate` ("tls", "signing")
+    /// expires; `None` removes it (no such certificate configured).
+    pub fn certificate_expiry(&self, certificate: &str, seconds: Option<i64>) {
+        let labels = CertificateLabels {
+            certificate: certificate.to_string(),
+        };
+        match seconds {
+            Some(s) => {
+                self.expiry.get_or_create(&labels).set(s);
+            }
+            None => {
+                self.expiry.remove(&labels);
+            }
         }
     }
 
@@ -221,7 +254,15 @@ mod tests {
             detail: None,
             problem: None,
         }]);
+        m.certificate_expiry("tls", Some(86_400));
+        m.certificate_expiry("signing", Some(-5));
+        m.certificate_expiry("signing", None);
         let text = m.encode();
+        assert!(
+            text.contains(r#"mailsetup_certificate_expiry_seconds{certificate="tls"} 86400"#),
+            "{text}"
+        );
+        assert!(!text.contains(r#"certificate="signing""#), "{text}");
         assert!(
             text.contains(r#"mailsetup_http_requests_total{endpoint="/healthz",status="200"} 2"#),
             "{text}"

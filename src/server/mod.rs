@@ -13,7 +13,8 @@
 //! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
 //!   and host name; [`ratelimit`], [`metrics`], [`error`];
 //! - [`conn`]: accepting connections, their caps and timeouts;
-//! - [`tls`]: HTTPS with certificate reload.
+//! - [`tls`]: HTTPS; [`reload`]: the whole configuration swapped in on
+//!   SIGHUP, and certificate expiry; [`accesslog`]: one line per request.
 //!
 //! [`Server`] binds the sockets (so a bad address fails before anything
 //! is served) and then serves until a shutdown signal, letting requests in
@@ -22,6 +23,7 @@
 //! The server keeps no state between requests except caches, so more load
 //! means more instances behind any load balancer.
 
+pub mod accesslog;
 pub mod answers;
 pub mod app;
 pub mod config;
@@ -33,6 +35,7 @@ pub mod origin;
 pub mod page;
 pub mod pox;
 pub mod ratelimit;
+pub mod reload;
 pub mod render;
 pub mod resolve;
 pub mod tls;
@@ -46,8 +49,9 @@ use tokio::net::TcpListener;
 
 pub use app::{AppState, StartError, app};
 pub use config::Config;
+use reload::Live;
+pub use reload::ReloadError;
 use resolve::DiscoverFn;
-use tls::ReloadingCert;
 
 /// Where the server listens without `--listen` or `listen` in the file.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -55,8 +59,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// A server whose sockets are bound, ready to serve.
 pub struct Server {
     listeners: Vec<TcpListener>,
-    tls: Option<Arc<ReloadingCert>>,
-    state: AppState,
+    metrics_listener: Option<TcpListener>,
+    live: Arc<Live>,
 }
 
 impl Server {
@@ -67,13 +71,14 @@ impl Server {
         listen: &[SocketAddr],
         discover: DiscoverFn,
     ) -> Result<Server, StartError> {
-        let tls = match &config.tls {
-            Some(paths) => Some(Arc::new(ReloadingCert::load(paths.clone())?)),
-            None => None,
-        };
-        let mut state = AppState::new(config, discover)?;
+        let mut prepared = reload::prepare(
+            config.clone(),
+            discover.clone(),
+            Arc::new(metrics::Metrics::new()),
+        )
+        .map_err(StartError::Config)?;
         // Every connection takes a file descriptor: have as many as allowed.
-        state.fd_limit = conn::raise_fd_limit();
+        let fd_limit = conn::raise_fd_limit();
         let default: SocketAddr = DEFAULT_LISTEN.parse().expect("a valid constant");
         let addrs: Vec<SocketAddr> = if !listen.is_empty() {
             listen.to_vec()
@@ -89,25 +94,29 @@ impl Server {
                 .map_err(|e| StartError::Listen(addr, e))?;
             listeners.push(l);
         }
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| StartError::Listen(addr, e))?,
+            ),
+            None => None,
+        };
         // Links may be made from the addresses actually listened on too.
         let bound: Vec<SocketAddr> = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect();
-        let mut origin = (*state.origin).clone();
-        origin
-            .link_hosts
-            .extend(origin::OriginPolicy::link_hosts([], &bound));
-        state.origin = Arc::new(origin);
-        if state.origin.public_url.is_none() {
+        reload::bind_facts(&mut prepared.state, &bound, fd_limit);
+        if prepared.state.origin.public_url.is_none() {
             tracing::warn!(
                 "no public_url in the configuration: links and QR codes follow the request's Host header, and are made only when it names one of the configured domains (or its autoconfig./autodiscover. name) or a listen address; set public_url to the address clients reach this service at"
             );
         }
         Ok(Server {
             listeners,
-            tls,
-            state,
+            metrics_listener,
+            live: Arc::new(Live::new(prepared, bound, fd_limit, discover)),
         })
     }
 
@@ -119,9 +128,21 @@ impl Server {
             .collect()
     }
 
-    /// The shared state (for tests that look at the metrics).
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The address of the `/metrics` listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The current shared state (for tests that look at the metrics).
+    pub fn state(&self) -> AppState {
+        self.live.state()
+    }
+
+    /// The serving configuration, for reloading it (SIGHUP does).
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight
@@ -130,10 +151,11 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let grace = self.state.request_timeout + Duration::from_secs(1);
-        self.state.limiter.spawn_cleaner(Duration::from_secs(60));
-        let limits = self.state.connections;
-        let max = conn::effective_max(limits.max, self.state.fd_limit);
+        let state = self.live.state();
+        let grace = state.request_timeout + Duration::from_secs(1);
+        state.limiter.spawn_cleaner(Duration::from_secs(60));
+        let limits = state.connections;
+        let max = conn::effective_max(limits.max, state.fd_limit);
         if max < limits.max {
             tracing::info!(
                 configured = limits.max,
@@ -142,18 +164,36 @@ impl Server {
             );
         }
         let tracker = Arc::new(conn::Tracker::new(max, limits.per_client));
-        let metrics = self.state.metrics.clone();
-        let router = app(self.state);
-        let tls = match &self.tls {
-            Some(cert) => {
-                #[cfg(unix)]
-                tls::reload_on_sighup(cert.clone()).map_err(StartError::Signals)?;
-                Some(tokio_rustls::TlsAcceptor::from(cert.server_config()))
-            }
-            None => None,
-        };
+        let metrics = state.metrics.clone();
+        #[cfg(unix)]
+        self.live.reload_on_sighup().map_err(StartError::Signals)?;
+        self.live.spawn_expiry_checks();
+        let router = self.live.service();
+        let tls = self
+            .live
+            .tls()
+            .map(|cert| tokio_rustls::TlsAcceptor::from(cert.server_config()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some(listener) = self.metrics_listener {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("metrics on http://{addr}/metrics");
+            }
+            let only_metrics = axum::Router::new()
+                .route("/metrics", axum::routing::get(metrics::serve))
+                .with_state(metrics.clone());
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                let served = axum::serve(listener, only_metrics)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         for listener in self.listeners {
             let addr = listener
                 .local_addr()

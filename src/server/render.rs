@@ -135,6 +135,21 @@ pub fn autodiscover(r: &Resolved) -> Result<String, AppError> {
     text(r, Format::Autodiscover, true)
 }
 
+/// The iPhone steps as data, for the page.
+pub fn ios_guide(r: &Resolved) -> crate::output::ios_steps::Steps {
+    let dav = r.dav();
+    profile::ios_steps(&Request {
+        email: &r.email,
+        settings: &r.lookup.settings,
+        format: Format::IosSteps,
+        exchange: false,
+        signer: None,
+        options: &options(r),
+        dav: Some(&dav),
+        short_name: r.domain.as_ref().map(|d| d.short_name.as_str()),
+    })
+}
+
 /// The iPhone steps, plain text.
 pub fn ios_steps(r: &Resolved) -> Result<String, AppError> {
     text(r, Format::IosSteps, false)

@@ -2,11 +2,11 @@
 //! listener that completes TLS handshakes before axum sees a connection.
 //!
 //! The rustls [`ServerConfig`] never changes; its certificate comes from a
-//! [`ReloadingCert`] resolver whose certificate and key are read again from
-//! their files on [`ReloadingCert::reload`] (called on SIGHUP), so a renewed
-//! certificate is served to new connections without a restart. A reload
-//! that fails (a half-written file, a key that does not match) is logged
-//! and the previous certificate stays in use.
+//! [`ReloadingCert`] resolver whose certificate and key are replaced when
+//! the configuration is reloaded (on SIGHUP, see [`super::reload`]), so a
+//! renewed certificate is served to new connections without a restart. A
+//! reload that fails (a half-written file, a key that does not match) is
+//! logged and the previous certificate stays in use.
 //!
 //! Each connection's handshake runs in that connection's own task with a
 //! deadline ([`HANDSHAKE_DEADLINE`], see [`super::conn`]), so a client that
@@ -77,7 +77,7 @@ pub fn load_certified_key(paths: &CertKey) -> Result<CertifiedKey, CertError> {
 /// A certificate resolver whose certificate can be replaced while serving.
 #[derive(Debug)]
 pub struct ReloadingCert {
-    paths: CertKey,
+    paths: RwLock<CertKey>,
     current: RwLock<Arc<CertifiedKey>>,
 }
 
@@ -85,19 +85,31 @@ impl ReloadingCert {
     /// Loads the certificate and key named in `paths`.
     pub fn load(paths: CertKey) -> Result<ReloadingCert, CertError> {
         let key = load_certified_key(&paths)?;
-        Ok(ReloadingCert {
-            paths,
-            current: RwLock::new(Arc::new(key)),
-        })
+        Ok(ReloadingCert::with_key(paths, Arc::new(key)))
+    }
+
+    /// A resolver presenting `key`, loaded from `paths`.
+    pub fn with_key(paths: CertKey, key: Arc<CertifiedKey>) -> ReloadingCert {
+        ReloadingCert {
+            paths: RwLock::new(paths),
+            current: RwLock::new(key),
+        }
     }
 
     /// Reads the files again; on failure the old certificate stays.
     pub fn reload(&self) -> Result<(), CertError> {
-        let key = Arc::new(load_certified_key(&self.paths)?);
+        let paths = self.paths.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let key = Arc::new(load_certified_key(&paths)?);
+        self.replace(paths, key);
+        Ok(())
+    }
+
+    /// Presents `key` (read from `paths`) to new connections from now on.
+    pub fn replace(&self, paths: CertKey, key: Arc<CertifiedKey>) {
         // A poisoned lock only means a panic elsewhere while swapping an Arc;
         // the value is still whole.
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = key;
-        Ok(())
+        *self.paths.write().unwrap_or_else(|p| p.into_inner()) = paths;
     }
 
     /// A rustls server configuration that presents this certificate.
@@ -123,25 +135,6 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
-/// Reloads `cert` every time the process receives SIGHUP.
-#[cfg(unix)]
-pub fn reload_on_sighup(cert: Arc<ReloadingCert>) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup())?;
-    tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            match cert.reload() {
-                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                Err(e) => tracing::error!(
-                    error = %e,
-                    "SIGHUP: TLS certificate not reloaded; still serving the previous one"
-                ),
-            }
-        }
-    });
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +145,7 @@ mod tests {
         let missing = CertKey {
             cert: dir.path().join("none.pem"),
             key: dir.path().join("none.key"),
+            line: 0,
         };
         let e = ReloadingCert::load(missing).unwrap_err();
         assert!(matches!(e, CertError::Read(..)));
@@ -162,6 +156,7 @@ mod tests {
         let e = load_certified_key(&CertKey {
             cert: junk.clone(),
             key: junk,
+            line: 0,
         })
         .unwrap_err();
         assert!(matches!(e, CertError::NoCert(_)), "{e}");

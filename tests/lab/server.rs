@@ -139,15 +139,26 @@ pub struct Binary {
 }
 
 impl Binary {
-    /// Runs `mailsetup serve ARGS` and waits for its "listening on" line.
+    /// Runs `mailsetup serve ARGS` with `RUST_LOG=info` and waits for its
+    /// "listening on" line.
     pub fn start(args: &[&str]) -> Binary {
-        Binary::start_under(&[], args)
+        Binary::start_full(&[], args, Some("info"))
+    }
+
+    /// Runs `mailsetup serve ARGS` with `RUST_LOG` set to `rust_log` (or
+    /// unset) and waits for its "listening on" line.
+    pub fn start_with(args: &[&str], rust_log: Option<&str>) -> Binary {
+        Binary::start_full(&[], args, rust_log)
     }
 
     /// Runs `WRAPPER... mailsetup serve ARGS` (e.g. `prlimit --nofile=…`,
     /// which runs the program in its own place, keeping the pid) and waits
     /// for its "listening on" line.
     pub fn start_under(wrapper: &[&str], args: &[&str]) -> Binary {
+        Binary::start_full(wrapper, args, Some("info"))
+    }
+
+    fn start_full(wrapper: &[&str], args: &[&str], rust_log: Option<&str>) -> Binary {
         let bin = env!("CARGO_BIN_EXE_mailsetup");
         let mut command = match wrapper.split_first() {
             Some((program, rest)) => {
@@ -157,10 +168,12 @@ impl Binary {
             }
             None => Command::new(bin),
         };
+        command.arg("serve").args(args);
+        match rust_log {
+            Some(v) => command.env("RUST_LOG", v),
+            None => command.env_remove("RUST_LOG"),
+        };
         let mut child = command
-            .arg("serve")
-            .args(args)
-            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -187,7 +200,9 @@ impl Binary {
                 }
             };
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let hostport = rest.split("://").nth(1).unwrap_or(rest).trim();
+                let hostport = rest.split("://").nth(1).unwrap_or(rest);
+                // Text ends the line there; JSON closes the string.
+                let hostport = hostport.split(['"', ' ']).next().unwrap_or(hostport).trim();
                 break hostport
                     .parse()
                     .expect("a socket address after 'listening on'");

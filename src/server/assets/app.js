@@ -1,117 +1,81 @@
-// Answers the form without a page reload, from /api/v1/lookup. Builds the
-// same markup as the server-rendered answer (src/server/page.rs), using
-// textContent only, so nothing from the network is ever parsed as HTML.
-// Without JavaScript the form is a plain GET and the server renders it.
+// Answers the form without a page reload. The answer is the same HTML the
+// server renders for the plain form (GET /?email=E), fetched and parsed
+// with DOMParser (which runs no scripts); only the #result section is
+// taken over, so the markup with and without JavaScript is one and the
+// same. While the lookup runs (it can take seconds) the page says so.
+// Copy buttons, hidden without JavaScript, are switched on here.
 "use strict";
 
-const IMPORTANT = ["oauth-required", "oauth-recommended", "app-password",
-  "enable-imap", "enable-pop", "provider-status"];
-const AUTH = { "password": "password", "password-encrypted": "encrypted password (CRAM-MD5)",
-  "oauth2": "OAuth2", "ntlm": "NTLM", "gssapi": "Kerberos (GSSAPI)",
-  "client-cert": "client certificate", "none": "none" };
-const SSL = { tls: "On (SSL/TLS)", starttls: "On (STARTTLS)", none: "Off" };
-
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  for (const c of children) e.append(c);
-  return e;
+function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    return navigator.clipboard.writeText(text);
+  }
+  // Plain HTTP: select a temporary field and copy it the old way.
+  const t = document.createElement("textarea");
+  t.value = text;
+  t.setAttribute("readonly", "");
+  t.style.position = "fixed";
+  t.style.opacity = "0";
+  document.body.append(t);
+  t.select();
+  const ok = document.execCommand("copy");
+  t.remove();
+  return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
 }
 
-function note(n, important) {
-  const p = el("p", { class: important ? "note important" : "note", "data-code": n.code }, n.text);
-  if (n.url && n.url.startsWith("https://")) {
-    p.append(" ", el("a", { href: n.url, rel: "noopener" }, "More"));
+function enableCopy(root) {
+  for (const b of root.querySelectorAll("button.copy")) {
+    b.hidden = false;
+    b.addEventListener("click", () => {
+      copyText(b.dataset.copy).then(
+        () => { b.textContent = "Copied"; b.classList.add("done"); },
+        () => { b.textContent = "Select and copy"; });
+      setTimeout(() => { b.textContent = "Copy"; b.classList.remove("done"); }, 1800);
+    });
   }
+}
+
+function message(text) {
+  const p = document.createElement("p");
+  p.className = "error";
+  p.setAttribute("role", "alert");
+  p.textContent = text;
   return p;
-}
-
-function serverRows(table, title, s) {
-  const head = el("tr", {}, el("th", { colspan: "2", scope: "colgroup" },
-    `${title} (${s.protocol.toUpperCase()})`));
-  table.append(head);
-  const rows = [["Host Name", s.host], ["User Name", s.username], ["Server Port", String(s.port)],
-    ["Use SSL", SSL[s.security] || s.security], ["Authentication", s.auth.map(a => AUTH[a] || a).join(", ")]];
-  for (const [k, v] of rows) table.append(el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v)));
-}
-
-function oauthOnly(d) {
-  const all = d.incoming.concat(d.outgoing);
-  return all.length > 0 && all.every(s => s.auth.length > 0 && s.auth.every(a => a === "oauth2"));
-}
-
-async function render(d, email, out) {
-  const q = "emailaddress=" + encodeURIComponent(email);
-  const profileUrl = new URL("/apple/mobileconfig?" + q, location.href).href;
-  out.append(el("h2", {}, d.provider ? `${d.email} — ${d.provider.name}` : d.email));
-  const oauth = oauthOnly(d);
-  if (oauth) {
-    const name = d.provider ? d.provider.name : "its own";
-    out.append(el("div", { class: "lead", id: "builtin" },
-      el("h3", {}, `Use the iPhone's built-in ${name} account`),
-      el("p", {}, "This provider accepts only sign-in with its own page (OAuth), so a password does not work. "
-        + "The note below says where to add it on the iPhone.")));
-  }
-  for (const n of d.notes.filter(n => IMPORTANT.includes(n.code))) out.append(note(n, true));
-  const head = await fetch(profileUrl, { method: "HEAD" });
-  if (head.ok) {
-    const label = oauth ? "Download the Exchange (OAuth) profile" : "Download profile";
-    out.append(el("div", { class: "profile" },
-      el("p", {}, el("a", { class: "download", id: "profile-link", href: profileUrl }, label)),
-      el("p", { class: "hint" }, "On the iPhone: tap it in Safari, then open Settings › Profile Downloaded and tap Install. "
-        + "The iPhone asks for the password; it is never part of the profile."),
-      el("figure", { class: "qr", id: "qr" },
-        el("img", { src: "/qr.svg?" + q, alt: "QR code that opens the profile", width: "232", height: "232" }),
-        el("figcaption", {}, "Or scan this with the iPhone's camera to open the profile."))));
-    // No QR code when the service was reached by a name it makes no links for.
-    const qr = out.querySelector("#qr");
-    qr.querySelector("img").addEventListener("error", () => qr.remove());
-  } else {
-    // No profile for this account: the server says why and what to do.
-    const why = await fetch(profileUrl);
-    out.append(el("p", { class: "note" }, (await why.text()).trim()));
-  }
-  const table = el("table", { class: "settings" }, el("caption", {}, "Settings to type in"));
-  if (d.incoming[0]) serverRows(table, "Incoming mail server", d.incoming[0]);
-  if (d.outgoing[0]) serverRows(table, "Outgoing mail server", d.outgoing[0]);
-  out.append(table);
-  const others = d.incoming.slice(1).concat(d.outgoing.slice(1));
-  if (others.length) {
-    out.append(el("h3", {}, "Alternatives"),
-      el("ul", { class: "alternatives" }, ...others.map(s => el("li", {}, el("code", {}, s.url)))));
-  }
-  for (const n of d.notes.filter(n => !IMPORTANT.includes(n.code))) out.append(note(n, false));
-  const steps = await fetch("/apple/steps?" + q);
-  if (steps.ok) {
-    out.append(el("h3", {}, "Set it up by hand on the iPhone"),
-      el("pre", { class: "steps", id: "steps" }, await steps.text()));
-  }
 }
 
 async function lookup(event) {
   event.preventDefault();
-  const email = document.getElementById("email").value.trim();
+  const input = document.getElementById("email");
+  const email = input.value.trim();
   const out = document.getElementById("result");
-  const fresh = el("div", {});
+  const button = event.target.querySelector("button[type=submit]");
+  const loading = document.createElement("p");
+  loading.className = "loading";
+  loading.setAttribute("role", "status");
+  loading.textContent = "Looking up the settings for " + email + "… this can take a few seconds.";
+  out.setAttribute("aria-busy", "true");
+  out.replaceChildren(loading);
+  button.disabled = true;
+  let fresh;
   try {
-    const r = await fetch("/api/v1/lookup?email=" + encodeURIComponent(email),
-      { headers: { Accept: "application/json" } });
-    const d = await r.json();
-    if (!r.ok) {
-      fresh.append(el("p", { class: "error", role: "alert" }, d.error || "Something went wrong."));
-    } else {
-      await render(d, email, fresh);
-    }
+    const r = await fetch("/?email=" + encodeURIComponent(email), { headers: { Accept: "text/html" } });
+    const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+    const answer = doc.getElementById("result");
+    fresh = answer ? Array.from(answer.childNodes, n => document.importNode(n, true))
+      : [message("The answer could not be read. Try again.")];
     history.replaceState(null, "", "/?email=" + encodeURIComponent(email));
   } catch (e) {
-    fresh.append(el("p", { class: "error", role: "alert" },
-      "The settings could not be fetched. Check the connection and try again."));
+    fresh = [message("The settings could not be fetched. Check your internet connection and try again.")];
   }
-  out.replaceChildren(...fresh.childNodes);
-  const h = out.querySelector("h2");
+  out.replaceChildren(...fresh);
+  out.removeAttribute("aria-busy");
+  button.disabled = false;
+  enableCopy(out);
+  const h = out.querySelector("h2") || out.querySelector(".error");
   if (h) { h.tabIndex = -1; h.focus(); }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("lookup").addEventListener("submit", lookup);
+  enableCopy(document);
 });

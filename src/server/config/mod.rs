@@ -30,9 +30,11 @@ use toml::Spanned;
 
 mod discovery;
 mod domain;
+mod page;
 
 pub use discovery::DiscoveryConfig;
 pub use domain::{DomainConfig, DomainServers};
+pub use page::{LOGO_MAX_BYTES, Logo, PageConfig};
 
 /// A configuration the server refuses to start with.
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +52,12 @@ pub struct ConfigError {
 /// that `serve` runs in without `--config`.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The file this was read from (by [`load`]); a reload reads it again.
+    pub path: Option<PathBuf>,
     /// Where to listen (`--listen` overrides).
     pub listen: Vec<SocketAddr>,
+    /// Where `/metrics` answers; on the main listeners when absent.
+    pub metrics_listen: Option<SocketAddr>,
     /// The service's public base URL (for links and QR codes); taken from
     /// the request's Host header when absent.
     pub public_url: Option<String>,
@@ -77,14 +83,32 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// The operator's domains, by every name (main name and aliases).
     pub domains: HashMap<String, std::sync::Arc<DomainConfig>>,
+    /// The settings page's operator name, logo and help link.
+    pub page: PageConfig,
     /// Where discovery on behalf of visitors may reach (`[discovery]`).
     pub discovery: DiscoveryConfig,
+}
+
+impl Config {
+    /// An error about `line` of this configuration's file.
+    pub fn error_at(&self, line: usize, message: String) -> ConfigError {
+        ConfigError {
+            file: self
+                .path
+                .as_ref()
+                .map_or_else(|| "the configuration".into(), |p| p.display().to_string()),
+            line,
+            message,
+        }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            path: None,
             listen: Vec::new(),
+            metrics_listen: None,
             public_url: None,
             help_desk: true,
             trust_forwarded: false,
@@ -96,6 +120,7 @@ impl Default for Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connections: ConnectionLimits::default(),
             domains: HashMap::new(),
+            page: PageConfig::default(),
             discovery: DiscoveryConfig::default(),
         }
     }
@@ -105,12 +130,15 @@ impl Default for Config {
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A certificate (chain) file and its private key file, PEM.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CertKey {
     /// The certificate, followed by its chain.
     pub cert: PathBuf,
     /// The private key.
     pub key: PathBuf,
+    /// The line of `cert` in the configuration file (0 when not from one),
+    /// for messages about the certificate's content.
+    pub line: usize,
 }
 
 /// The per-client limit on network discovery, counted in the outbound
@@ -187,6 +215,7 @@ impl Default for CacheConfig {
 struct File {
     #[serde(default)]
     listen: Vec<Spanned<String>>,
+    metrics_listen: Option<Spanned<String>>,
     public_url: Option<Spanned<String>>,
     help_desk: Option<bool>,
     #[serde(default)]
@@ -201,6 +230,7 @@ struct File {
     connections: Option<FileConnections>,
     #[serde(default)]
     domain: Vec<domain::FileDomain>,
+    page: Option<page::FilePage>,
     discovery: Option<discovery::FileDiscovery>,
 }
 
@@ -241,7 +271,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         line: 0,
         message: format!("cannot read the configuration file: {e}"),
     })?;
-    parse(&text, path)
+    let mut config = parse(&text, path)?;
+    config.path = Some(path.to_path_buf());
+    Ok(config)
 }
 
 /// Parses and checks configuration `text` read from `path` (used in
@@ -278,6 +310,30 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         })?;
         listen.push(addr);
     }
+
+    let metrics_listen = match &file.metrics_listen {
+        Some(l) => {
+            let addr = l.get_ref().parse::<SocketAddr>().map_err(|_| {
+                at(
+                    l.span(),
+                    format!(
+                        "metrics_listen '{}' is not an address to listen on: write IP:PORT, such as \"127.0.0.1:9090\"",
+                        l.get_ref()
+                    ),
+                )
+            })?;
+            if listen.contains(&addr) {
+                return Err(at(
+                    l.span(),
+                    format!(
+                        "metrics_listen {addr} is also in listen: give /metrics an address of its own"
+                    ),
+                ));
+            }
+            Some(addr)
+        }
+        None => None,
+    };
 
     let public_url = match &file.public_url {
         Some(u) => {
@@ -371,10 +427,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
 
+    let page = match &file.page {
+        Some(p) => page::page(p, base, &at)?,
+        None => PageConfig::default(),
+    };
     let discovery = discovery::discovery(file.discovery.as_ref(), &at)?;
 
     Ok(Config {
+        path: None,
         listen,
+        metrics_listen,
         public_url,
         help_desk: file.help_desk.unwrap_or(file.domain.is_empty()),
         trust_forwarded: file.trust_forwarded,
@@ -386,6 +448,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         request_timeout,
         connections,
         domains,
+        page,
         discovery,
     })
 }
@@ -443,6 +506,7 @@ fn cert_key(c: &FileCertKey, base: &Path, table: &str, at: &At) -> Result<CertKe
     Ok(CertKey {
         cert: check(&c.cert, "cert")?,
         key: check(&c.key, "key")?,
+        line: at(c.cert.span(), String::new()).line,
     })
 }
 

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{Address, optional_address, params};
+use crate::output::ios_steps::Steps;
 use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
@@ -28,7 +29,7 @@ pub async fn index(
     let typed = params.get("email").cloned().unwrap_or_default();
     let mut retry_after = None;
     let (status, html) = if typed.trim().is_empty() {
-        (StatusCode::OK, page::page(&typed, None))
+        (StatusCode::OK, page::page(&state.page, &typed, None))
     } else {
         match answer(&state, client, &headers, &params).await {
             Ok((resolved, profile_url, qr_svg, steps)) => {
@@ -39,13 +40,16 @@ pub async fn index(
                     qr_svg,
                     steps,
                 };
-                (StatusCode::OK, page::page(&typed, Some(Ok(a))))
+                (StatusCode::OK, page::page(&state.page, &typed, Some(Ok(a))))
             }
             Err(e) => {
                 if let AppError::RateLimited(secs) = e {
                     retry_after = Some(secs);
                 }
-                (e.status(), page::page(&typed, Some(Err(e.message()))))
+                (
+                    e.status(),
+                    page::page(&state.page, &typed, Some(Err(page::for_people(&e, &typed)))),
+                )
             }
         }
     };
@@ -62,7 +66,7 @@ async fn answer(
     client: ClientKey,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<(Resolved, String, String, String), AppError> {
+) -> Result<(Resolved, String, String, Steps), AppError> {
     let email = optional_address(params, &["email"])?
         .ok_or_else(|| AppError::BadRequest("type an email address".into()))?;
     state.log_lookup("page", &email);
@@ -75,7 +79,7 @@ async fn answer(
         (_, Some(url)) => page::qr_svg(url)?,
     };
     let url = absolute.unwrap_or_else(|| format!("/apple/mobileconfig?{}", query(&email.ascii())));
-    let steps = render::ios_steps(&resolved)?;
+    let steps = render::ios_guide(&resolved);
     Ok((resolved, url, qr, steps))
 }
 
@@ -126,4 +130,19 @@ fn static_asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// `GET /static/logo`: the operator's logo from `[page] logo`, or 404.
+pub async fn logo(State(state): State<AppState>) -> Response {
+    match &state.page.logo {
+        Some(l) => (
+            [
+                (header::CONTENT_TYPE, l.content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            axum::body::Bytes::from(l.bytes.to_vec()),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no logo is configured\n").into_response(),
+    }
 }
