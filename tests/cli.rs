@@ -267,7 +267,12 @@ fn every_command_that_prints_stops_quietly_when_the_reader_goes_away() {
     let cases: &[&[&str]] = &[
         &["lookup", "--offline", "someone@msn.com"],
         &["lookup", "--offline", "--json", "someone@msn.com"],
-        &["lookup", "--offline", "--json", "nobody@unknown-domain.test"],
+        &[
+            "lookup",
+            "--offline",
+            "--json",
+            "nobody@unknown-domain.test",
+        ],
         &["profile", "--offline", "alice@posteo.de"],
         &["profile", "--offline", "--json", "alice@posteo.de"],
         &[

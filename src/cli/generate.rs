@@ -121,11 +121,11 @@ fn examples(command: &str) -> &'static [(&'static str, &'static str)] {
 
 fn write_man_pages(dir: &Path) -> Result<(), Fatal> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| Fatal(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| Fatal::msg(format!("cannot create {}: {e}", dir.display())))?;
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
         std::fs::write(&path, bytes)
-            .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| Fatal::msg(format!("cannot write {}: {e}", path.display())))
     };
     let cmd = Cli::command();
     let mut top = Vec::new();

@@ -22,7 +22,7 @@ pub fn run(a: ScanArgs, g: &Global) -> Result<Outcome, Fatal> {
         (Box::new(BufReader::new(std::io::stdin())), None)
     } else {
         let f = File::open(&a.file)
-            .map_err(|e| Fatal(format!("cannot open {}: {e}", a.file.display())))?;
+            .map_err(|e| Fatal::msg(format!("cannot open {}: {e}", a.file.display())))?;
         let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         (Box::new(BufReader::with_capacity(64 * 1024, f)), size)
     };
@@ -31,14 +31,14 @@ pub fn run(a: ScanArgs, g: &Global) -> Result<Outcome, Fatal> {
     let out: Box<dyn Write + Send> = match (&a.resume, &a.output) {
         (Some(path), _) => {
             let (d, file) = scan::resume::open(path)
-                .map_err(|e| Fatal(format!("cannot resume {}: {e}", path.display())))?;
+                .map_err(|e| Fatal::msg(format!("cannot resume {}: {e}", path.display())))?;
             done = d;
             json = true;
             Box::new(file)
         }
         (None, Some(path)) => Box::new(
             File::create(path)
-                .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))?,
+                .map_err(|e| Fatal::msg(format!("cannot write {}: {e}", path.display())))?,
         ),
         (None, None) => Box::new(std::io::stdout()),
     };
@@ -93,7 +93,7 @@ pub fn run(a: ScanArgs, g: &Global) -> Result<Outcome, Fatal> {
             ),
             None => "save the output to a file and go on with --resume FILE".into(),
         };
-        return Err(Fatal(format!(
+        return Err(Fatal::msg(format!(
             "stopped after {} entries; {again}",
             summary.entries + summary.malformed
         )));

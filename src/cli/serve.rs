@@ -33,7 +33,7 @@ pub fn run(a: ServeArgs, g: &Global) -> Result<Outcome, Fatal> {
         let server = Server::bind(&config, &listen, discover).await?;
         server.serve(stop).await
     })
-    .map_err(|e| Fatal(format!("{e}\nmailsetup: the server did not start")))?;
+    .map_err(|e| Fatal::msg(format!("{e}\nmailsetup: the server did not start")))?;
     Ok(Outcome::Success)
 }
 
@@ -80,7 +80,7 @@ fn check_config(a: &ServeArgs) -> Result<Outcome, Fatal> {
             "--check-config needs --config FILE: the file to check".into(),
         ));
     };
-    let (config, warnings) = reload::check_file(path).map_err(|e| Fatal(e.to_string()))?;
+    let (config, warnings) = reload::check_file(path).map_err(|e| Fatal::msg(e.to_string()))?;
     let mut err = std::io::stderr().lock();
     for w in &warnings {
         let _ = writeln!(err, "mailsetup: warning: {w}");

@@ -251,10 +251,13 @@ outgoing = [{ url = "smtps://smtp.example.test", auth = ["password"] }]
     fn router() -> Router {
         let config = super::super::config::parse(TOML, std::path::Path::new("mail.toml"))
             .expect("a valid configuration");
-        let discover = super::super::resolve::network_discovery(crate::lookup::Options {
-            offline: true,
-            ..crate::lookup::Options::default()
-        });
+        let discover = super::super::resolve::network_discovery(
+            crate::lookup::Options {
+                offline: true,
+                ..crate::lookup::Options::default()
+            },
+            &config.discovery,
+        );
         app(AppState::new(&config, discover).expect("the state builds"))
     }
 

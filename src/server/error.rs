@@ -109,6 +109,11 @@ impl From<LookupError> for AppError {
             LookupError::NotBuiltIn { domain, .. } => AppError::NotFound(format!(
                 "{domain} is not served here: this server answers only for the domains it knows; ask your mail provider for its incoming (IMAP) and outgoing (SMTP) server names"
             )),
+            LookupError::DidYouMean {
+                domain, suggestion, ..
+            } => AppError::NotFound(format!(
+                "did you mean {suggestion}? {domain} is one or two letters away from {suggestion}, a well-known mail provider, so no settings are offered for it: check the address"
+            )),
             LookupError::Setup(detail) => {
                 AppError::Internal(format!("discovery could not start: {detail}"))
             }
@@ -145,6 +150,7 @@ mod tests {
         let not_found = AppError::from(LookupError::NotFound {
             domain: "example.org".into(),
             tried: Vec::new(),
+            connections: 0,
         });
         assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
         let m = not_found.message();
