@@ -101,6 +101,12 @@ impl EmailAddress {
         if local.len() > MAX_LOCAL_OCTETS {
             return Err(AddressError::LocalTooLong(local.len()));
         }
+        // The limit holds for the form that goes on the wire: a Unicode
+        // domain can grow past it when written in punycode.
+        let wire_len = local.len() + 1 + domain_ascii.len();
+        if wire_len > MAX_ADDRESS_OCTETS {
+            return Err(AddressError::TooLong(wire_len));
+        }
         check_local(local)?;
         let tag = if local.starts_with('"') {
             None
@@ -306,6 +312,23 @@ pub fn normalize_host(host: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `address` fuzz target: a Unicode domain within the
+    /// limit whose punycode form is past it. The ASCII form must parse
+    /// whenever the address does.
+    #[test]
+    fn the_length_limit_holds_for_the_punycode_form() {
+        let input = "rp@xn2--f-mecipfkpM.ülOCM.üE.aEE.alCOM.ülOCM.üülCOM.ülOCM.üE.aE.alCOM.ül555555555555555555555555555555555555555555OCM.üülCOM.ülO.alCOM.ülOCM.üülCOM.ülOCü.lzwsEekkkkkkkkkkw.";
+        match EmailAddress::parse(input) {
+            Ok(a) => {
+                EmailAddress::parse(&a.ascii()).expect("the ASCII form parses too");
+            }
+            Err(e) => assert!(matches!(e, AddressError::TooLong(n) if n > 254), "{e}"),
+        }
+        let long = format!("{}@{}de", "a".repeat(60), "\u{fc}.".repeat(24));
+        let err = EmailAddress::parse(&long).unwrap_err();
+        assert!(matches!(err, AddressError::TooLong(_)), "{err}");
+    }
 
     fn err(s: &str) -> AddressError {
         EmailAddress::parse(s).unwrap_err()
