@@ -187,6 +187,10 @@ pub enum ProfileError {
     /// A CalDAV or CardDAV URL that cannot be used.
     #[error("{0}")]
     Dav(#[from] DavUrlError),
+    /// The settings name no server at all: a file without one would set
+    /// up nothing (and Autodiscover's own readers refuse it).
+    #[error("no profile was written: the settings name no incoming or outgoing server")]
+    NoServers,
     /// No server the iPhone can log in to.
     #[error("no profile was written: {0}")]
     NoIphoneServer(NoIosServer),
@@ -227,6 +231,7 @@ impl ProfileError {
             ProfileError::OnlyForMobileconfig { .. } => "mobileconfig-only",
             ProfileError::UserServers(_) => "bad-server-url",
             ProfileError::Dav(_) => "bad-dav-url",
+            ProfileError::NoServers => "no-servers",
             ProfileError::NoIphoneServer(_) => "no-iphone-server",
             ProfileError::Sign(_) => "sign-failed",
         }
@@ -240,6 +245,7 @@ impl ProfileError {
             ProfileError::OauthOnly { .. }
                 | ProfileError::UseBuiltInAccount { .. }
                 | ProfileError::NoIphoneServer(_)
+                | ProfileError::NoServers
         )
     }
 
@@ -249,6 +255,7 @@ impl ProfileError {
         match self {
             ProfileError::OauthOnly { exchange: true, .. } => Some("Add --exchange to write one."),
             ProfileError::UseBuiltInAccount { .. } => Some("Print them with --format ios-steps."),
+            ProfileError::NoServers => Some("Give the servers with --incoming and --outgoing."),
             ProfileError::ExchangeNotAvailable { .. } => Some("Leave --exchange out."),
             ProfileError::OnlyForMobileconfig { option, .. } if *option == EXCHANGE_OPTION => {
                 Some("Leave --exchange out, or use --format mobileconfig.")
@@ -309,6 +316,10 @@ pub fn ios_steps(req: &Request<'_>) -> ios_steps::Steps {
 
 /// Renders `req.format`.
 pub fn render(req: &Request<'_>) -> Result<Rendered, ProfileError> {
+    let no_dav = req.dav.is_none_or(|d| d.is_empty());
+    if req.settings.incoming.is_empty() && req.settings.outgoing.is_empty() && no_dav {
+        return Err(ProfileError::NoServers);
+    }
     if req.format != Format::Mobileconfig {
         let option = if req.exchange {
             Some(EXCHANGE_OPTION)
@@ -596,5 +607,38 @@ mod tests {
         }
         let e = with_user_servers(&a, None, Some(&imap), None).unwrap_err();
         assert!(e.to_string().contains("give both"), "{e}");
+    }
+
+    /// Found by the `profile_writers` fuzz target: settings without any
+    /// server made an Autodiscover answer that no reader accepts. Every
+    /// format now refuses them, saying why.
+    #[test]
+    fn settings_without_any_server_are_refused_in_every_format() {
+        let a = email("a@example.org");
+        let mut settings = lookup_builtin(&email("jane@posteo.de")).unwrap().settings;
+        settings.incoming.clear();
+        settings.outgoing.clear();
+        let options = crate::output::mobileconfig::Options::default();
+        for format in [
+            Format::Mobileconfig,
+            Format::Autoconfig,
+            Format::Autodiscover,
+            Format::IosSteps,
+        ] {
+            let req = Request {
+                email: &a,
+                settings: &settings,
+                format,
+                exchange: false,
+                signer: None,
+                options: &options,
+                dav: None,
+                short_name: None,
+            };
+            let e = render(&req).err().expect("refused");
+            assert!(matches!(e, ProfileError::NoServers), "{format}: {e}");
+            assert!(e.is_refusal());
+            assert_eq!(e.code(), "no-servers");
+        }
     }
 }

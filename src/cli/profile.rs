@@ -52,22 +52,6 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
     let Some(settings) = settings(&email, g, incoming.as_ref(), outgoing.as_ref())? else {
         return Ok(Outcome::Negative);
     };
-    if settings.trust == Trust::Unverified {
-        if !a.allow_unverified {
-            return refuse_device_file(
-                &email,
-                "unverified",
-                &format!(
-                    "the settings found for {} are unverified: they came over plain HTTP or from DNS records without DNSSEC, where anyone on the way could have changed them to servers of their own and so received your password. No file was written. Compare them with your provider's own instructions (mailsetup lookup shows them), then write the file anyway with --allow-unverified, or give the servers with --incoming and --outgoing",
-                    email.domain()
-                ),
-                g,
-            );
-        }
-        eprintln!(
-            "mailsetup: warning: these settings come from an unverified source; confirm them with your provider before typing your password"
-        );
-    }
     // Servers without encryption only when the user named them.
     let settings = match profile::without_unencrypted(
         &settings,
@@ -110,6 +94,29 @@ pub fn run(a: ProfileArgs, g: &Global) -> Result<Outcome, Fatal> {
         Err(e) if e.is_refusal() => return refuse(&email, &e, g),
         Err(e) => return Err(Fatal::msg(e.for_cli())),
     };
+
+    // Unverified settings go into no file that configures a device unless
+    // the user says so. The iPhone steps are for a person to read, with the
+    // warning; an Exchange profile names Microsoft's own server and signs
+    // in on Microsoft's page, so it carries nothing an attacker chose. A
+    // refusal of the account itself (OAuth only, …) was said above.
+    let device_file = format != Format::IosSteps && !a.exchange;
+    if settings.trust == Trust::Unverified {
+        if !a.allow_unverified && device_file {
+            return refuse_device_file(
+                &email,
+                "unverified",
+                &format!(
+                    "the settings found for {} are unverified: they came over plain HTTP or from DNS records without DNSSEC, where anyone on the way could have changed them to servers of their own and so received your password. No file was written. Compare them with your provider's own instructions (mailsetup lookup shows them), then write the file anyway with --allow-unverified, or give the servers with --incoming and --outgoing",
+                    email.domain()
+                ),
+                g,
+            );
+        }
+        eprintln!(
+            "mailsetup: warning: these settings come from an unverified source; confirm them with your provider before typing your password"
+        );
+    }
 
     let mut stdout = std::io::stdout().lock();
     match &a.output {
