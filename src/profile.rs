@@ -317,7 +317,10 @@ pub fn ios_steps(req: &Request<'_>) -> ios_steps::Steps {
 /// Renders `req.format`.
 pub fn render(req: &Request<'_>) -> Result<Rendered, ProfileError> {
     let no_dav = req.dav.is_none_or(|d| d.is_empty());
-    if req.settings.incoming.is_empty() && req.settings.outgoing.is_empty() && no_dav {
+    // An Apple profile says why with the provider's own reason
+    // (`NoIphoneServer`).
+    let apple = req.format == Format::Mobileconfig;
+    if !apple && req.settings.incoming.is_empty() && req.settings.outgoing.is_empty() && no_dav {
         return Err(ProfileError::NoServers);
     }
     if req.format != Format::Mobileconfig {
@@ -636,9 +639,11 @@ mod tests {
                 short_name: None,
             };
             let e = render(&req).err().expect("refused");
-            assert!(matches!(e, ProfileError::NoServers), "{format}: {e}");
-            assert!(e.is_refusal());
-            assert_eq!(e.code(), "no-servers");
+            assert!(e.is_refusal(), "{format}: {e}");
+            if format != Format::Mobileconfig {
+                assert!(matches!(e, ProfileError::NoServers), "{format}: {e}");
+                assert_eq!(e.code(), "no-servers");
+            }
         }
     }
 }
