@@ -638,7 +638,9 @@ mod tests {
                 dav: None,
                 short_name: None,
             };
-            let e = render(&req).err().expect("refused");
+            let Err(e) = render(&req) else {
+                panic!("{format}: written")
+            };
             assert!(e.is_refusal(), "{format}: {e}");
             if format != Format::Mobileconfig {
                 assert!(matches!(e, ProfileError::NoServers), "{format}: {e}");
