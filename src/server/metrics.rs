@@ -211,14 +211,12 @@ impl Metrics {
 
 /// Middleware: counts and times every request under its route pattern.
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let endpoint = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    // MatchedPath is a shared string: cloning it allocates nothing.
+    let endpoint = req.extensions().get::<MatchedPath>().cloned();
     let start = Instant::now();
     let response = next.run(req).await;
-    metrics.request(&endpoint, response.status(), start.elapsed().as_secs_f64());
+    let endpoint = endpoint.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.request(endpoint, response.status(), start.elapsed().as_secs_f64());
     response
 }
 
