@@ -6,115 +6,14 @@
 //! (and `offline` is off) do the network sources run (see [`crate::discover`]).
 //! The answer records every source consulted in [`Tried`] entries.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::address::EmailAddress;
 use crate::provider::ProviderTable;
 use crate::settings::{Note, Settings, Source, Trust};
 
-/// The default ISPDB: Thunderbird's public one.
-pub const DEFAULT_ISPDB_URL: &str = "https://autoconfig.thunderbird.net/v1.1/";
-
-/// How to look things up. Shared by every command that discovers.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Built-in data only: nothing touches the network.
-    pub offline: bool,
-    /// One overall deadline for all network work.
-    pub timeout: Duration,
-    /// A DNS server to use instead of the system's.
-    pub dns: Option<SocketAddr>,
-    /// Extra trusted root certificates (PEM).
-    pub ca_file: Option<PathBuf>,
-    /// Base URL of a Thunderbird-style ISPDB.
-    pub ispdb_url: String,
-    /// Probe what was found (TLS handshake and capabilities only).
-    pub verify: bool,
-    /// Where discovery may connect, and how much it may spend
-    /// ([`crate::net::policy`]): the command line's by default; the
-    /// service's for `serve`.
-    pub policy: crate::net::policy::Policy,
-    /// Stop before network discovery of a domain that looks like a typo of a
-    /// well-known provider's ([`crate::typo`]). Off only when the user
-    /// confirmed the domain.
-    pub typo_check: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            offline: false,
-            timeout: Duration::from_secs(15),
-            dns: None,
-            ca_file: None,
-            ispdb_url: DEFAULT_ISPDB_URL.to_string(),
-            verify: false,
-            policy: crate::net::policy::Policy::CLI,
-            typo_check: true,
-        }
-    }
-}
-
-/// The outcome of asking one source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum TryResult {
-    /// It answered with usable settings.
-    Found,
-    /// It has nothing for this domain.
-    NotFound,
-    /// It answered with something unusable (malformed, oversized, garbage).
-    Invalid,
-    /// It would have needed an insecure step (HTTPS→HTTP redirect, …).
-    RefusedInsecure,
-    /// It did not answer before the deadline.
-    Timeout,
-    /// Network or protocol failure.
-    Error,
-    /// Not asked, because a better source had already answered.
-    Cancelled,
-    /// Not asked (e.g. `--offline`).
-    Skipped,
-}
-
-/// One source consulted during a lookup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tried {
-    /// The kind of source.
-    pub source: Source,
-    /// What was asked: a URL, a DNS record, a host and port.
-    pub url: String,
-    /// What came of it.
-    pub result: TryResult,
-    /// How long it took, in milliseconds.
-    pub ms: u64,
-    /// A short explanation for failures.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Why a probed candidate was rejected (guessing): in JSON its finding
-    /// code; `check` turns it into a finding with a fix.
-    #[serde(
-        rename = "code",
-        serialize_with = "problem_code",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub problem: Option<crate::probe::ProbeError>,
-}
-
-fn problem_code<S: serde::Serializer>(
-    p: &Option<crate::probe::ProbeError>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(e) => e.code().serialize(s),
-        None => s.serialize_none(),
-    }
-}
+pub use crate::discover::trail::{Tried, TryResult};
+pub use crate::discover::{DEFAULT_ISPDB_URL, Options};
 
 /// The answer to a lookup: the `lookup --json` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -398,6 +297,8 @@ pub fn finish(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::settings::{AuthMethod, Protocol, Security};
 
     fn rt() -> tokio::runtime::Runtime {

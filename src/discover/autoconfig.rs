@@ -19,8 +19,8 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use reqwest::Url;
 
+use super::trail::TryResult;
 use super::{Ctx, Found, Potential, Rank};
-use crate::lookup::TryResult;
 use crate::settings::{Settings, Source, Trust};
 
 /// Runs the source.
@@ -78,7 +78,7 @@ async fn first_found<const N: usize>(ctx: &Ctx, urls: [Url; N]) -> Option<Settin
 /// Fetches a config file at `url` and reads it for the address, recording
 /// the attempt under `source`. `unverified` unless every hop was HTTPS.
 pub async fn fetch_config(ctx: &Ctx, source: Source, url: Url) -> Option<Settings> {
-    let attempt = ctx.log.start(source, url.as_str());
+    let attempt = ctx.trail.start(source, url.as_str());
     let fetched = match ctx.http.get(url, ctx.deadline, &|_| Ok(())).await {
         Ok(f) => f,
         Err(e) => {

@@ -26,9 +26,9 @@ use reqwest::Url;
 
 use super::domain::{autodiscover_forbidden, within};
 use super::pox::{self, PoxResponse};
+use super::trail::TryResult;
 use super::{Ctx, Found, Rank, dns_result};
 use crate::address::EmailAddress;
-use crate::lookup::TryResult;
 use crate::net::http::MAX_REDIRECTS;
 use crate::settings::{Settings, Source, Trust};
 
@@ -60,7 +60,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Option<Found> {
 /// Follows `_autodiscover._tcp.<domain>`.
 async fn via_srv(ctx: &Ctx) -> Option<Settings> {
     let name = format!("_autodiscover._tcp.{}", ctx.domain);
-    let attempt = ctx.log.start(Source::Autodiscover, format!("SRV {name}"));
+    let attempt = ctx.trail.start(Source::Autodiscover, format!("SRV {name}"));
     let answer = match ctx.dns.srv(&name).await {
         Ok(a) => a,
         Err(e) => {
@@ -101,7 +101,7 @@ async fn via_srv(ctx: &Ctx) -> Option<Settings> {
 
 /// POSTs the request to `url` and follows POX redirects within the domain.
 async fn ask(ctx: &Ctx, mut url: Url, trust: Trust) -> Option<Settings> {
-    let attempt = ctx.log.start(Source::Autodiscover, format!("POST {url}"));
+    let attempt = ctx.trail.start(Source::Autodiscover, format!("POST {url}"));
     let domain = ctx.domain.clone();
     let allow = move |u: &Url| -> Result<(), String> {
         match u.host_str() {
