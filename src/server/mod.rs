@@ -38,6 +38,7 @@ pub mod ratelimit;
 pub mod reload;
 pub mod render;
 pub mod resolve;
+pub mod state;
 pub mod tls;
 
 use std::future::Future;
@@ -47,11 +48,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-pub use app::{AppState, StartError, app};
+pub use app::app;
 pub use config::Config;
 use reload::Live;
 pub use reload::ReloadError;
 use resolve::DiscoverFn;
+pub use state::{AppState, StartError};
 
 /// Where the server listens without `--listen` or `listen` in the file.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

@@ -20,12 +20,12 @@ use axum::response::{IntoResponse, Response};
 use super::params;
 use crate::address::EmailAddress;
 use crate::server::answers::Kind;
-use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
 use crate::server::pox::{self, ErrorCode, OUTLOOK_2006A, PoxError};
 use crate::server::ratelimit::ClientKey;
 use crate::server::render;
+use crate::server::state::AppState;
 
 const XML: &str = "application/xml; charset=utf-8";
 

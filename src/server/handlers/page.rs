@@ -10,13 +10,13 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::{Address, optional_address, params};
 use crate::output::ios_steps::Steps;
-use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
 use crate::server::page::{self, Answer, CSP};
 use crate::server::ratelimit::ClientKey;
 use crate::server::render::{self, ProfileKind};
 use crate::server::resolve::Resolved;
+use crate::server::state::AppState;
 
 /// `GET /` and `GET /?email=E` (the form without JavaScript).
 pub async fn index(
