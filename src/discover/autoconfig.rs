@@ -8,10 +8,10 @@
 //! every source but guessing, and the address is not sent along (anyone on
 //! the path could read it).
 //!
-//! The file is read by [`crate::autoconfig`], the same parser as for the
-//! ISPDB: placeholders substituted, `<enable>`, `<documentation>` and OAuth2
-//! turned into notes. [`fetch_config`] is shared with the ISPDB and MX
-//! sources.
+//! Only the fetching is here: the file is read by [`crate::autoconfig`], the
+//! same parser as for the ISPDB (placeholders substituted, `<enable>`,
+//! `<documentation>` and OAuth2 turned into notes). [`fetch_config`] is
+//! shared with the ISPDB and MX sources.
 
 use std::sync::Arc;
 
@@ -91,18 +91,8 @@ pub async fn fetch_config(ctx: &Ctx, source: Source, url: Url) -> Option<Setting
     } else {
         Trust::Unverified
     };
-    let settings = crate::autoconfig::parse(&fetched.body).and_then(|cfg| {
-        let provider = cfg
-            .providers
-            .iter()
-            .find(|p| {
-                p.domains
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&ctx.domain))
-            })
-            .unwrap_or(&cfg.providers[0]); // parse() guarantees at least one provider
-        provider.to_settings(&ctx.email, &cfg, source, trust)
-    });
+    let settings = crate::autoconfig::parse(&fetched.body)
+        .and_then(|cfg| cfg.settings_for(&ctx.email, &ctx.domain, source, trust));
     match settings {
         Ok(mut s) => {
             let detail = (!fetched.secure)

@@ -1,6 +1,6 @@
 //! Source 4: Microsoft's POX Autodiscover, asked safely.
 //!
-//! The Outlook request ([`super::pox::request`]) is POSTed at once to
+//! The Outlook request ([`crate::autodiscover::request::request`]) is POSTed at once to
 //! `https://<domain>/autodiscover/autodiscover.xml`,
 //! `https://autodiscover.<domain>/autodiscover/autodiscover.xml` and the
 //! host named by the `_autodiscover._tcp.<domain>` SRV record; the first
@@ -25,10 +25,11 @@ use futures::stream::FuturesUnordered;
 use reqwest::Url;
 
 use super::domain::{autodiscover_forbidden, within};
-use super::pox::{self, PoxResponse};
 use super::trail::TryResult;
 use super::{Ctx, Found, Rank, dns_result};
 use crate::address::EmailAddress;
+use crate::autodiscover::request::request as pox_request;
+use crate::autodiscover::response::{self as pox, PoxResponse};
 use crate::net::http::MAX_REDIRECTS;
 use crate::settings::{Settings, Source, Trust};
 
@@ -113,7 +114,7 @@ async fn ask(ctx: &Ctx, mut url: Url, trust: Trust) -> Option<Settings> {
     let mut email: EmailAddress = ctx.email.clone();
     let mut steps: Vec<String> = Vec::new();
     for round in 0..=MAX_REDIRECTS {
-        let body = pox::request(&email.login_address()).into_bytes();
+        let body = pox_request(&email.login_address()).into_bytes();
         let fetched = match ctx
             .http
             .post_xml(url.clone(), body, ctx.deadline, &allow)

@@ -44,9 +44,12 @@ pub mod guess;
 pub mod ispdb;
 pub mod mx;
 mod options;
-pub mod pox;
 pub mod srv;
 pub mod trail;
+
+/// The Autodiscover response reader, at the path the fuzz targets and
+/// property tests know it by; it lives in [`crate::autodiscover::response`].
+pub use crate::autodiscover::response as pox;
 
 use std::sync::Arc;
 

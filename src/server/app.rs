@@ -9,7 +9,8 @@
 //! security headers, body size limit. `/metrics` is served here only when
 //! the configuration gives it no listener of its own (`metrics_listen`). The
 //! per-client limit on discovery is not a layer: only a request that
-//! starts a network discovery is charged, so [`Resolver`] applies it.
+//! starts a network discovery is charged, so [`super::resolve::Resolver`]
+//! applies it.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -22,8 +23,8 @@ use tower_http::timeout::TimeoutLayer;
 use super::accesslog;
 use super::handlers::{api, apple, autoconfig, autodiscover, ops, page};
 use super::metrics;
-use super::pox::MAX_BODY;
 use super::state::AppState;
+use crate::autodiscover::request::MAX_BODY;
 
 /// The whole service.
 pub fn app(state: AppState) -> Router {

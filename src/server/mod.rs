@@ -7,11 +7,12 @@
 //!
 //! - [`config`]: the operator's TOML file and its checks;
 //! - [`resolve`]: where answers come from, with the discovery cache;
-//! - [`app`]: the router and its layers; [`handlers`]: the endpoints;
-//! - [`render`]: the bridge to the output writers; [`answers`]: rendered
+//! - [`mod@app`]: the router and its layers; [`state`]: what the handlers
+//!   share; [`handlers`]: the endpoints;
+//! - [`render`]: the bridge to each format's writer; [`answers`]: rendered
 //!   answers that cannot change, kept; [`page`]: the web page;
-//! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
-//!   and host name; [`ratelimit`], [`metrics`], [`error`];
+//! - [`origin`]: client address and host name; [`ratelimit`], [`metrics`],
+//!   [`error`];
 //! - [`conn`]: accepting connections, their caps and timeouts;
 //! - [`tls`]: HTTPS; [`reload`]: the whole configuration swapped in on
 //!   SIGHUP, and certificate expiry; [`accesslog`]: one line per request.
@@ -33,13 +34,16 @@ pub mod handlers;
 pub mod metrics;
 pub mod origin;
 pub mod page;
-pub mod pox;
 pub mod ratelimit;
 pub mod reload;
 pub mod render;
 pub mod resolve;
 pub mod state;
 pub mod tls;
+
+/// The Autodiscover request reader, at the path the fuzz target knows it
+/// by; it lives in [`crate::autodiscover::request`].
+pub use crate::autodiscover::request as pox;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -29,8 +29,8 @@ use super::error::AppError;
 use super::metrics::Metrics;
 use super::ratelimit::{ClientKey, FIXED_DISCOVERY_COST, Limiter};
 use crate::address::EmailAddress;
+use crate::dav::{self, Dav, DavServer};
 use crate::lookup::{self, Lookup, LookupError, Tried, TryResult};
-use crate::output::dav::{self, Dav, DavServer};
 use crate::provider::{IosAccount, ProviderTable};
 use crate::settings::{ProviderRef, Server, Settings, Source, Trust};
 

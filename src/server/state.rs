@@ -2,7 +2,7 @@
 //! policy, metrics, rate limiter, signer, page settings), and
 //! [`StartError`], why it cannot be built.
 //!
-//! It lives apart from the router ([`super::app`]) so that handlers, the
+//! It lives apart from the router ([`mod@super::app`]) so that handlers, the
 //! access log and the origin policy read it without importing the router
 //! that imports them.
 
@@ -15,7 +15,7 @@ use super::metrics::Metrics;
 use super::origin::OriginPolicy;
 use super::ratelimit::Limiter;
 use super::resolve::{DiscoverFn, Resolver};
-use crate::sign::Signer;
+use crate::apple::sign::Signer;
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]

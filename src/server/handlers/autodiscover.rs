@@ -19,10 +19,12 @@ use axum::response::{IntoResponse, Response};
 
 use super::params;
 use crate::address::EmailAddress;
+use crate::autodiscover::OUTLOOK_2006A;
+use crate::autodiscover::request::{self as pox, PoxError};
+use crate::autodiscover::write::{ErrorCode, error_response};
 use crate::server::answers::Kind;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
-use crate::server::pox::{self, ErrorCode, OUTLOOK_2006A, PoxError};
 use crate::server::ratelimit::ClientKey;
 use crate::server::render;
 use crate::server::state::AppState;
@@ -42,7 +44,7 @@ pub async fn pox(
             let mut r = (
                 status,
                 [(header::CONTENT_TYPE, XML)],
-                pox::error_response(code, &message),
+                error_response(code, &message),
             )
                 .into_response();
             if let Some(secs) = retry_after {

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{Address, optional_address, params};
-use crate::output::ios_steps::Steps;
+use crate::apple::ios_steps::Steps;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
 use crate::server::page::{self, Answer, CSP};

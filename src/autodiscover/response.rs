@@ -17,21 +17,6 @@ pub const MAX_XML_BYTES: usize = 1024 * 1024;
 /// The deepest nesting accepted.
 pub const MAX_DEPTH: usize = 32;
 
-/// The request body for `email`.
-pub fn request(email: &str) -> String {
-    let email = quick_xml::escape::escape(email);
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>{email}</EMailAddress>
-    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>
-"#
-    )
-}
-
 /// One `<Protocol>` element, as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoxProtocol {
@@ -308,5 +293,5 @@ pub fn to_settings(
 }
 
 #[cfg(test)]
-#[path = "pox_tests.rs"]
+#[path = "response_tests.rs"]
 mod tests;

@@ -2,6 +2,7 @@
 //! redirects, and hostile input (DTDs, entities, depth, size).
 
 use super::*;
+use crate::autodiscover::request::request;
 
 const SETTINGS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">

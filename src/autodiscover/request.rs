@@ -11,21 +11,20 @@
 //! </Autodiscover>
 //! ```
 //!
-//! [`parse_request`] reads it with quick-xml, free of I/O, and refuses what a
+//! [`request`] writes it (for discovery and `check`); [`parse_request`]
+//! reads it (for the server) with quick-xml, free of I/O, and refuses what a
 //! hostile client could abuse: any DOCTYPE (so no DTD and no entity is ever
 //! defined, let alone expanded), entity references other than XML's five and
 //! character references, nesting deeper than [`MAX_DEPTH`], bodies over
 //! [`MAX_BODY`], and fields over [`MAX_FIELD`]. The success response is
-//! written by [`crate::output`]; the `Error` response Outlook understands
-//! (codes 600 and 601) is written here by [`error_response`].
+//! written by [`super::write::write`], the `Error` response Outlook
+//! understands (codes 600 and 601) by [`super::write::error_response`].
 
-use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
-/// The response schema this server answers with.
-pub const OUTLOOK_2006A: &str =
-    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+use super::{NS_REQUEST, OUTLOOK_2006A};
 
 /// The largest request body read, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -33,6 +32,21 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const MAX_DEPTH: usize = 8;
 /// The longest field value accepted, in bytes.
 pub const MAX_FIELD: usize = 1024;
+
+/// The request body for `email`.
+pub fn request(email: &str) -> String {
+    let email = quick_xml::escape::escape(email);
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="{NS_REQUEST}">
+  <Request>
+    <EMailAddress>{email}</EMailAddress>
+    <AcceptableResponseSchema>{OUTLOOK_2006A}</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>
+"#
+    )
+}
 
 /// What the request asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,38 +195,6 @@ fn append(field: Option<&mut Option<String>>, s: &str) -> Result<(), PoxError> {
     Ok(())
 }
 
-/// Autodiscover's error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// 600: the request is invalid (malformed, no address).
-    InvalidRequest,
-    /// 601: the requested response schema is not provided here.
-    ProviderUnavailable,
-}
-
-/// The Autodiscover `Error` response (the 2006 response schema) with
-/// `message` escaped.
-pub fn error_response(code: ErrorCode, message: &str) -> String {
-    let (num, text) = match code {
-        ErrorCode::InvalidRequest => (600, "Invalid Request"),
-        ErrorCode::ProviderUnavailable => (601, "Provider is not available"),
-    };
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
-  <Response>
-    <Error>
-      <ErrorCode>{num}</ErrorCode>
-      <Message>{text}</Message>
-      <DebugData>{}</DebugData>
-    </Error>
-  </Response>
-</Autodiscover>
-"#,
-        escape(message)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,7 +202,7 @@ mod tests {
     fn request(email: &str, schema: &str) -> String {
         format!(
             r#"<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+<Autodiscover xmlns="{NS_REQUEST}">
   <Request>
     <EMailAddress>{email}</EMailAddress>
     <AcceptableResponseSchema>{schema}</AcceptableResponseSchema>
@@ -305,14 +287,6 @@ mod tests {
             assert!(e.contains(want), "{body}: {e}");
         }
         assert_eq!(parse_request(&[0xff, 0xfe, 0x3c]), Err(PoxError::NotUtf8));
-    }
-
-    #[test]
-    fn error_responses_escape_the_message() {
-        let x = error_response(ErrorCode::InvalidRequest, "<b>&\"");
-        assert!(x.contains("<ErrorCode>600</ErrorCode>"));
-        assert!(x.contains("&lt;b&gt;&amp;&quot;"), "{x}");
-        assert!(error_response(ErrorCode::ProviderUnavailable, "").contains("601"));
     }
 
     #[test]
