@@ -35,6 +35,62 @@ pub struct Lookup {
     pub connections: u32,
 }
 
+impl Lookup {
+    /// Builds the answer for `email` from `settings` and what was `tried`:
+    /// orders the servers (encrypted before unencrypted) and adds the notes
+    /// every answer needs (`no-encryption`, `unverified`, `subaddress`: each
+    /// where the human output warns). Building again from its own settings
+    /// adds nothing twice.
+    pub fn build(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -> Lookup {
+        settings.encrypted_first();
+        let has = |settings: &Settings, code: &str| settings.notes.iter().any(|n| n.code == code);
+        let plain: Vec<String> = settings
+            .incoming
+            .iter()
+            .chain(&settings.outgoing)
+            .filter(|s| !s.security.is_encrypted())
+            .map(|s| s.url().to_string())
+            .collect();
+        if !plain.is_empty() && !has(&settings, "no-encryption") {
+            settings.notes.push(Note::new(
+                "no-encryption",
+                format!(
+                    "{} {} no encryption: your password and mail would cross the network readable to anyone on the way. Use {} only if your provider offers nothing else, and ask it for encrypted settings.",
+                    plain.join(", "),
+                    if plain.len() == 1 { "has" } else { "have" },
+                    if plain.len() == 1 { "it" } else { "them" },
+                ),
+            ));
+        }
+        if settings.trust == Trust::Unverified && !has(&settings, "unverified") {
+            let text = if settings.source == Source::ProviderDb {
+                "No settings with encryption are known for this provider: see its notes for what works instead, and ask the provider before you type your password anywhere."
+            } else {
+                "These settings come from a source that could not be authenticated (plain HTTP, or DNS pointing outside the domain without DNSSEC): confirm the server names with your provider before you type your password."
+            };
+            settings.notes.push(Note::new("unverified", text));
+        }
+        if let Some(tag) = email.tag()
+            && !has(&settings, "subaddress")
+        {
+            settings.notes.push(Note::new(
+                "subaddress",
+                format!(
+                    "The +{tag} part of your address is only for receiving: log in as {}.",
+                    email.login_address()
+                ),
+            ));
+        }
+        Lookup {
+            email: email.to_string(),
+            settings,
+            tried,
+            verify: None,
+            connections: 0,
+        }
+    }
+}
+
 /// The outcome of probing one server for `--verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
@@ -158,7 +214,7 @@ pub fn lookup_builtin(email: &EmailAddress) -> Option<Lookup> {
         detail: None,
         problem: None,
     }];
-    Some(finish(email, settings, tried))
+    Some(Lookup::build(email, settings, tried))
 }
 
 /// Looks up the settings of `email`: the built-in table, then (unless
@@ -229,7 +285,7 @@ async fn discover_settings(
     tried.extend(found.tried);
     match found.found {
         Some(f) => {
-            let mut l = finish(email, f.settings, tried);
+            let mut l = Lookup::build(email, f.settings, tried);
             l.connections = found.connections;
             Ok(l)
         }
@@ -238,59 +294,6 @@ async fn discover_settings(
             tried,
             connections: found.connections,
         }),
-    }
-}
-
-/// Orders the servers (encrypted before unencrypted), adds the notes every
-/// answer needs (`no-encryption`, `unverified`, `subaddress`: each where the
-/// human output warns) and builds the document. Calling it again on its own
-/// answer adds nothing twice.
-pub fn finish(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -> Lookup {
-    settings.encrypted_first();
-    let has = |settings: &Settings, code: &str| settings.notes.iter().any(|n| n.code == code);
-    let plain: Vec<String> = settings
-        .incoming
-        .iter()
-        .chain(&settings.outgoing)
-        .filter(|s| !s.security.is_encrypted())
-        .map(|s| s.url().to_string())
-        .collect();
-    if !plain.is_empty() && !has(&settings, "no-encryption") {
-        settings.notes.push(Note::new(
-            "no-encryption",
-            format!(
-                "{} {} no encryption: your password and mail would cross the network readable to anyone on the way. Use {} only if your provider offers nothing else, and ask it for encrypted settings.",
-                plain.join(", "),
-                if plain.len() == 1 { "has" } else { "have" },
-                if plain.len() == 1 { "it" } else { "them" },
-            ),
-        ));
-    }
-    if settings.trust == Trust::Unverified && !has(&settings, "unverified") {
-        let text = if settings.source == Source::ProviderDb {
-            "No settings with encryption are known for this provider: see its notes for what works instead, and ask the provider before you type your password anywhere."
-        } else {
-            "These settings come from a source that could not be authenticated (plain HTTP, or DNS pointing outside the domain without DNSSEC): confirm the server names with your provider before you type your password."
-        };
-        settings.notes.push(Note::new("unverified", text));
-    }
-    if let Some(tag) = email.tag()
-        && !has(&settings, "subaddress")
-    {
-        settings.notes.push(Note::new(
-            "subaddress",
-            format!(
-                "The +{tag} part of your address is only for receiving: log in as {}.",
-                email.login_address()
-            ),
-        ));
-    }
-    Lookup {
-        email: email.to_string(),
-        settings,
-        tried,
-        verify: None,
-        connections: 0,
     }
 }
 
@@ -405,7 +408,7 @@ mod tests {
             trust: Trust::Unverified,
             notes: vec![],
         };
-        let l = finish(&email, settings, vec![]);
+        let l = Lookup::build(&email, settings, vec![]);
         let urls: Vec<String> = l
             .settings
             .incoming
@@ -431,8 +434,8 @@ mod tests {
             assert!(plain.contains(url), "{plain}");
         }
         assert!(!plain.contains("imaps://"), "{plain}");
-        // The server finishes a cached answer again for each address.
-        let again = finish(&email, l.settings.clone(), vec![]);
+        // The server builds a cached answer again for each address.
+        let again = Lookup::build(&email, l.settings.clone(), vec![]);
         assert_eq!(again.settings.notes, l.settings.notes);
         let v = serde_json::to_value(&again).unwrap();
         assert_eq!(v["notes"][0]["code"], "no-encryption");

@@ -704,7 +704,7 @@ fn fake_lookup(email: &EmailAddress) -> Lookup {
         detail: None,
         problem: None,
     }];
-    lookup::finish(email, settings, tried)
+    Lookup::build(email, settings, tried)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

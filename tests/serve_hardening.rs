@@ -205,7 +205,7 @@ fn discovery(trust: Trust, make: fn(&str) -> (Vec<Server>, Vec<Server>)) -> Disc
                 detail: None,
                 problem: None,
             }];
-            Ok::<Lookup, _>(lookup::finish(&email, settings, tried))
+            Ok::<Lookup, _>(Lookup::build(&email, settings, tried))
         })
     })
 }

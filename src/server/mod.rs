@@ -10,7 +10,8 @@
 //! - [`mod@app`]: the router and its layers; [`state`]: what the handlers
 //!   share; [`handlers`]: the endpoints;
 //! - [`render`]: the bridge to each format's writer; [`answers`]: rendered
-//!   answers that cannot change, kept; [`page`]: the web page;
+//!   answers that cannot change, kept; [`settings_page`]: the settings page
+//!   (HTML, QR code), whose endpoints are in [`handlers`];
 //! - [`origin`]: client address and host name; [`ratelimit`], [`metrics`],
 //!   [`error`];
 //! - [`conn`]: accepting connections, their caps and timeouts;
@@ -33,11 +34,11 @@ pub mod error;
 pub mod handlers;
 pub mod metrics;
 pub mod origin;
-pub mod page;
 pub mod ratelimit;
 pub mod reload;
 pub mod render;
 pub mod resolve;
+pub mod settings_page;
 pub mod state;
 pub mod tls;
 

@@ -12,10 +12,10 @@ use super::{Address, optional_address, params};
 use crate::apple::ios_steps::Steps;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
-use crate::server::page::{self, Answer, CSP};
 use crate::server::ratelimit::ClientKey;
 use crate::server::render::{self, ProfileKind};
 use crate::server::resolve::Resolved;
+use crate::server::settings_page::{self as page, Answer, CSP};
 use crate::server::state::AppState;
 
 /// `GET /` and `GET /?email=E` (the form without JavaScript).
