@@ -1,4 +1,5 @@
-//! The Outlook POX Autodiscover request, and the `Error` response.
+//! The Outlook POX Autodiscover request: written by discovery, read by
+//! the server.
 //!
 //! Outlook POSTs a small document:
 //!
@@ -12,24 +13,18 @@
 //! ```
 //!
 //! [`request`] writes it (for discovery and `check`); [`parse_request`]
-//! reads it (for the server) with quick-xml, free of I/O, and refuses what a
-//! hostile client could abuse: any DOCTYPE (so no DTD and no entity is ever
-//! defined, let alone expanded), entity references other than XML's five and
-//! character references, nesting deeper than [`MAX_DEPTH`], bodies over
-//! [`MAX_BODY`], and fields over [`MAX_FIELD`]. The success response is
+//! reads it (for the server) with the module's one hardened reader, which
+//! refuses what a hostile client could abuse (DTDs, entities, nesting
+//! deeper than [`super::MAX_DEPTH`]); bodies over [`MAX_BODY`] and fields
+//! over [`MAX_FIELD`] are refused too. The success response is
 //! written by [`super::write::write`], the `Error` response Outlook
 //! understands (codes 600 and 601) by [`super::write::error_response`].
 
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
-
-use super::{NS_REQUEST, OUTLOOK_2006A};
+use super::xml::{self, Node};
+use super::{Document, NS_REQUEST, OUTLOOK_2006A, PoxError};
 
 /// The largest request body read, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
-/// The deepest element nesting accepted (a real request has three levels).
-pub const MAX_DEPTH: usize = 8;
 /// The longest field value accepted, in bytes.
 pub const MAX_FIELD: usize = 1024;
 
@@ -57,123 +52,22 @@ pub struct PoxRequest {
     pub schema: String,
 }
 
-/// Why a request body was refused. Each message says what to send instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PoxError {
-    /// Over [`MAX_BODY`].
-    #[error("the request body is over {MAX_BODY} bytes; an Autodiscover request is a few hundred")]
-    TooLarge,
-    /// Not UTF-8.
-    #[error("the request body is not UTF-8 text")]
-    NotUtf8,
-    /// A DOCTYPE declaration.
-    #[error("DOCTYPE declarations are not accepted: send the Autodiscover request without a DTD")]
-    Dtd,
-    /// An entity other than `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`.
-    #[error(
-        "the entity &{0}; is not accepted: only XML's five predefined entities and character references are"
-    )]
-    Entity(String),
-    /// Deeper than [`MAX_DEPTH`].
-    #[error("elements are nested deeper than {MAX_DEPTH} levels")]
-    TooDeep,
-    /// A field over [`MAX_FIELD`].
-    #[error("a field is longer than {MAX_FIELD} bytes")]
-    FieldTooLong,
-    /// Not well-formed XML.
-    #[error("the request is not well-formed XML: {0}")]
-    Malformed(String),
-    /// Well-formed, but not `<Autodiscover><Request>…`.
-    #[error("the root element is <{0}>, not <Autodiscover>: send an Outlook Autodiscover request")]
-    NotAutodiscover(String),
-    /// No `Request/EMailAddress`.
-    #[error("the request has no <EMailAddress> in <Request>")]
-    NoEmail,
-}
-
 /// Reads an Autodiscover request body.
 pub fn parse_request(body: &[u8]) -> Result<PoxRequest, PoxError> {
-    if body.len() > MAX_BODY {
-        return Err(PoxError::TooLarge);
-    }
-    let text = std::str::from_utf8(body).map_err(|_| PoxError::NotUtf8)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = Reader::from_str(text);
-    reader.config_mut().check_end_names = true;
-    let mut path: Vec<String> = Vec::new();
     let mut email = None::<String>;
     let mut schema = None::<String>;
-    let mut seen_root = false;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| PoxError::Malformed(e.to_string()))?;
+    xml::walk(Document::Request, body, MAX_BODY, |path, node| {
+        let Node::Text(text) = node else {
+            return Ok(());
+        };
         // The field whose text is being read, if any.
-        let field = match path.as_slice() {
+        let field = match path {
             [_, r, f] if r == "Request" && f == "EMailAddress" => Some(&mut email),
             [_, r, f] if r == "Request" && f == "AcceptableResponseSchema" => Some(&mut schema),
             _ => None,
         };
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_string();
-                if path.is_empty() {
-                    if seen_root {
-                        return Err(PoxError::Malformed("more than one root element".into()));
-                    }
-                    if name != "Autodiscover" {
-                        return Err(PoxError::NotAutodiscover(name));
-                    }
-                    seen_root = true;
-                }
-                path.push(name);
-                if path.len() > MAX_DEPTH {
-                    return Err(PoxError::TooDeep);
-                }
-            }
-            Event::Empty(e) if path.is_empty() => {
-                return Err(PoxError::NotAutodiscover(
-                    e.local_name().as_ref().to_string(),
-                ));
-            }
-            Event::End(_) => {
-                path.pop();
-            }
-            Event::Text(t) => append(field, &t.xml10_content())?,
-            Event::CData(c) => append(field, &c.xml10_content())?,
-            Event::GeneralRef(r) => {
-                let resolved = if r.is_char_ref() {
-                    let c = r
-                        .resolve_char_ref()
-                        .map_err(|e| PoxError::Malformed(e.to_string()))?
-                        .ok_or_else(|| {
-                            PoxError::Malformed("a character reference to nothing".into())
-                        })?;
-                    c.to_string()
-                } else {
-                    resolve_predefined_entity(&r)
-                        .ok_or_else(|| PoxError::Entity(r.to_string()))?
-                        .to_string()
-                };
-                append(field, &resolved)?;
-            }
-            Event::DocType(_) => return Err(PoxError::Dtd),
-            Event::Eof if !path.is_empty() => {
-                return Err(PoxError::Malformed(format!(
-                    "the document ends inside <{}>",
-                    path.join("><")
-                )));
-            }
-            Event::Eof => break,
-            Event::Empty(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-        }
-    }
-    if !seen_root {
-        return Err(PoxError::Malformed(
-            "the body holds no XML element: send an Outlook Autodiscover request".into(),
-        ));
-    }
+        append(field, text)
+    })?;
     let email = email
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
@@ -240,15 +134,21 @@ mod tests {
         let billion = r#"<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
 <Autodiscover><Request><EMailAddress>&lol2;</EMailAddress></Request></Autodiscover>"#;
-        assert_eq!(parse_request(billion.as_bytes()), Err(PoxError::Dtd));
+        assert_eq!(
+            parse_request(billion.as_bytes()),
+            Err(PoxError::Dtd(Document::Request))
+        );
         let xxe = r#"<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><Autodiscover/>"#;
-        assert_eq!(parse_request(xxe.as_bytes()), Err(PoxError::Dtd));
+        assert_eq!(
+            parse_request(xxe.as_bytes()),
+            Err(PoxError::Dtd(Document::Request))
+        );
     }
 
     #[test]
     fn undefined_entities_are_refused() {
         let e = parse_request(request("&xxe;", "").as_bytes()).unwrap_err();
-        assert_eq!(e, PoxError::Entity("xxe".into()));
+        assert_eq!(e, PoxError::Entity(Document::Request, "xxe".into()));
     }
 
     #[test]
@@ -258,13 +158,19 @@ mod tests {
             "<a>".repeat(1000),
             "</a>".repeat(1000)
         );
-        assert_eq!(parse_request(deep.as_bytes()), Err(PoxError::TooDeep));
+        assert_eq!(
+            parse_request(deep.as_bytes()),
+            Err(PoxError::TooDeep(Document::Request))
+        );
     }
 
     #[test]
     fn sizes_are_bounded() {
         let big = vec![b' '; MAX_BODY + 1];
-        assert_eq!(parse_request(&big), Err(PoxError::TooLarge));
+        assert_eq!(
+            parse_request(&big),
+            Err(PoxError::TooLarge(Document::Request, MAX_BODY))
+        );
         let long = request(&"a".repeat(MAX_FIELD + 1), "");
         assert_eq!(parse_request(long.as_bytes()), Err(PoxError::FieldTooLong));
     }
@@ -286,7 +192,10 @@ mod tests {
             let e = parse_request(body.as_bytes()).unwrap_err().to_string();
             assert!(e.contains(want), "{body}: {e}");
         }
-        assert_eq!(parse_request(&[0xff, 0xfe, 0x3c]), Err(PoxError::NotUtf8));
+        assert_eq!(
+            parse_request(&[0xff, 0xfe, 0x3c]),
+            Err(PoxError::NotUtf8(Document::Request))
+        );
     }
 
     #[test]
