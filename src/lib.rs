@@ -46,6 +46,7 @@ pub mod provider;
 pub mod scan;
 pub mod server;
 pub mod settings;
+pub mod text;
 pub mod typo;
 pub mod xml_text;
 

@@ -16,9 +16,9 @@ use std::fmt::Write;
 use super::iphone::{self, IosServer, SettingsPath};
 use crate::address::EmailAddress;
 use crate::dav::{DavAccount, DavKind};
-use crate::output::text::wrap;
 use crate::provider::IosAccount;
 use crate::settings::{Security, Settings, Trust};
+use crate::text::wrap;
 
 const WIDTH: usize = 78;
 

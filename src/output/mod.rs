@@ -1,5 +1,5 @@
-//! Text for people: the human-readable answers of `lookup` and `check`,
-//! and the wrapping they share.
+//! Text for people: the human-readable answers of `lookup` and `check`
+//! (wrapped by [`crate::text`]).
 //!
 //! Each submodule turns a result into text and does nothing else: no I/O,
 //! no discovery. The files mail clients read are written by their formats'
@@ -8,7 +8,6 @@
 
 pub mod check;
 pub mod human;
-pub mod text;
 
 /// Re-exported at the paths the tests and fuzz targets know: Apple's
 /// profile writer and the iPhone's rules live in [`crate::apple`].
