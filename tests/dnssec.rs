@@ -57,7 +57,10 @@ fn run(args: &[&str], dns: &str, anchor: Option<&Path>) -> Run {
     if std::env::var_os("MAILSETUP_TEST_SHOW").is_some() {
         eprintln!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
     }
-    assert!(!stderr.contains("panicked"), "mailsetup panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "mailsetup panicked:\n{stderr}"
+    );
     let json = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr:\n{stderr}"));
     Run {
@@ -131,8 +134,14 @@ fn an_off_domain_srv_answer_from_a_signed_zone_is_verified_with_its_trust_anchor
 
     let r = lookup_srv("signed.test", &dns, Some(&key.anchor_file()));
     assert_eq!(r.json["trust"], "verified", "{}", r.json);
-    assert_eq!(r.urls("incoming"), ["imaps://imap.hoster-elsewhere.test:993"]);
-    assert_eq!(r.urls("outgoing"), ["smtp://smtp.hoster-elsewhere.test:587"]);
+    assert_eq!(
+        r.urls("incoming"),
+        ["imaps://imap.hoster-elsewhere.test:993"]
+    );
+    assert_eq!(
+        r.urls("outgoing"),
+        ["smtp://smtp.hoster-elsewhere.test:587"]
+    );
     for svc in ["_imaps._tcp", "_submission._tcp"] {
         let detail = r.detail(&format!("SRV {svc}.signed.test"));
         assert!(
@@ -172,7 +181,10 @@ fn the_same_answer_from_an_unsigned_zone_is_unverified() {
     // The anchor is trusted for its own zone only.
     let r = lookup_srv("plain.test", &dns, Some(&key.anchor_file()));
     assert_unverified(&r, "plain.test");
-    assert_eq!(r.urls("incoming"), ["imaps://imap.hoster-elsewhere.test:993"]);
+    assert_eq!(
+        r.urls("incoming"),
+        ["imaps://imap.hoster-elsewhere.test:993"]
+    );
     // ...while the signed zone next to it, same server, same run of
     // named, validates.
     let r = lookup_srv("signed2.test", &dns, Some(&key.anchor_file()));
@@ -230,7 +242,13 @@ fn a_record_changed_after_signing_is_unverified() {
     );
     // The forged target is what the name server says; it is never
     // vouched for.
-    assert_eq!(r.urls("incoming"), ["imaps://imap.forged.test:993"]);
+    assert_eq!(
+        r.urls("incoming"),
+        ["imaps://imap.forged.test:993"],
+        "served:\n{}\nlog:\n{}",
+        ns.zone_text("tampered.test"),
+        ns.log()
+    );
     assert_unverified(&r, "tampered.test");
 }
 
@@ -266,10 +284,7 @@ fn the_audit_finds_no_unsigned_off_domain_srv_in_a_validated_zone() {
         "{without:?}"
     );
     let with = codes(Some(&key.anchor_file()));
-    assert!(
-        !with.iter().any(|(c, _)| c == "srv-off-domain"),
-        "{with:?}"
-    );
+    assert!(!with.iter().any(|(c, _)| c == "srv-off-domain"), "{with:?}");
 }
 
 #[test]
@@ -284,7 +299,10 @@ fn dnsmasq_forwarding_to_the_signing_server_keeps_the_signatures() {
     // The lab's usual DNS server, forwarding the signed zone to named.
     let dnsmasq = Dns::start(
         &ip(7, 1),
-        &[Record::Raw(format!("--server=/forwarded.test/{}", ns.addr.ip()))],
+        &[Record::Raw(format!(
+            "--server=/forwarded.test/{}",
+            ns.addr.ip()
+        ))],
     );
     let r = lookup_srv(
         "forwarded.test",

@@ -84,8 +84,8 @@ pub enum Signing {
     Valid,
     /// With signatures that expired in 2020.
     Expired,
-    /// Properly, then the first SRV record's target is changed in the
-    /// signed file: its RRSIG no longer matches.
+    /// Properly, then every SRV record's target is changed to
+    /// `imap.forged.test` in the signed file: their RRSIGs no longer match.
     Tampered,
 }
 
@@ -142,7 +142,11 @@ impl<'k> Zone<'k> {
         // -z: the one key signs every record; -P: no check afterwards
         // (expired signatures are the point of one case).
         cmd.args(["-q", "-z", "-P", "-o", &self.name, "-f"])
-            .arg(&signed);
+            .arg(&signed)
+            // Its dsset-ZONE file goes there too, not into the checkout.
+            .arg("-d")
+            .arg(dir)
+            .current_dir(dir);
         if signing == Signing::Expired {
             cmd.args(["-s", "20200101000000", "-e", "20200201000000"]);
         }
@@ -163,7 +167,7 @@ impl<'k> Zone<'k> {
                 .lines()
                 .map(|line| {
                     let words: Vec<&str> = line.split_whitespace().collect();
-                    if done || !words.contains(&"SRV") || words.contains(&"RRSIG") {
+                    if !words.contains(&"SRV") || words.contains(&"RRSIG") {
                         return format!("{line}\n");
                     }
                     done = true;
@@ -244,7 +248,19 @@ impl Bind {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("named did not start listening on {}: {}", self.addr, self.log());
+        panic!(
+            "named did not start listening on {}: {}",
+            self.addr,
+            self.log()
+        );
+    }
+
+    /// The zone file served for `zone` (signed or not), for messages.
+    pub fn zone_text(&self, zone: &str) -> String {
+        let dir = self._dir.path();
+        std::fs::read_to_string(dir.join(format!("{zone}.signed")))
+            .or_else(|_| std::fs::read_to_string(dir.join(format!("{zone}.zone"))))
+            .unwrap_or_default()
     }
 
     /// What `named` wrote to its log.
