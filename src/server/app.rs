@@ -2,8 +2,8 @@
 //!
 //! [`app`] builds the whole service from an [`AppState`], so tests can
 //! drive it with `tower::ServiceExt::oneshot` as well as over a socket.
-//! Layers, outermost first: case-insensitive Autodiscover paths, metrics,
-//! the request log (one INFO line per request: route pattern, status,
+//! Layers, outermost first: case-insensitive Autodiscover paths, the
+//! metrics and request log (one INFO line per request: route pattern, status,
 //! bytes, time and the client's masked address, never the query, so no
 //! email address; see [`super::accesslog`]), request deadline (408),
 //! security headers, body size limit. `/metrics` is served here only when
@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::middleware::{from_fn_with_state, map_request};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -140,8 +140,13 @@ impl AppState {
     }
 }
 
+/// The whole service: the router, behind the fold of Autodiscover's path
+/// case. A plain synchronous wrapper, not another router, since it runs on
+/// every request.
+pub type App = tower::util::MapRequest<Router, fn(Request) -> Request>;
+
 /// The whole service.
-pub fn app(state: AppState) -> Router {
+pub fn app(state: AppState) -> App {
     let mut routes = Router::new()
         .route("/mail/config-v1.1.xml", get(autoconfig::autoconfig))
         .route(
@@ -171,32 +176,36 @@ pub fn app(state: AppState) -> Router {
     }
     let routes = routes
         .fallback(ops::not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.request_timeout,
-        ))
-        .layer(from_fn_with_state(state.clone(), accesslog::log))
-        .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
+        // One composed layer: `Router::layer` boxes each layer it is given
+        // around every route, and every request then pays a boxed clone per
+        // layer. Outermost first.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), accesslog::log))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    state.request_timeout,
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
         .with_state(state);
     // Routing happens inside `routes`, so the path is folded outside it.
-    let folded = tower::Layer::layer(&map_request(case_insensitive_paths), routes);
-    Router::new().fallback_service(folded)
+    tower::util::MapRequest::new(routes, case_insensitive_paths as fn(Request) -> Request)
 }
 
 /// Outlook and its kin spell the Autodiscover path every way
 /// (`/Autodiscover/Autodiscover.xml`, `/AutoDiscover/...`): fold its fixed
 /// part to lower case before routing. The rest (an address in the v1.0
 /// form) keeps its case.
-async fn case_insensitive_paths(mut req: Request) -> Request {
+fn case_insensitive_paths(mut req: Request) -> Request {
     const FIXED: [&str; 2] = [
         "/autodiscover/autodiscover.xml",
         "/autodiscover/autodiscover.json",
@@ -248,7 +257,7 @@ incoming = [{ url = "imaps://imap.example.test", auth = ["password"] }]
 outgoing = [{ url = "smtps://smtp.example.test", auth = ["password"] }]
 "#;
 
-    fn router() -> Router {
+    fn router() -> App {
         let config = super::super::config::parse(TOML, std::path::Path::new("mail.toml"))
             .expect("a valid configuration");
         let discover = super::super::resolve::network_discovery(

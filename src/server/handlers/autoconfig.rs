@@ -8,8 +8,8 @@
 //! (`%EMAILADDRESS%`) for the client to fill in.
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AutoconfigParam, OptionalAddress};
@@ -24,13 +24,15 @@ use crate::server::render;
 pub async fn autoconfig(
     State(state): State<AppState>,
     Client(client): Client,
-    headers: HeaderMap,
     OptionalAddress(email, _): OptionalAddress<AutoconfigParam>,
+    // Taken whole (no body is read) for its Host header: cheaper than a
+    // copy of the header map on every request.
+    req: Request,
 ) -> Result<Response, AppError> {
     let (email, templated) = match email {
         Some(e) => (e, false),
         None => {
-            let host = state.origin.host(&headers)?;
+            let host = state.origin.host(req.headers())?;
             let domain = mail_domain(&host);
             let e = EmailAddress::parse(&format!("%EMAILLOCALPART%@{domain}")).map_err(|_| {
                 AppError::BadRequest(format!(
