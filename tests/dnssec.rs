@@ -254,6 +254,37 @@ fn a_record_changed_after_signing_is_unverified() {
 
 #[test]
 #[ignore = "needs the test lab: run ./scripts/test.sh"]
+fn profile_writes_a_device_file_for_validated_srv_and_refuses_it_without_the_anchor() {
+    lab::require();
+    let key = Key::new("profiled.test");
+    let ns = Bind::start(
+        &ip(8, 0),
+        &[Zone::new("profiled.test", &off_domain_srv()).signed(&key, Signing::Valid)],
+    );
+    let dns = ns.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.mobileconfig");
+    let file_arg = file.to_str().unwrap();
+    let args = ["profile", "a@profiled.test", "-o", file_arg];
+
+    let r = run(&args, &dns, Some(&key.anchor_file()));
+    assert_eq!(r.code, Some(0), "{}\n{}", r.json, r.stderr);
+    let profile = std::fs::read_to_string(&file).unwrap();
+    assert!(profile.contains("imap.hoster-elsewhere.test"), "{profile}");
+    assert!(!r.stderr.contains("unverified"), "{}", r.stderr);
+    std::fs::remove_file(&file).unwrap();
+
+    let r = run(&args, &dns, None);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.json, r.stderr);
+    assert_eq!(r.json["code"], "unverified", "{}", r.json);
+    assert!(
+        !file.exists(),
+        "a device file was written for unverified settings"
+    );
+}
+
+#[test]
+#[ignore = "needs the test lab: run ./scripts/test.sh"]
 fn the_audit_finds_no_unsigned_off_domain_srv_in_a_validated_zone() {
     lab::require();
     let key = Key::new("audited.test");
