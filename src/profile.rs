@@ -651,4 +651,86 @@ mod tests {
             }
         }
     }
+
+    /// The two inputs the `profile_writers` fuzz target crashed on, as it
+    /// decoded them: a provider whose id and name hold markup and NUL, and
+    /// no server at all. The Autodiscover answer written for them did not
+    /// re-parse; now no format writes anything for them, and with one
+    /// server added every output re-parses with the program's own readers.
+    #[test]
+    fn the_profile_writers_fuzz_crashes_are_refused_or_re_parse() {
+        use crate::settings::{AuthMethod, Protocol, ProviderRef, Security, Server, Source};
+        let a = email("someone@example.com");
+        let options = crate::output::mobileconfig::Options::default();
+        for (id, name) in [
+            ("r<&>\"\0B & <S\u{f6}hn", ""),
+            ("xample.com\0user<&>\"\0B\u{fc}ch", "eS"),
+        ] {
+            let mut settings = Settings {
+                provider: Some(ProviderRef {
+                    id: id.into(),
+                    name: name.into(),
+                }),
+                incoming: vec![],
+                outgoing: vec![],
+                source: Source::Autoconfig,
+                trust: crate::settings::Trust::Verified,
+                notes: vec![],
+            };
+            let formats = [
+                Format::Autoconfig,
+                Format::Autodiscover,
+                Format::Mobileconfig,
+                Format::IosSteps,
+            ];
+            fn req<'a>(
+                email: &'a EmailAddress,
+                settings: &'a Settings,
+                format: Format,
+                options: &'a crate::output::mobileconfig::Options,
+            ) -> Request<'a> {
+                Request {
+                    email,
+                    settings,
+                    format,
+                    exchange: false,
+                    signer: None,
+                    options,
+                    dav: None,
+                    short_name: None,
+                }
+            }
+            for format in formats {
+                let e = render(&req(&a, &settings, format, &options)).err();
+                let e = e.unwrap_or_else(|| panic!("{format}: written for no server"));
+                assert!(e.is_refusal(), "{format}: {e}");
+            }
+            settings.incoming.push(Server {
+                protocol: Protocol::Imap,
+                host: "mail.example.com".into(),
+                port: 993,
+                security: Security::Tls,
+                auth: vec![AuthMethod::Password],
+                username: "user<&>\"".into(),
+            });
+            for format in formats {
+                let Ok(out) = render(&req(&a, &settings, format, &options)) else {
+                    continue;
+                };
+                match format {
+                    Format::Autoconfig => {
+                        crate::autoconfig::parse(&out.bytes).expect("autoconfig re-parses");
+                    }
+                    Format::Autodiscover => {
+                        crate::discover::pox::parse(&out.bytes).expect("Autodiscover re-parses");
+                    }
+                    Format::Mobileconfig => {
+                        plist::Value::from_reader_xml(out.bytes.as_slice())
+                            .expect("the mobileconfig is a plist");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }

@@ -264,7 +264,7 @@ impl Shared {
     /// runtime (the resolver's requirement).
     pub fn new(opts: &Options) -> Result<Shared, SetupError> {
         let tls = crate::net::tls::client_config(opts.ca_file.as_deref())?;
-        let dns = Dns::new(opts.dns)?;
+        let dns = Dns::with_trust_anchor(opts.dns, opts.trust_anchor.as_ref())?;
         let http = Http::new(&tls, dns.clone(), Guard::default()).map_err(SetupError::Http)?;
         let probe = ProbeOptions::with_dns(
             opts.timeout.min(guess::PROBE_LIMIT),

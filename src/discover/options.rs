@@ -21,6 +21,8 @@ pub struct Options {
     pub dns: Option<SocketAddr>,
     /// Extra trusted root certificates (PEM).
     pub ca_file: Option<PathBuf>,
+    /// Extra DNSSEC trust anchors (`--trust-anchor`), besides the root's.
+    pub trust_anchor: Option<crate::net::dns::TrustAnchor>,
     /// Base URL of a Thunderbird-style ISPDB.
     pub ispdb_url: String,
     /// Probe what was found (TLS handshake and capabilities only).
@@ -42,6 +44,7 @@ impl Default for Options {
             timeout: Duration::from_secs(15),
             dns: None,
             ca_file: None,
+            trust_anchor: None,
             ispdb_url: DEFAULT_ISPDB_URL.to_string(),
             verify: false,
             policy: crate::net::policy::Policy::CLI,

@@ -27,9 +27,13 @@
 //! - 127.0.12.0/24     outbound-policy tests (tests/netpolicy.rs), which
 //!   also put 10.0.12.0/24, 169.254.12.0/24, 169.254.169.254 and a
 //!   stand-in public range, 11.0.12.0/24, on loopback
+//! - 127.0.20.0/24     DNSSEC tests (tests/dnssec.rs): BIND serving signed
+//!   zones ([`bind`]), each address put on loopback since named listens
+//!   only on addresses an interface carries
 
 #![allow(dead_code)]
 
+pub mod bind;
 pub mod dns;
 pub mod dovecot;
 pub mod fake;
