@@ -248,22 +248,19 @@ async fn verify(mut found: Lookup, opts: &Options) -> Result<Lookup, LookupError
     Ok(found)
 }
 
-async fn discover_settings(
-    email: &EmailAddress,
-    opts: &Options,
-    observer: Option<crate::discover::Observer>,
-) -> Result<Lookup, LookupError> {
+/// What a lookup answers before it would touch the network: the built-in
+/// entry, "did you mean …?" for a likely typo, or (with `opts.offline`)
+/// "not built in". `Ok(None)` when only the network can answer.
+///
+/// [`lookup`] starts with exactly this step; a caller that answers most
+/// lookups from the table (the command line) calls it first, and so starts
+/// no async runtime, resolver or TLS configuration for them. `--verify`
+/// still needs the network after a built-in answer: this does not probe.
+pub fn lookup_local(email: &EmailAddress, opts: &Options) -> Result<Option<Lookup>, LookupError> {
     if let Some(found) = lookup_builtin(email) {
-        return Ok(found);
+        return Ok(Some(found));
     }
-    let mut tried = vec![Tried {
-        source: Source::ProviderDb,
-        url: format!("builtin:{}", email.domain()),
-        result: TryResult::NotFound,
-        ms: 0,
-        detail: None,
-        problem: None,
-    }];
+    let tried = not_built_in(email);
     if opts.typo_check {
         if let Some(suggestion) = crate::typo::suggest(email.domain()) {
             return Err(LookupError::DidYouMean {
@@ -279,6 +276,30 @@ async fn discover_settings(
             tried,
         });
     }
+    Ok(None)
+}
+
+/// The `tried` entry of a domain the built-in table does not know.
+fn not_built_in(email: &EmailAddress) -> Vec<Tried> {
+    vec![Tried {
+        source: Source::ProviderDb,
+        url: format!("builtin:{}", email.domain()),
+        result: TryResult::NotFound,
+        ms: 0,
+        detail: None,
+        problem: None,
+    }]
+}
+
+async fn discover_settings(
+    email: &EmailAddress,
+    opts: &Options,
+    observer: Option<crate::discover::Observer>,
+) -> Result<Lookup, LookupError> {
+    if let Some(found) = lookup_local(email, opts)? {
+        return Ok(found);
+    }
+    let mut tried = not_built_in(email);
     let found = crate::discover::discover(email, opts, observer)
         .await
         .map_err(|e| LookupError::Setup(e.to_string()))?;
