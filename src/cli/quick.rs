@@ -52,6 +52,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Option<Cli> {
             verbose: flags.verbose,
             dns: None,
             ca_file: None,
+            trust_anchor: None,
             // The default of --timeout (args.rs); the tests compare.
             timeout: std::time::Duration::from_secs(15),
             ispdb_url: mailsetup::lookup::DEFAULT_ISPDB_URL.to_string(),
