@@ -48,7 +48,7 @@ fn main() {
 
 /// Start-up: a position-independent program is relocated at every start,
 /// one pointer-sized fix per static pointer (string tables, vtables, panic
-/// locations, the certificate roots: about 20,000 in mailsetup). GNU ld and
+/// locations, the certificate roots: about 14,000 in mailsetup). GNU ld and
 /// lld can pack these "relative" relocations into a compact table (DT_RELR,
 /// glibc 2.36 and later), which the loader reads in a fraction of the time
 /// and memory; the program stays position-independent (ASLR). The linker
