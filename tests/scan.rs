@@ -237,9 +237,7 @@ fn resume_skips_the_lines_out_holds_and_redoes_a_torn_one() {
     assert!(done.iter().all(|n| lines.contains_key(n)));
 }
 
-fn ip(b: u8, n: u8) -> String {
-    format!("127.0.{b}.{n}")
-}
+use lab::ip;
 
 const ISPDB: &str = "https://ispdb.scan.test/v1.1/";
 
@@ -288,135 +286,135 @@ fn slow_lab(b: u8, delay: Duration) -> (lab::TestCa, Dns, Web, Web) {
     (ca, dns, slow, fast)
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn entries_are_written_as_they_finish_with_their_line_numbers() {
-    let (ca, dns, _slow, _fast) = slow_lab(15, Duration::from_millis(1500));
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.txt");
-    std::fs::write(
-        &input,
-        "a.slow.test\nfast.test\ngmail.com\nsomeone@fast.test\n",
-    )
-    .unwrap();
-    let (code, out, err) = scan(
-        &input,
-        &[
-            "--json",
-            "--timeout",
-            "6",
-            "--dns",
-            &dns.addr.to_string(),
-            "--ca-file",
-            ca.ca_file().to_str().unwrap(),
-            "--ispdb-url",
-            ISPDB,
-        ],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    let objects = parse_lines(&out);
-    let order: Vec<u64> = objects.iter().filter_map(|o| o["line"].as_u64()).collect();
-    // The slow line 1 does not hold up the others: it comes out last.
-    assert_eq!(order.len(), 4, "{out}");
-    assert_eq!(*order.last().unwrap(), 1, "{order:?}");
-    let lines = by_line(&objects);
-    assert_eq!(lines[&1]["source"], "autoconfig", "{}", lines[&1]);
-    assert_eq!(lines[&1]["domain"], "a.slow.test");
-    assert_eq!(lines[&2]["source"], "autoconfig");
-    assert_eq!(lines[&4]["incoming"][0]["username"], "someone@fast.test");
-    let summary = objects.last().unwrap();
-    assert_eq!(summary["by_source"]["autoconfig"], 3);
-    assert_eq!(summary["by_source"]["provider-db"], 1);
+lab_test! {
+    fn entries_are_written_as_they_finish_with_their_line_numbers() {
+        let (ca, dns, _slow, _fast) = slow_lab(15, Duration::from_millis(1500));
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        std::fs::write(
+            &input,
+            "a.slow.test\nfast.test\ngmail.com\nsomeone@fast.test\n",
+        )
+        .unwrap();
+        let (code, out, err) = scan(
+            &input,
+            &[
+                "--json",
+                "--timeout",
+                "6",
+                "--dns",
+                &dns.addr.to_string(),
+                "--ca-file",
+                ca.ca_file().to_str().unwrap(),
+                "--ispdb-url",
+                ISPDB,
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let objects = parse_lines(&out);
+        let order: Vec<u64> = objects.iter().filter_map(|o| o["line"].as_u64()).collect();
+        // The slow line 1 does not hold up the others: it comes out last.
+        assert_eq!(order.len(), 4, "{out}");
+        assert_eq!(*order.last().unwrap(), 1, "{order:?}");
+        let lines = by_line(&objects);
+        assert_eq!(lines[&1]["source"], "autoconfig", "{}", lines[&1]);
+        assert_eq!(lines[&1]["domain"], "a.slow.test");
+        assert_eq!(lines[&2]["source"], "autoconfig");
+        assert_eq!(lines[&4]["incoming"][0]["username"], "someone@fast.test");
+        let summary = objects.last().unwrap();
+        assert_eq!(summary["by_source"]["autoconfig"], 3);
+        assert_eq!(summary["by_source"]["provider-db"], 1);
+    }
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn ctrl_c_leaves_valid_json_lines_and_resume_finishes_the_job() {
-    let (ca, dns, _slow, _fast) = slow_lab(16, Duration::from_secs(30));
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.txt");
-    let mut text = String::from("gmail.com\nposteo.de\nsomeone@msn.com\n");
-    for i in 0..100 {
-        text.push_str(&format!("d{i}.slow.test\n"));
-    }
-    std::fs::write(&input, text).unwrap();
-    let out = dir.path().join("out.jsonl");
-    let dns_addr = dns.addr.to_string();
-    let ca_file = ca.ca_file();
-    let args = [
-        "--timeout",
-        "20",
-        "--jobs",
-        "8",
-        "--dns",
-        &dns_addr,
-        "--ca-file",
-        ca_file.to_str().unwrap(),
-        "--ispdb-url",
-        ISPDB,
-    ];
-    let child = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-        .args(["scan", "--json", "-o", out.to_str().unwrap()])
-        .arg(&input)
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .lines()
-        .count()
-        < 3
-    {
-        assert!(start.elapsed() < Duration::from_secs(10), "no output");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let slow entries be in flight, then Ctrl-C.
-    std::thread::sleep(Duration::from_millis(300));
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let stopped = Instant::now();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        stopped.elapsed() < Duration::from_secs(5),
-        "Ctrl-C took {:?}",
-        stopped.elapsed()
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("--resume"), "{err}");
-    let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.ends_with('\n'));
-    let objects = parse_lines(&text);
-    let summary = objects.last().unwrap();
-    assert_eq!(summary["interrupted"], true);
-    assert_eq!(by_line(&objects).len(), 3);
-
-    // With servers that answer now, --resume does the rest and only that.
-    drop(_slow);
-    let (code, _, err) = scan(
-        &input,
-        &[
-            "--resume",
-            out.to_str().unwrap(),
+lab_test! {
+    fn ctrl_c_leaves_valid_json_lines_and_resume_finishes_the_job() {
+        let (ca, dns, _slow, _fast) = slow_lab(16, Duration::from_secs(30));
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        let mut text = String::from("gmail.com\nposteo.de\nsomeone@msn.com\n");
+        for i in 0..100 {
+            text.push_str(&format!("d{i}.slow.test\n"));
+        }
+        std::fs::write(&input, text).unwrap();
+        let out = dir.path().join("out.jsonl");
+        let dns_addr = dns.addr.to_string();
+        let ca_file = ca.ca_file();
+        let args = [
             "--timeout",
-            "3",
+            "20",
             "--jobs",
-            "50",
+            "8",
             "--dns",
             &dns_addr,
+            "--ca-file",
+            ca_file.to_str().unwrap(),
             "--ispdb-url",
             ISPDB,
-        ],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    let all = parse_lines(&std::fs::read_to_string(&out).unwrap());
-    assert_eq!(by_line(&all).len(), 103);
-    assert_eq!(all.last().unwrap()["resumed"], 3);
+        ];
+        let child = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+            .args(["scan", "--json", "-o", out.to_str().unwrap()])
+            .arg(&input)
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            < 3
+        {
+            assert!(start.elapsed() < Duration::from_secs(10), "no output");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Let slow entries be in flight, then Ctrl-C.
+        std::thread::sleep(Duration::from_millis(300));
+        let ok = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let stopped = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "Ctrl-C took {:?}",
+            stopped.elapsed()
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains("--resume"), "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.ends_with('\n'));
+        let objects = parse_lines(&text);
+        let summary = objects.last().unwrap();
+        assert_eq!(summary["interrupted"], true);
+        assert_eq!(by_line(&objects).len(), 3);
+
+        // With servers that answer now, --resume does the rest and only that.
+        drop(_slow);
+        let (code, _, err) = scan(
+            &input,
+            &[
+                "--resume",
+                out.to_str().unwrap(),
+                "--timeout",
+                "3",
+                "--jobs",
+                "50",
+                "--dns",
+                &dns_addr,
+                "--ispdb-url",
+                ISPDB,
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let all = parse_lines(&std::fs::read_to_string(&out).unwrap());
+        assert_eq!(by_line(&all).len(), 103);
+        assert_eq!(all.last().unwrap()["resumed"], 3);
+    }
 }
 
 /// A DNS server that answers every question "no such name" after
@@ -534,57 +532,57 @@ fn timed_scan(input: &Path, dns: &SlowDns, extra: &[&str]) -> (Duration, u64, Va
     (took, peak, serde_json::from_str(&last).unwrap())
 }
 
-/// Throughput and memory against a DNS that answers every question after
-/// 50 ms. In CI, 200 domains and a loose floor; `bench/scan.sh` sets
-/// `MAILSETUP_BENCH_SCAN=1` for 10,000 domains at 500 a second or more,
-/// and the same peak memory for 1,000,000 input lines.
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn scan_throughput_and_flat_memory_against_slow_dns() {
-    let full = std::env::var_os("MAILSETUP_BENCH_SCAN").is_some();
-    // In CI (a debug build on a shared machine) only a floor that
-    // catches entries running one after another: 200 domains at a second
-    // each would take minutes.
-    let (n, floor) = if full { (10_000u64, 500.0) } else { (200, 5.0) };
-    let dns = SlowDns::start(&ip(17, 53), Duration::from_millis(50));
-    let dir = tempfile::tempdir().unwrap();
-    let small = dir.path().join("small.txt");
-    let big = dir.path().join("big.txt");
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&small).unwrap());
-        for i in 0..n {
-            writeln!(f, "d{i}.bench{}.test", i % 97).unwrap();
+lab_test! {
+    /// Throughput and memory against a DNS that answers every question after
+    /// 50 ms. In CI, 200 domains and a loose floor; `bench/scan.sh` sets
+    /// `MAILSETUP_BENCH_SCAN=1` for 10,000 domains at 500 a second or more,
+    /// and the same peak memory for 1,000,000 input lines.
+    fn scan_throughput_and_flat_memory_against_slow_dns() {
+        let full = std::env::var_os("MAILSETUP_BENCH_SCAN").is_some();
+        // In CI (a debug build on a shared machine) only a floor that
+        // catches entries running one after another: 200 domains at a second
+        // each would take minutes.
+        let (n, floor) = if full { (10_000u64, 500.0) } else { (200, 5.0) };
+        let dns = SlowDns::start(&ip(17, 53), Duration::from_millis(50));
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small.txt");
+        let big = dir.path().join("big.txt");
+        {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&small).unwrap());
+            for i in 0..n {
+                writeln!(f, "d{i}.bench{}.test", i % 97).unwrap();
+            }
+            // 100 times the lines; --shard 0/100 keeps the same number of
+            // entries, so every line is read but the work is the same.
+            let mut g = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+            for i in 0..n * 100 {
+                writeln!(g, "d{i}.bench{}.test", i % 97).unwrap();
+            }
         }
-        // 100 times the lines; --shard 0/100 keeps the same number of
-        // entries, so every line is read but the work is the same.
-        let mut g = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-        for i in 0..n * 100 {
-            writeln!(g, "d{i}.bench{}.test", i % 97).unwrap();
-        }
+        let (took, peak_small, summary) = timed_scan(&small, &dns, &[]);
+        let rate = n as f64 / took.as_secs_f64();
+        assert_eq!(summary["summary"], true);
+        assert_eq!(summary["entries"], n);
+        assert_eq!(
+            summary["not_found"].as_u64().unwrap() + summary["errors"].as_u64().unwrap(),
+            n
+        );
+        let (took_big, peak_big, summary_big) = timed_scan(&big, &dns, &["--shard", "0/100"]);
+        assert_eq!(summary_big["lines"], n * 100);
+        assert_eq!(summary_big["entries"], n);
+        println!(
+            "scan: {n} domains in {:.1} s = {rate:.0}/s (DNS answers after 50 ms); peak RSS {peak_small} kB for {n} lines, {peak_big} kB for {} lines ({:.1} s)",
+            took.as_secs_f64(),
+            n * 100,
+            took_big.as_secs_f64()
+        );
+        assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
+        // Memory does not grow with the input: 100 times the lines, at most a
+        // quarter more memory (allocator noise), never 100 times.
+        assert!(
+            peak_big <= peak_small + peak_small / 4,
+            "peak RSS {peak_big} kB for {} lines against {peak_small} kB for {n}",
+            n * 100
+        );
     }
-    let (took, peak_small, summary) = timed_scan(&small, &dns, &[]);
-    let rate = n as f64 / took.as_secs_f64();
-    assert_eq!(summary["summary"], true);
-    assert_eq!(summary["entries"], n);
-    assert_eq!(
-        summary["not_found"].as_u64().unwrap() + summary["errors"].as_u64().unwrap(),
-        n
-    );
-    let (took_big, peak_big, summary_big) = timed_scan(&big, &dns, &["--shard", "0/100"]);
-    assert_eq!(summary_big["lines"], n * 100);
-    assert_eq!(summary_big["entries"], n);
-    println!(
-        "scan: {n} domains in {:.1} s = {rate:.0}/s (DNS answers after 50 ms); peak RSS {peak_small} kB for {n} lines, {peak_big} kB for {} lines ({:.1} s)",
-        took.as_secs_f64(),
-        n * 100,
-        took_big.as_secs_f64()
-    );
-    assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
-    // Memory does not grow with the input: 100 times the lines, at most a
-    // quarter more memory (allocator noise), never 100 times.
-    assert!(
-        peak_big <= peak_small + peak_small / 4,
-        "peak RSS {peak_big} kB for {} lines against {peak_small} kB for {n}",
-        n * 100
-    );
 }

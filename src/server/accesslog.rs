@@ -22,7 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::app::AppState;
+use super::state::AppState;
 
 /// The log target of request lines, for `RUST_LOG=mailsetup::access=off`.
 pub const TARGET: &str = "mailsetup::access";

@@ -34,10 +34,11 @@ use rustls::sign::CertifiedKey;
 use tower::ServiceExt;
 use tower::util::Oneshot;
 
-use super::app::{App, AppState, StartError, app};
+use super::app::{App, app};
 use super::config::{self, Config, ConfigError};
 use super::metrics::Metrics;
 use super::resolve::DiscoverFn;
+use super::state::{AppState, StartError};
 use super::tls::{self, ReloadingCert};
 
 /// Certificates closer than this to their end are warned about.

@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use super::{AutoconfigParam, OptionalAddress};
 use crate::address::EmailAddress;
 use crate::server::answers::Kind;
-use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::{Client, mail_domain};
 use crate::server::render;
+use crate::server::state::AppState;
 
 /// `GET /mail/config-v1.1.xml?emailaddress=E`.
 pub async fn autoconfig(

@@ -19,13 +19,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::params;
 use crate::address::EmailAddress;
+use crate::autodiscover::request::{self as pox, MAX_BODY};
+use crate::autodiscover::write::{ErrorCode, error_response};
+use crate::autodiscover::{Document, OUTLOOK_2006A, PoxError, v2};
 use crate::server::answers::Kind;
-use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
-use crate::server::pox::{self, ErrorCode, OUTLOOK_2006A, PoxError};
 use crate::server::ratelimit::ClientKey;
 use crate::server::render;
+use crate::server::state::AppState;
 
 const XML: &str = "application/xml; charset=utf-8";
 
@@ -42,7 +44,7 @@ pub async fn pox(State(state): State<AppState>, Client(client): Client, req: Req
             let mut r = (
                 status,
                 [(header::CONTENT_TYPE, XML)],
-                pox::error_response(code, &message),
+                error_response(code, &message),
             )
                 .into_response();
             if let Some(secs) = retry_after {
@@ -83,7 +85,7 @@ async fn answer(
     let body = body.map_err(|e| {
         let status = e.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            PoxError::TooLarge.to_string()
+            PoxError::TooLarge(Document::Request, MAX_BODY).to_string()
         } else {
             format!("the request body could not be read: {}", e.body_text())
         };
@@ -91,7 +93,7 @@ async fn answer(
     })?;
     let request = pox::parse_request(&body).map_err(|e| {
         let status = match e {
-            PoxError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            PoxError::TooLarge(..) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         };
         invalid(status, e.to_string())
@@ -144,7 +146,7 @@ pub async fn json(
         Err(e) => return v2_error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.message()),
     };
     let email = find(&params, "email");
-    v2(&state, &headers, email, &params)
+    answer_v2(&state, &headers, email, &params)
 }
 
 /// `GET /autodiscover/autodiscover.json/v1.0/{email}?Protocol=AutodiscoverV1`.
@@ -158,7 +160,7 @@ pub async fn json_v1(
         Ok(p) => p,
         Err(e) => return v2_error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.message()),
     };
-    v2(&state, &headers, Some(email.as_str()), &params)
+    answer_v2(&state, &headers, Some(email.as_str()), &params)
 }
 
 fn find<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
@@ -168,14 +170,14 @@ fn find<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
-fn v2(
+fn answer_v2(
     state: &AppState,
     headers: &HeaderMap,
     email: Option<&str>,
     params: &HashMap<String, String>,
 ) -> Response {
     let protocol = find(params, "protocol").unwrap_or("");
-    if !protocol.eq_ignore_ascii_case("AutodiscoverV1") {
+    if !v2::asks_v1(protocol) {
         return v2_error(
             StatusCode::BAD_REQUEST,
             "InvalidProtocol",
@@ -209,11 +211,7 @@ fn v2(
         );
     }
     match state.origin.base_url(headers, Some(email.domain())) {
-        Some(base) => Json(serde_json::json!({
-            "Protocol": "AutodiscoverV1",
-            "Url": format!("{base}/autodiscover/autodiscover.xml"),
-        }))
-        .into_response(),
+        Some(base) => Json(v2::pointer(&base)).into_response(),
         None => v2_error(
             StatusCode::MISDIRECTED_REQUEST,
             "InvalidRequest",
@@ -226,9 +224,5 @@ fn v2(
 }
 
 fn v2_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "ErrorCode": code, "ErrorMessage": message })),
-    )
-        .into_response()
+    (status, Json(v2::error(code, message))).into_response()
 }
