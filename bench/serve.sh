@@ -55,14 +55,16 @@ cat >"$WORK/seed.json" <<EOF
  "servers": [{"name": "imap.$DOMAIN", "type": "imap", "port": 993},
              {"name": "smtp.$DOMAIN", "type": "smtp", "port": 465}]}
 EOF
+AD_BODY='<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+<Request><EMailAddress>'"$EMAIL"'</EMailAddress>
+<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
+</Request></Autodiscover>'
+printf '%s' "$AD_BODY" >"$WORK/ad-request.xml"
 cat >"$WORK/autodiscover.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/xml; charset=utf-8"
-wrk.body = [[<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-<Request><EMailAddress>$EMAIL</EMailAddress>
-<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
-</Request></Autodiscover>]]
+wrk.body = [[$AD_BODY]]
 EOF
 
 wait_http() { # URL
@@ -116,14 +118,18 @@ bench() { # NAME PID BASE
   RESULT["$name"]="$ac|$ad|$(rss_kb "$pid")"
 }
 
-# mailsetup
+# mailsetup (kept running until the bare server has its answers)
 RUST_LOG=warn "$BIN" serve --offline --config "$WORK/mail.toml" --listen 127.0.0.1:18080 2>"$WORK/mailsetup.log" &
 PIDS+=($!); MS_PID=$!
 wait_http "http://127.0.0.1:18080/healthz"
 bench mailsetup "$MS_PID" "http://127.0.0.1:18080"
 
-# bare axum
-"$BARE" 127.0.0.1:18082 2>/dev/null &
+# bare axum, answering with the very bytes mailsetup answered with (the
+# same response sizes, so the ratio is the cost of mailsetup's own work).
+curl -sf "http://127.0.0.1:18080/mail/config-v1.1.xml?emailaddress=$EMAIL" -o "$WORK/ac.xml"
+curl -sf -X POST -H 'Content-Type: text/xml; charset=utf-8' --data-binary @"$WORK/ad-request.xml" \
+  "http://127.0.0.1:18080/autodiscover/autodiscover.xml" -o "$WORK/ad.xml"
+"$BARE" 127.0.0.1:18082 "$WORK/ac.xml" "$WORK/ad.xml" 2>/dev/null &
 PIDS+=($!); BARE_PID=$!
 wait_http "http://127.0.0.1:18082/"
 bench bare "$BARE_PID" "http://127.0.0.1:18082"

@@ -10,6 +10,7 @@ PACKAGES=(
   libxml2-utils   # xmllint --relaxng for autoconfig output
   dnsmasq-base    # the lab's DNS server (MX, SRV, A records for .test domains)
   dovecot-imapd dovecot-pop3d dovecot-submissiond  # real IMAP, POP3, submission
+  bind9 bind9-utils  # named serving DNSSEC-signed zones; dnssec-keygen, dnssec-signzone
   hyperfine       # the start-up benchmark
   chromium chromium-driver  # the serve page's browser test (WebDriver)
   wrk             # the serve load test and benchmark

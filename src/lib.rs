@@ -29,8 +29,11 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod apple;
 pub mod audit;
 pub mod autoconfig;
+pub mod autodiscover;
+pub mod dav;
 pub mod diagnose;
 pub mod discover;
 pub mod finding;
@@ -43,5 +46,8 @@ pub mod provider;
 pub mod scan;
 pub mod server;
 pub mod settings;
-pub mod sign;
+pub mod text;
 pub mod typo;
+pub mod xml_text;
+
+pub use apple::sign;

@@ -6,115 +6,14 @@
 //! (and `offline` is off) do the network sources run (see [`crate::discover`]).
 //! The answer records every source consulted in [`Tried`] entries.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::address::EmailAddress;
 use crate::provider::ProviderTable;
 use crate::settings::{Note, Settings, Source, Trust};
 
-/// The default ISPDB: Thunderbird's public one.
-pub const DEFAULT_ISPDB_URL: &str = "https://autoconfig.thunderbird.net/v1.1/";
-
-/// How to look things up. Shared by every command that discovers.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Built-in data only: nothing touches the network.
-    pub offline: bool,
-    /// One overall deadline for all network work.
-    pub timeout: Duration,
-    /// A DNS server to use instead of the system's.
-    pub dns: Option<SocketAddr>,
-    /// Extra trusted root certificates (PEM).
-    pub ca_file: Option<PathBuf>,
-    /// Base URL of a Thunderbird-style ISPDB.
-    pub ispdb_url: String,
-    /// Probe what was found (TLS handshake and capabilities only).
-    pub verify: bool,
-    /// Where discovery may connect, and how much it may spend
-    /// ([`crate::net::policy`]): the command line's by default; the
-    /// service's for `serve`.
-    pub policy: crate::net::policy::Policy,
-    /// Stop before network discovery of a domain that looks like a typo of a
-    /// well-known provider's ([`crate::typo`]). Off only when the user
-    /// confirmed the domain.
-    pub typo_check: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            offline: false,
-            timeout: Duration::from_secs(15),
-            dns: None,
-            ca_file: None,
-            ispdb_url: DEFAULT_ISPDB_URL.to_string(),
-            verify: false,
-            policy: crate::net::policy::Policy::CLI,
-            typo_check: true,
-        }
-    }
-}
-
-/// The outcome of asking one source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum TryResult {
-    /// It answered with usable settings.
-    Found,
-    /// It has nothing for this domain.
-    NotFound,
-    /// It answered with something unusable (malformed, oversized, garbage).
-    Invalid,
-    /// It would have needed an insecure step (HTTPS→HTTP redirect, …).
-    RefusedInsecure,
-    /// It did not answer before the deadline.
-    Timeout,
-    /// Network or protocol failure.
-    Error,
-    /// Not asked, because a better source had already answered.
-    Cancelled,
-    /// Not asked (e.g. `--offline`).
-    Skipped,
-}
-
-/// One source consulted during a lookup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tried {
-    /// The kind of source.
-    pub source: Source,
-    /// What was asked: a URL, a DNS record, a host and port.
-    pub url: String,
-    /// What came of it.
-    pub result: TryResult,
-    /// How long it took, in milliseconds.
-    pub ms: u64,
-    /// A short explanation for failures.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Why a probed candidate was rejected (guessing): in JSON its finding
-    /// code; `check` turns it into a finding with a fix.
-    #[serde(
-        rename = "code",
-        serialize_with = "problem_code",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub problem: Option<crate::probe::ProbeError>,
-}
-
-fn problem_code<S: serde::Serializer>(
-    p: &Option<crate::probe::ProbeError>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(e) => e.code().serialize(s),
-        None => s.serialize_none(),
-    }
-}
+pub use crate::discover::trail::{Tried, TryResult};
+pub use crate::discover::{DEFAULT_ISPDB_URL, Options};
 
 /// The answer to a lookup: the `lookup --json` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -134,6 +33,62 @@ pub struct Lookup {
     /// answer (not part of the document; a rate limit counts them).
     #[serde(skip)]
     pub connections: u32,
+}
+
+impl Lookup {
+    /// Builds the answer for `email` from `settings` and what was `tried`:
+    /// orders the servers (encrypted before unencrypted) and adds the notes
+    /// every answer needs (`no-encryption`, `unverified`, `subaddress`: each
+    /// where the human output warns). Building again from its own settings
+    /// adds nothing twice.
+    pub fn build(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -> Lookup {
+        settings.encrypted_first();
+        let has = |settings: &Settings, code: &str| settings.notes.iter().any(|n| n.code == code);
+        let plain: Vec<String> = settings
+            .incoming
+            .iter()
+            .chain(&settings.outgoing)
+            .filter(|s| !s.security.is_encrypted())
+            .map(|s| s.url().to_string())
+            .collect();
+        if !plain.is_empty() && !has(&settings, "no-encryption") {
+            settings.notes.push(Note::new(
+                "no-encryption",
+                format!(
+                    "{} {} no encryption: your password and mail would cross the network readable to anyone on the way. Use {} only if your provider offers nothing else, and ask it for encrypted settings.",
+                    plain.join(", "),
+                    if plain.len() == 1 { "has" } else { "have" },
+                    if plain.len() == 1 { "it" } else { "them" },
+                ),
+            ));
+        }
+        if settings.trust == Trust::Unverified && !has(&settings, "unverified") {
+            let text = if settings.source == Source::ProviderDb {
+                "No settings with encryption are known for this provider: see its notes for what works instead, and ask the provider before you type your password anywhere."
+            } else {
+                "These settings come from a source that could not be authenticated (plain HTTP, or DNS pointing outside the domain without DNSSEC): confirm the server names with your provider before you type your password."
+            };
+            settings.notes.push(Note::new("unverified", text));
+        }
+        if let Some(tag) = email.tag()
+            && !has(&settings, "subaddress")
+        {
+            settings.notes.push(Note::new(
+                "subaddress",
+                format!(
+                    "The +{tag} part of your address is only for receiving: log in as {}.",
+                    email.login_address()
+                ),
+            ));
+        }
+        Lookup {
+            email: email.to_string(),
+            settings,
+            tried,
+            verify: None,
+            connections: 0,
+        }
+    }
 }
 
 /// The outcome of probing one server for `--verify`.
@@ -259,7 +214,7 @@ pub fn lookup_builtin(email: &EmailAddress) -> Option<Lookup> {
         detail: None,
         problem: None,
     }];
-    Some(finish(email, settings, tried))
+    Some(Lookup::build(email, settings, tried))
 }
 
 /// Looks up the settings of `email`: the built-in table, then (unless
@@ -293,22 +248,19 @@ async fn verify(mut found: Lookup, opts: &Options) -> Result<Lookup, LookupError
     Ok(found)
 }
 
-async fn discover_settings(
-    email: &EmailAddress,
-    opts: &Options,
-    observer: Option<crate::discover::Observer>,
-) -> Result<Lookup, LookupError> {
+/// What a lookup answers before it would touch the network: the built-in
+/// entry, "did you mean …?" for a likely typo, or (with `opts.offline`)
+/// "not built in". `Ok(None)` when only the network can answer.
+///
+/// [`lookup`] starts with exactly this step; a caller that answers most
+/// lookups from the table (the command line) calls it first, and so starts
+/// no async runtime, resolver or TLS configuration for them. `--verify`
+/// still needs the network after a built-in answer: this does not probe.
+pub fn lookup_local(email: &EmailAddress, opts: &Options) -> Result<Option<Lookup>, LookupError> {
     if let Some(found) = lookup_builtin(email) {
-        return Ok(found);
+        return Ok(Some(found));
     }
-    let mut tried = vec![Tried {
-        source: Source::ProviderDb,
-        url: format!("builtin:{}", email.domain()),
-        result: TryResult::NotFound,
-        ms: 0,
-        detail: None,
-        problem: None,
-    }];
+    let tried = not_built_in(email);
     if opts.typo_check {
         if let Some(suggestion) = crate::typo::suggest(email.domain()) {
             return Err(LookupError::DidYouMean {
@@ -324,13 +276,37 @@ async fn discover_settings(
             tried,
         });
     }
+    Ok(None)
+}
+
+/// The `tried` entry of a domain the built-in table does not know.
+fn not_built_in(email: &EmailAddress) -> Vec<Tried> {
+    vec![Tried {
+        source: Source::ProviderDb,
+        url: format!("builtin:{}", email.domain()),
+        result: TryResult::NotFound,
+        ms: 0,
+        detail: None,
+        problem: None,
+    }]
+}
+
+async fn discover_settings(
+    email: &EmailAddress,
+    opts: &Options,
+    observer: Option<crate::discover::Observer>,
+) -> Result<Lookup, LookupError> {
+    if let Some(found) = lookup_local(email, opts)? {
+        return Ok(found);
+    }
+    let mut tried = not_built_in(email);
     let found = crate::discover::discover(email, opts, observer)
         .await
         .map_err(|e| LookupError::Setup(e.to_string()))?;
     tried.extend(found.tried);
     match found.found {
         Some(f) => {
-            let mut l = finish(email, f.settings, tried);
+            let mut l = Lookup::build(email, f.settings, tried);
             l.connections = found.connections;
             Ok(l)
         }
@@ -342,62 +318,11 @@ async fn discover_settings(
     }
 }
 
-/// Orders the servers (encrypted before unencrypted), adds the notes every
-/// answer needs (`no-encryption`, `unverified`, `subaddress`: each where the
-/// human output warns) and builds the document. Calling it again on its own
-/// answer adds nothing twice.
-pub fn finish(email: &EmailAddress, mut settings: Settings, tried: Vec<Tried>) -> Lookup {
-    settings.encrypted_first();
-    let has = |settings: &Settings, code: &str| settings.notes.iter().any(|n| n.code == code);
-    let plain: Vec<String> = settings
-        .incoming
-        .iter()
-        .chain(&settings.outgoing)
-        .filter(|s| !s.security.is_encrypted())
-        .map(|s| s.url().to_string())
-        .collect();
-    if !plain.is_empty() && !has(&settings, "no-encryption") {
-        settings.notes.push(Note::new(
-            "no-encryption",
-            format!(
-                "{} {} no encryption: your password and mail would cross the network readable to anyone on the way. Use {} only if your provider offers nothing else, and ask it for encrypted settings.",
-                plain.join(", "),
-                if plain.len() == 1 { "has" } else { "have" },
-                if plain.len() == 1 { "it" } else { "them" },
-            ),
-        ));
-    }
-    if settings.trust == Trust::Unverified && !has(&settings, "unverified") {
-        let text = if settings.source == Source::ProviderDb {
-            "No settings with encryption are known for this provider: see its notes for what works instead, and ask the provider before you type your password anywhere."
-        } else {
-            "These settings come from a source that could not be authenticated (plain HTTP, or DNS pointing outside the domain without DNSSEC): confirm the server names with your provider before you type your password."
-        };
-        settings.notes.push(Note::new("unverified", text));
-    }
-    if let Some(tag) = email.tag()
-        && !has(&settings, "subaddress")
-    {
-        settings.notes.push(Note::new(
-            "subaddress",
-            format!(
-                "The +{tag} part of your address is only for receiving: log in as {}.",
-                email.login_address()
-            ),
-        ));
-    }
-    Lookup {
-        email: email.to_string(),
-        settings,
-        tried,
-        verify: None,
-        connections: 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::settings::{AuthMethod, Protocol, Security};
 
     fn rt() -> tokio::runtime::Runtime {
@@ -504,7 +429,7 @@ mod tests {
             trust: Trust::Unverified,
             notes: vec![],
         };
-        let l = finish(&email, settings, vec![]);
+        let l = Lookup::build(&email, settings, vec![]);
         let urls: Vec<String> = l
             .settings
             .incoming
@@ -530,8 +455,8 @@ mod tests {
             assert!(plain.contains(url), "{plain}");
         }
         assert!(!plain.contains("imaps://"), "{plain}");
-        // The server finishes a cached answer again for each address.
-        let again = finish(&email, l.settings.clone(), vec![]);
+        // The server builds a cached answer again for each address.
+        let again = Lookup::build(&email, l.settings.clone(), vec![]);
         assert_eq!(again.settings.notes, l.settings.notes);
         let v = serde_json::to_value(&again).unwrap();
         assert_eq!(v["notes"][0]["code"], "no-encryption");

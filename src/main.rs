@@ -10,7 +10,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    // A plain `lookup` is read without building clap's whole definition
+    // (start-up time, see cli/quick.rs); every other command line is clap's.
+    let quick = cli::quick::parse(std::env::args_os().skip(1));
+    let cli = match quick.map_or_else(cli::Cli::try_parse, Ok) {
         Ok(c) => c,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors

@@ -3,8 +3,9 @@
 //! The one entry point for the command line and the HTTP service alike:
 //! [`render`] takes the settings `lookup` found (or [`with_user_servers`]
 //! made from `--incoming/--outgoing`) and writes one [`Format`], optionally
-//! signed. The writers live in [`crate::output`]; this module owns the
-//! policy around them:
+//! signed. The writers live with their formats ([`crate::autoconfig`],
+//! [`crate::autodiscover`], [`crate::apple`]); this module owns the policy
+//! around them:
 //!
 //! - A provider that accepts only OAuth2 (Outlook.com and its domains such
 //!   as msn.com, Microsoft 365) never gets a password profile, whatever the
@@ -28,12 +29,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::address::EmailAddress;
-use crate::output::dav::{Dav, DavAccount, DavUrlError};
-use crate::output::iphone::{self, NoIosServer, SettingsPath};
-use crate::output::{autoconfig_xml, autodiscover_xml, ios_steps, mobileconfig};
+use crate::apple::iphone::{self, NoIosServer, SettingsPath};
+use crate::apple::sign::{SignError, Signer};
+use crate::apple::{ios_steps, mobileconfig};
+use crate::autoconfig::write as autoconfig_xml;
+use crate::autodiscover::write as autodiscover_xml;
+use crate::dav::{Dav, DavAccount, DavUrlError};
 use crate::provider::{IosAccount, Provider, ProviderTable};
 use crate::settings::{AuthMethod, Protocol, Server, ServerUrl, Settings, Source, Trust};
-use crate::sign::{SignError, Signer};
 
 /// Exchange Online's host, which serves Outlook.com and Microsoft 365
 /// mailboxes alike (it is their IMAP and POP host in the provider table
@@ -112,7 +115,7 @@ pub struct Request<'a> {
     /// Identifier prefix, organisation and sender name of profiles.
     pub options: &'a mobileconfig::Options,
     /// Calendar and contacts servers to set up with the mail account, URLs
-    /// already expanded for the address ([`crate::output::dav::expand`]).
+    /// already expanded for the address ([`crate::dav::expand`]).
     pub dav: Option<&'a Dav>,
     /// A short name for the provider (autoconfig's `displayShortName`).
     pub short_name: Option<&'a str>,
@@ -621,7 +624,7 @@ mod tests {
         let mut settings = lookup_builtin(&email("jane@posteo.de")).unwrap().settings;
         settings.incoming.clear();
         settings.outgoing.clear();
-        let options = crate::output::mobileconfig::Options::default();
+        let options = crate::apple::mobileconfig::Options::default();
         for format in [
             Format::Mobileconfig,
             Format::Autoconfig,
@@ -645,6 +648,88 @@ mod tests {
             if format != Format::Mobileconfig {
                 assert!(matches!(e, ProfileError::NoServers), "{format}: {e}");
                 assert_eq!(e.code(), "no-servers");
+            }
+        }
+    }
+
+    /// The two inputs the `profile_writers` fuzz target crashed on, as it
+    /// decoded them: a provider whose id and name hold markup and NUL, and
+    /// no server at all. The Autodiscover answer written for them did not
+    /// re-parse; now no format writes anything for them, and with one
+    /// server added every output re-parses with the program's own readers.
+    #[test]
+    fn the_profile_writers_fuzz_crashes_are_refused_or_re_parse() {
+        use crate::settings::{AuthMethod, Protocol, ProviderRef, Security, Server, Source};
+        let a = email("someone@example.com");
+        let options = crate::output::mobileconfig::Options::default();
+        for (id, name) in [
+            ("r<&>\"\0B & <S\u{f6}hn", ""),
+            ("xample.com\0user<&>\"\0B\u{fc}ch", "eS"),
+        ] {
+            let mut settings = Settings {
+                provider: Some(ProviderRef {
+                    id: id.into(),
+                    name: name.into(),
+                }),
+                incoming: vec![],
+                outgoing: vec![],
+                source: Source::Autoconfig,
+                trust: crate::settings::Trust::Verified,
+                notes: vec![],
+            };
+            let formats = [
+                Format::Autoconfig,
+                Format::Autodiscover,
+                Format::Mobileconfig,
+                Format::IosSteps,
+            ];
+            fn req<'a>(
+                email: &'a EmailAddress,
+                settings: &'a Settings,
+                format: Format,
+                options: &'a crate::output::mobileconfig::Options,
+            ) -> Request<'a> {
+                Request {
+                    email,
+                    settings,
+                    format,
+                    exchange: false,
+                    signer: None,
+                    options,
+                    dav: None,
+                    short_name: None,
+                }
+            }
+            for format in formats {
+                let e = render(&req(&a, &settings, format, &options)).err();
+                let e = e.unwrap_or_else(|| panic!("{format}: written for no server"));
+                assert!(e.is_refusal(), "{format}: {e}");
+            }
+            settings.incoming.push(Server {
+                protocol: Protocol::Imap,
+                host: "mail.example.com".into(),
+                port: 993,
+                security: Security::Tls,
+                auth: vec![AuthMethod::Password],
+                username: "user<&>\"".into(),
+            });
+            for format in formats {
+                let Ok(out) = render(&req(&a, &settings, format, &options)) else {
+                    continue;
+                };
+                match format {
+                    Format::Autoconfig => {
+                        crate::autoconfig::parse(&out.bytes).expect("autoconfig re-parses");
+                    }
+                    Format::Autodiscover => {
+                        crate::discover::pox::parse(&out.bytes).expect("Autodiscover re-parses");
+                    }
+                    Format::Mobileconfig => {
+                        plist::Value::from_reader_xml(out.bytes.as_slice())
+                            .expect("the mobileconfig is a plist");
+                    }
+                    _ => {}
+                }
             }
         }
     }

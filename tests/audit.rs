@@ -20,7 +20,7 @@ use lab::https::{Reply, Route, Web};
 use serde_json::Value;
 
 fn ip(n: u8) -> String {
-    format!("127.0.14.{n}")
+    lab::ip(14, n)
 }
 
 /// Domains whose servers are the good greeter.
@@ -429,221 +429,220 @@ const CASES: [(&str, &str, &str, &str); 12] = [
     ),
 ];
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn every_audit_finding_has_its_domain_and_a_clean_domain_has_none() {
-    let lab = lab();
-    let mut failures = Vec::new();
-    for (domain, code, severity, needle) in CASES {
-        let a = audit(&lab, domain, &["--json"]);
-        let found = a.findings(code);
-        let ok = found.iter().any(|f| {
-            f["severity"] == severity
-                && (f["server"].as_str().is_some_and(|s| s.contains(needle))
-                    || f["message"].as_str().unwrap().contains(needle))
-                && !f["fix"].as_str().unwrap().is_empty()
-        });
-        if !ok {
-            failures.push(format!(
-                "{domain}: want {severity}:{code} about {needle}; got {:?}\n{}\n{}",
-                a.codes(),
-                a.json,
-                a.stderr
-            ));
-            continue;
+lab_test! {
+    fn every_audit_finding_has_its_domain_and_a_clean_domain_has_none() {
+        let lab = lab();
+        let mut failures = Vec::new();
+        for (domain, code, severity, needle) in CASES {
+            let a = audit(&lab, domain, &["--json"]);
+            let found = a.findings(code);
+            let ok = found.iter().any(|f| {
+                f["severity"] == severity
+                    && (f["server"].as_str().is_some_and(|s| s.contains(needle))
+                        || f["message"].as_str().unwrap().contains(needle))
+                    && !f["fix"].as_str().unwrap().is_empty()
+            });
+            if !ok {
+                failures.push(format!(
+                    "{domain}: want {severity}:{code} about {needle}; got {:?}\n{}\n{}",
+                    a.codes(),
+                    a.json,
+                    a.stderr
+                ));
+                continue;
+            }
+            let want_exit = if a.json["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["severity"] == "error")
+            {
+                1
+            } else {
+                0
+            };
+            if a.code != Some(want_exit) {
+                failures.push(format!("{domain}: exit {:?}, want {want_exit}", a.code));
+            }
+            // The document's shape: "domain" instead of "email", and sources.
+            assert_eq!(a.json["domain"], domain);
+            assert!(a.json.get("email").is_none());
+            assert!(!a.json["sources"].as_array().unwrap().is_empty());
         }
-        let want_exit = if a.json["findings"]
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+
+        // Details of some findings.
+        let inv = audit(&lab, "invalid.test", &["--json"]);
+        let f = inv.findings("config-invalid");
+        assert!(
+            f[0]["message"].as_str().unwrap().contains("line 4"),
+            "{}",
+            f[0]
+        );
+        let ad = audit(&lab, "adauth.test", &["--json"]);
+        let basic = ad.findings("autodiscover-http-auth");
+        // Over plain HTTP an error; Basic over HTTPS a warning.
+        assert!(basic.iter().any(|f| f["severity"] == "error"), "{basic:?}");
+        assert!(
+            basic.iter().any(|f| f["severity"] == "warning"
+                && f["server"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://autodiscover.adauth.test/")),
+            "{basic:?}"
+        );
+        let src = ad.json["sources"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["severity"] == "error")
-        {
-            1
-        } else {
-            0
-        };
-        if a.code != Some(want_exit) {
-            failures.push(format!("{domain}: exit {:?}, want {want_exit}", a.code));
-        }
-        // The document's shape: "domain" instead of "email", and sources.
-        assert_eq!(a.json["domain"], domain);
-        assert!(a.json.get("email").is_none());
-        assert!(!a.json["sources"].as_array().unwrap().is_empty());
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-
-    // Details of some findings.
-    let inv = audit(&lab, "invalid.test", &["--json"]);
-    let f = inv.findings("config-invalid");
-    assert!(
-        f[0]["message"].as_str().unwrap().contains("line 4"),
-        "{}",
-        f[0]
-    );
-    let ad = audit(&lab, "adauth.test", &["--json"]);
-    let basic = ad.findings("autodiscover-http-auth");
-    // Over plain HTTP an error; Basic over HTTPS a warning.
-    assert!(basic.iter().any(|f| f["severity"] == "error"), "{basic:?}");
-    assert!(
-        basic.iter().any(|f| f["severity"] == "warning"
-            && f["server"]
+            .find(|s| {
+                s["asked"] == "POST http://autodiscover.adauth.test/autodiscover/autodiscover.xml"
+            })
+            .unwrap();
+        assert_eq!(src["status"], 401);
+        assert_eq!(src["transport"], "http");
+        assert!(
+            src["www_authenticate"]
                 .as_str()
                 .unwrap()
-                .starts_with("https://autodiscover.adauth.test/")),
-        "{basic:?}"
-    );
-    let src = ad.json["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| {
-            s["asked"] == "POST http://autodiscover.adauth.test/autodiscover/autodiscover.xml"
-        })
-        .unwrap();
-    assert_eq!(src["status"], 401);
-    assert_eq!(src["transport"], "http");
-    assert!(
-        src["www_authenticate"]
-            .as_str()
-            .unwrap()
-            .starts_with("Basic")
-    );
-    let srv = audit(&lab, "srvoff.test", &["--json"]);
-    let s = srv.json["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["asked"] == "SRV _imaps._tcp.srvoff.test")
-        .unwrap();
-    assert_eq!(s["dnssec"], false);
-    assert_eq!(s["servers"][0], "imaps://mail.elsewhere.test:993");
-    let exp = audit(&lab, "expiring.test", &["--json"]);
-    let m = exp.findings("cert-expiring")[0]["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(m.contains(" days from now"), "{m}");
-
-    // The clean domain: no error, no warning, an info finding per source,
-    // exit 0, every published server probed and working.
-    let clean = audit(&lab, "clean.test", &["--json"]);
-    let bad: Vec<String> = clean
-        .codes()
-        .into_iter()
-        .filter(|c| !c.starts_with("info:"))
-        .collect();
-    assert!(bad.is_empty(), "{bad:?}\n{}", clean.json);
-    assert_eq!(clean.code, Some(0), "{}", clean.stderr);
-    let infos: Vec<String> = clean
-        .findings("source-ok")
-        .iter()
-        .map(|f| f["message"].as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        infos.iter().any(|m| m.starts_with("autoconfig")),
-        "{infos:?}"
-    );
-    assert!(infos.iter().any(|m| m.starts_with("srv")), "{infos:?}");
-    let servers = clean.json["servers"].as_array().unwrap();
-    assert_eq!(servers.len(), 2, "{servers:?}");
-    for s in servers {
-        assert_eq!(s["error"], Value::Null, "{s}");
-        assert_eq!(s["tls"]["cert_valid"], true, "{s}");
-        assert_eq!(s["login"], "skipped");
-    }
-    assert!(clean.json["verdict"].as_str().unwrap().contains("safely"));
-
-    // Human output: grouped by source, the fix addressed to the operator.
-    let human = audit(&lab, "httponly.test", &[]);
-    let text = human.json.as_str().unwrap();
-    assert_eq!(human.code, Some(1));
-    let (ac, rest) = text.split_once("\nAutodiscover").unwrap();
-    assert!(
-        ac.contains("Autoconfig\n") && ac.contains("config-http-only"),
-        "{text}"
-    );
-    assert!(ac.contains("Fix: Serve the same file over HTTPS"), "{text}");
-    assert!(
-        rest.contains("SRV records") && rest.contains("MX"),
-        "{text}"
-    );
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn the_audit_never_logs_in_and_never_sends_credentials() {
-    lab::require();
-    // The lab's servers record what clients send: the audit of a domain
-    // whose Autodiscover asks for Basic auth sends no Authorization header,
-    // and the probes ask capabilities only.
-    let ca = TestCa::new();
-    let dns = Dns::start(
-        &ip(153),
-        &[
-            Record::a("autodiscover.creds.test", &ip(110)),
-            Record::a("autoconfig.creds.test", &ip(110)),
-            Record::a("mail.creds.test", &ip(120)),
-        ],
-    );
-    let leaf = ca.issue(&["autodiscover.creds.test", "autoconfig.creds.test"]);
-    let web = Web::start(
-        &ip(110),
-        443,
-        Some(&leaf),
-        vec![
-            Route::post(
-                "autodiscover.creds.test",
-                "/autodiscover/autodiscover.xml",
-                Reply::Challenge(401, "Basic realm=\"x\""),
-            ),
-            Route::get(
-                "autoconfig.creds.test",
-                "/mail/config-v1.1.xml",
-                Reply::xml(config(
-                    "creds.test",
-                    "mail.creds.test",
-                    993,
-                    "SSL",
-                    "mail.creds.test",
-                )),
-            ),
-        ],
-    );
-    let mail_leaf = ca.issue(&["mail.creds.test"]);
-    let imap = Greeter::start(
-        &ip(120),
-        993,
-        Some(&mail_leaf),
-        "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi",
-        Duration::ZERO,
-    );
-    let smtp = Greeter::start(
-        &ip(120),
-        465,
-        Some(&mail_leaf),
-        "220 mail ESMTP",
-        Duration::ZERO,
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-        .args(["check", "creds.test", "--json", "--timeout", "8", "--dns"])
-        .arg(ip(153))
-        .arg("--ca-file")
-        .arg(ca.ca_file())
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        v["findings"]
+                .starts_with("Basic")
+        );
+        let srv = audit(&lab, "srvoff.test", &["--json"]);
+        let s = srv.json["sources"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["code"] == "autodiscover-http-auth"),
-        "{v}"
-    );
-    let reqs = web.requests();
-    assert!(reqs.iter().any(|r| r.host == "autodiscover.creds.test"));
-    assert!(reqs.iter().all(|r| r.authorization.is_none()), "{reqs:?}");
-    imap.assert_asked_capabilities_but_never_logged_in();
-    smtp.assert_asked_capabilities_but_never_logged_in();
-    drop(dns);
+            .find(|s| s["asked"] == "SRV _imaps._tcp.srvoff.test")
+            .unwrap();
+        assert_eq!(s["dnssec"], false);
+        assert_eq!(s["servers"][0], "imaps://mail.elsewhere.test:993");
+        let exp = audit(&lab, "expiring.test", &["--json"]);
+        let m = exp.findings("cert-expiring")[0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(m.contains(" days from now"), "{m}");
+
+        // The clean domain: no error, no warning, an info finding per source,
+        // exit 0, every published server probed and working.
+        let clean = audit(&lab, "clean.test", &["--json"]);
+        let bad: Vec<String> = clean
+            .codes()
+            .into_iter()
+            .filter(|c| !c.starts_with("info:"))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?}\n{}", clean.json);
+        assert_eq!(clean.code, Some(0), "{}", clean.stderr);
+        let infos: Vec<String> = clean
+            .findings("source-ok")
+            .iter()
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            infos.iter().any(|m| m.starts_with("autoconfig")),
+            "{infos:?}"
+        );
+        assert!(infos.iter().any(|m| m.starts_with("srv")), "{infos:?}");
+        let servers = clean.json["servers"].as_array().unwrap();
+        assert_eq!(servers.len(), 2, "{servers:?}");
+        for s in servers {
+            assert_eq!(s["error"], Value::Null, "{s}");
+            assert_eq!(s["tls"]["cert_valid"], true, "{s}");
+            assert_eq!(s["login"], "skipped");
+        }
+        assert!(clean.json["verdict"].as_str().unwrap().contains("safely"));
+
+        // Human output: grouped by source, the fix addressed to the operator.
+        let human = audit(&lab, "httponly.test", &[]);
+        let text = human.json.as_str().unwrap();
+        assert_eq!(human.code, Some(1));
+        let (ac, rest) = text.split_once("\nAutodiscover").unwrap();
+        assert!(
+            ac.contains("Autoconfig\n") && ac.contains("config-http-only"),
+            "{text}"
+        );
+        assert!(ac.contains("Fix: Serve the same file over HTTPS"), "{text}");
+        assert!(
+            rest.contains("SRV records") && rest.contains("MX"),
+            "{text}"
+        );
+    }
+}
+
+lab_test! {
+    fn the_audit_never_logs_in_and_never_sends_credentials() {
+        // The lab's servers record what clients send: the audit of a domain
+        // whose Autodiscover asks for Basic auth sends no Authorization header,
+        // and the probes ask capabilities only.
+        let ca = TestCa::new();
+        let dns = Dns::start(
+            &ip(153),
+            &[
+                Record::a("autodiscover.creds.test", &ip(110)),
+                Record::a("autoconfig.creds.test", &ip(110)),
+                Record::a("mail.creds.test", &ip(120)),
+            ],
+        );
+        let leaf = ca.issue(&["autodiscover.creds.test", "autoconfig.creds.test"]);
+        let web = Web::start(
+            &ip(110),
+            443,
+            Some(&leaf),
+            vec![
+                Route::post(
+                    "autodiscover.creds.test",
+                    "/autodiscover/autodiscover.xml",
+                    Reply::Challenge(401, "Basic realm=\"x\""),
+                ),
+                Route::get(
+                    "autoconfig.creds.test",
+                    "/mail/config-v1.1.xml",
+                    Reply::xml(config(
+                        "creds.test",
+                        "mail.creds.test",
+                        993,
+                        "SSL",
+                        "mail.creds.test",
+                    )),
+                ),
+            ],
+        );
+        let mail_leaf = ca.issue(&["mail.creds.test"]);
+        let imap = Greeter::start(
+            &ip(120),
+            993,
+            Some(&mail_leaf),
+            "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi",
+            Duration::ZERO,
+        );
+        let smtp = Greeter::start(
+            &ip(120),
+            465,
+            Some(&mail_leaf),
+            "220 mail ESMTP",
+            Duration::ZERO,
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+            .args(["check", "creds.test", "--json", "--timeout", "8", "--dns"])
+            .arg(ip(153))
+            .arg("--ca-file")
+            .arg(ca.ca_file())
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "autodiscover-http-auth"),
+            "{v}"
+        );
+        let reqs = web.requests();
+        assert!(reqs.iter().any(|r| r.host == "autodiscover.creds.test"));
+        assert!(reqs.iter().all(|r| r.authorization.is_none()), "{reqs:?}");
+        imap.assert_asked_capabilities_but_never_logged_in();
+        smtp.assert_asked_capabilities_but_never_logged_in();
+        drop(dns);
+    }
 }

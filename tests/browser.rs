@@ -223,141 +223,141 @@ async fn wait_for_heading(c: &Client, contains: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-async fn a_person_gets_settings_profile_and_qr_code_at_phone_size() {
-    lab::require();
-    let s = Running::start(config(""), offline(), "127.0.4.20").await;
-    let driver = Driver::start(free_port());
-    let c = driver.session(true).await;
-    c.goto(&s.url("/")).await.unwrap();
-    let width = c.execute("return window.innerWidth", vec![]).await.unwrap();
-    assert_eq!(width, 390, "an iPhone-sized viewport");
-    let label = c.find(Locator::Css("label[for=email]")).await.unwrap();
-    assert!(
-        !label.text().await.unwrap().is_empty(),
-        "the input is labelled"
-    );
+lab_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_person_gets_settings_profile_and_qr_code_at_phone_size() {
+        let s = Running::start(config(""), offline(), "127.0.4.20").await;
+        let driver = Driver::start(free_port());
+        let c = driver.session(true).await;
+        c.goto(&s.url("/")).await.unwrap();
+        let width = c.execute("return window.innerWidth", vec![]).await.unwrap();
+        assert_eq!(width, 390, "an iPhone-sized viewport");
+        let label = c.find(Locator::Css("label[for=email]")).await.unwrap();
+        assert!(
+            !label.text().await.unwrap().is_empty(),
+            "the input is labelled"
+        );
 
-    // An Outlook.com address: the built-in account type leads, with the
-    // OAuth note, and the settings table is shown.
-    type_address(&c, "someone@msn.com").await;
-    wait_for_heading(&c, "Outlook.com").await;
-    let lead = c
-        .find(Locator::Id("builtin"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(lead.contains("built-in Outlook.com account"), "{lead}");
-    let note = c
-        .find(Locator::Css(".note.important[data-code=oauth-required]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(note.contains("Add Account › Outlook.com"), "{note}");
-    let table = c
-        .find(Locator::Css("table.settings"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(table.contains("outlook.office365.com"), "{table}");
-    let exchange = c.find(Locator::Id("profile-link")).await.unwrap();
-    assert!(exchange.text().await.unwrap().contains("Exchange (OAuth)"));
-    // The page was answered without a reload: the address is in the URL
-    // for sharing, and no navigation happened.
-    let url = c.current_url().await.unwrap();
-    assert_eq!(url.query(), Some("email=someone%40msn.com"));
-
-    // A provider with a password profile.
-    type_address(&c, "alice@posteo.de").await;
-    wait_for_heading(&c, "Posteo").await;
-    let link = c.find(Locator::Id("profile-link")).await.unwrap();
-    let href = link.attr("href").await.unwrap().expect("a profile link");
-    assert_eq!(
-        href,
-        s.url("/apple/mobileconfig?emailaddress=alice%40posteo.de")
-    );
-    // Follow the link from inside the page, as the browser would.
-    let got = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             fetch(arguments[0]).then(r => r.text().then(t =>
-               done([r.status, r.headers.get('content-type'), r.headers.get('content-disposition'), t])));",
-            vec![serde_json::Value::String(href.clone())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(got[0], 200);
-    assert_eq!(got[1], "application/x-apple-aspen-config");
-    assert!(
-        got[2]
-            .as_str()
+        // An Outlook.com address: the built-in account type leads, with the
+        // OAuth note, and the settings table is shown.
+        type_address(&c, "someone@msn.com").await;
+        wait_for_heading(&c, "Outlook.com").await;
+        let lead = c
+            .find(Locator::Id("builtin"))
+            .await
             .unwrap()
-            .contains("alice@posteo.de.mobileconfig")
-    );
-    assert!(got[3].as_str().unwrap().contains("com.apple.mail.managed"));
-    // The QR code, as the browser drew it, opens the same link (once the
-    // image has loaded).
-    assert_eq!(decode_qr(&element_png(&c, "#qr svg").await), href);
-    // Copy buttons are there with JavaScript.
-    let copies = c.find_all(Locator::Css("button.copy")).await.unwrap();
-    assert!(!copies.is_empty());
-    assert!(copies[0].is_displayed().await.unwrap());
-    let steps = c
-        .find(Locator::Id("steps"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(steps.contains("posteo.de"), "{steps}");
+            .text()
+            .await
+            .unwrap();
+        assert!(lead.contains("built-in Outlook.com account"), "{lead}");
+        let note = c
+            .find(Locator::Css(".note.important[data-code=oauth-required]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(note.contains("Add Account › Outlook.com"), "{note}");
+        let table = c
+            .find(Locator::Css("table.settings"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(table.contains("outlook.office365.com"), "{table}");
+        let exchange = c.find(Locator::Id("profile-link")).await.unwrap();
+        assert!(exchange.text().await.unwrap().contains("Exchange (OAuth)"));
+        // The page was answered without a reload: the address is in the URL
+        // for sharing, and no navigation happened.
+        let url = c.current_url().await.unwrap();
+        assert_eq!(url.query(), Some("email=someone%40msn.com"));
 
-    let shot = c.screenshot().await.unwrap();
-    let path = artifact_dir().join("page-390x844-posteo.png");
-    std::fs::write(&path, &shot).unwrap();
-    println!("screenshot: {}", path.display());
-    c.close().await.unwrap();
+        // A provider with a password profile.
+        type_address(&c, "alice@posteo.de").await;
+        wait_for_heading(&c, "Posteo").await;
+        let link = c.find(Locator::Id("profile-link")).await.unwrap();
+        let href = link.attr("href").await.unwrap().expect("a profile link");
+        assert_eq!(
+            href,
+            s.url("/apple/mobileconfig?emailaddress=alice%40posteo.de")
+        );
+        // Follow the link from inside the page, as the browser would.
+        let got = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 fetch(arguments[0]).then(r => r.text().then(t =>
+                   done([r.status, r.headers.get('content-type'), r.headers.get('content-disposition'), t])));",
+                vec![serde_json::Value::String(href.clone())],
+            )
+            .await
+            .unwrap();
+        assert_eq!(got[0], 200);
+        assert_eq!(got[1], "application/x-apple-aspen-config");
+        assert!(
+            got[2]
+                .as_str()
+                .unwrap()
+                .contains("alice@posteo.de.mobileconfig")
+        );
+        assert!(got[3].as_str().unwrap().contains("com.apple.mail.managed"));
+        // The QR code, as the browser drew it, opens the same link (once the
+        // image has loaded).
+        assert_eq!(decode_qr(&element_png(&c, "#qr svg").await), href);
+        // Copy buttons are there with JavaScript.
+        let copies = c.find_all(Locator::Css("button.copy")).await.unwrap();
+        assert!(!copies.is_empty());
+        assert!(copies[0].is_displayed().await.unwrap());
+        let steps = c
+            .find(Locator::Id("steps"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(steps.contains("posteo.de"), "{steps}");
 
-    // Without JavaScript the same form is answered by the server.
-    let c = driver.session(false).await;
-    c.goto(&s.url("/")).await.unwrap();
-    type_address(&c, "alice@posteo.de").await;
-    wait_for_heading(&c, "Posteo").await;
-    let url = c.current_url().await.unwrap();
-    assert_eq!(url.path(), "/");
-    assert_eq!(url.query(), Some("email=alice%40posteo.de"));
-    let table = c
-        .find(Locator::Css("table.settings"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(table.contains("posteo.de"), "{table}");
-    let href = c
-        .find(Locator::Id("profile-link"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(decode_qr(&element_png(&c, "#qr svg").await), href);
-    // Without JavaScript there is nothing a copy button could do.
-    let copy = c.find(Locator::Css("button.copy")).await.unwrap();
-    assert!(!copy.is_displayed().await.unwrap());
-    let shot = c.screenshot().await.unwrap();
-    let path = artifact_dir().join("page-390x844-nojs.png");
-    std::fs::write(&path, &shot).unwrap();
-    println!("screenshot: {}", path.display());
-    c.close().await.unwrap();
-    s.stop().await;
+        let shot = c.screenshot().await.unwrap();
+        let path = artifact_dir().join("page-390x844-posteo.png");
+        std::fs::write(&path, &shot).unwrap();
+        println!("screenshot: {}", path.display());
+        c.close().await.unwrap();
+
+        // Without JavaScript the same form is answered by the server.
+        let c = driver.session(false).await;
+        c.goto(&s.url("/")).await.unwrap();
+        type_address(&c, "alice@posteo.de").await;
+        wait_for_heading(&c, "Posteo").await;
+        let url = c.current_url().await.unwrap();
+        assert_eq!(url.path(), "/");
+        assert_eq!(url.query(), Some("email=alice%40posteo.de"));
+        let table = c
+            .find(Locator::Css("table.settings"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(table.contains("posteo.de"), "{table}");
+        let href = c
+            .find(Locator::Id("profile-link"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(decode_qr(&element_png(&c, "#qr svg").await), href);
+        // Without JavaScript there is nothing a copy button could do.
+        let copy = c.find(Locator::Css("button.copy")).await.unwrap();
+        assert!(!copy.is_displayed().await.unwrap());
+        let shot = c.screenshot().await.unwrap();
+        let path = artifact_dir().join("page-390x844-nojs.png");
+        std::fs::write(&path, &shot).unwrap();
+        println!("screenshot: {}", path.display());
+        c.close().await.unwrap();
+        s.stop().await;
+    }
 }
 
 /// Saves a screenshot of the page scrolled to `css` as `name`.
@@ -399,103 +399,103 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-async fn outlook_microsoft_365_posteo_and_a_typo_at_phone_and_desktop_size() {
-    lab::require();
-    // A Microsoft 365 customer's own domain, known only by its MX record.
-    let dns = Dns::start(
-        "127.0.4.53",
-        &[Record::mx(
-            "contoso.test",
-            "contoso-test.mail.protection.outlook.com",
-            0,
-        )],
-    );
-    let discover = resolve::network_discovery(
-        Options {
-            dns: Some(dns.addr),
-            timeout: Duration::from_secs(5),
-            ispdb_url: "https://ispdb.invalid/v1.1".into(),
-            ..Options::default()
-        },
-        &Default::default(),
-    );
-    let s = Running::start(config(""), discover, "127.0.4.21").await;
-    let driver = Driver::start(free_port());
-    for size in [Size::Phone, Size::Desktop] {
-        let c = driver.session_at(true, size).await;
-        c.goto(&s.url("/")).await.unwrap();
-        let n = size.name();
-
-        // msn.com: the built-in Outlook.com account leads; the Exchange
-        // profile's hint names the sign-in page; each note once; by hand
-        // is not offered under a heading that says it works.
-        type_address(&c, "someone@msn.com").await;
-        wait_for_heading(&c, "Outlook.com").await;
-        let lead = text_of(&c, "#builtin").await;
-        assert!(lead.contains("built-in Outlook.com account"), "{lead}");
-        let hint = text_of(&c, "#profile-hint").await;
-        assert!(hint.contains("opens Outlook.com's sign-in page"), "{hint}");
-        assert!(!hint.contains("asks for the password"), "{hint}");
-        let oauth_notes = c
-            .find_all(Locator::Css("[data-code=oauth-required]"))
-            .await
-            .unwrap();
-        assert_eq!(oauth_notes.len(), 1, "each note once");
-        let steps = text_of(&c, "#steps").await;
-        assert!(!steps.contains("Set it up by hand"), "{steps}");
-        let first = text_of(&c, "#steps-built-in ol li").await;
-        assert!(first.contains("Add Account › Outlook.com"), "{first}");
-        values_are_unbroken(&c).await;
-        shot(&c, "#result h2", &format!("msn-{n}")).await;
-        shot(&c, "#steps", &format!("msn-steps-{n}")).await;
-
-        // A Microsoft 365 domain: the iPhone's account type is Microsoft
-        // Exchange (there is no "Microsoft 365" account type).
-        type_address(&c, "alex@contoso.test").await;
-        wait_for_heading(&c, "Microsoft 365").await;
-        let lead = text_of(&c, "#builtin").await;
-        assert!(
-            lead.contains("built-in Microsoft Exchange account"),
-            "{lead}"
+lab_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn outlook_microsoft_365_posteo_and_a_typo_at_phone_and_desktop_size() {
+        // A Microsoft 365 customer's own domain, known only by its MX record.
+        let dns = Dns::start(
+            "127.0.4.53",
+            &[Record::mx(
+                "contoso.test",
+                "contoso-test.mail.protection.outlook.com",
+                0,
+            )],
         );
-        assert!(!lead.contains("built-in Microsoft 365"), "{lead}");
-        values_are_unbroken(&c).await;
-        shot(&c, "#result h2", &format!("m365-{n}")).await;
+        let discover = resolve::network_discovery(
+            Options {
+                dns: Some(dns.addr),
+                timeout: Duration::from_secs(5),
+                ispdb_url: "https://ispdb.invalid/v1.1".into(),
+                ..Options::default()
+            },
+            &Default::default(),
+        );
+        let s = Running::start(config(""), discover, "127.0.4.21").await;
+        let driver = Driver::start(free_port());
+        for size in [Size::Phone, Size::Desktop] {
+            let c = driver.session_at(true, size).await;
+            c.goto(&s.url("/")).await.unwrap();
+            let n = size.name();
 
-        // posteo.de: a profile, steps as ordered lists with labelled rows.
-        type_address(&c, "alice@posteo.de").await;
-        wait_for_heading(&c, "Posteo").await;
-        let rows = c
-            .find_all(Locator::Css("#steps-by-hand ol > li dl.fields .field dt"))
-            .await
-            .unwrap();
-        let mut labels = Vec::new();
-        for r in rows {
-            labels.push(r.text().await.unwrap());
-        }
-        for want in ["Email", "Host Name", "User Name", "Server Port", "Use SSL"] {
-            assert!(labels.iter().any(|l| l == want), "{want} in {labels:?}");
-        }
-        values_are_unbroken(&c).await;
-        shot(&c, "#result h2", &format!("posteo-{n}")).await;
-        shot(&c, "#steps", &format!("posteo-steps-{n}")).await;
+            // msn.com: the built-in Outlook.com account leads; the Exchange
+            // profile's hint names the sign-in page; each note once; by hand
+            // is not offered under a heading that says it works.
+            type_address(&c, "someone@msn.com").await;
+            wait_for_heading(&c, "Outlook.com").await;
+            let lead = text_of(&c, "#builtin").await;
+            assert!(lead.contains("built-in Outlook.com account"), "{lead}");
+            let hint = text_of(&c, "#profile-hint").await;
+            assert!(hint.contains("opens Outlook.com's sign-in page"), "{hint}");
+            assert!(!hint.contains("asks for the password"), "{hint}");
+            let oauth_notes = c
+                .find_all(Locator::Css("[data-code=oauth-required]"))
+                .await
+                .unwrap();
+            assert_eq!(oauth_notes.len(), 1, "each note once");
+            let steps = text_of(&c, "#steps").await;
+            assert!(!steps.contains("Set it up by hand"), "{steps}");
+            let first = text_of(&c, "#steps-built-in ol li").await;
+            assert!(first.contains("Add Account › Outlook.com"), "{first}");
+            values_are_unbroken(&c).await;
+            shot(&c, "#result h2", &format!("msn-{n}")).await;
+            shot(&c, "#steps", &format!("msn-steps-{n}")).await;
 
-        // A misspelt domain: an answer for people, not for programs.
-        type_address(&c, "someone@gmial.test").await;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let error = loop {
-            if let Ok(e) = c.find(Locator::Css("#result .error")).await {
-                break e.text().await.unwrap();
+            // A Microsoft 365 domain: the iPhone's account type is Microsoft
+            // Exchange (there is no "Microsoft 365" account type).
+            type_address(&c, "alex@contoso.test").await;
+            wait_for_heading(&c, "Microsoft 365").await;
+            let lead = text_of(&c, "#builtin").await;
+            assert!(
+                lead.contains("built-in Microsoft Exchange account"),
+                "{lead}"
+            );
+            assert!(!lead.contains("built-in Microsoft 365"), "{lead}");
+            values_are_unbroken(&c).await;
+            shot(&c, "#result h2", &format!("m365-{n}")).await;
+
+            // posteo.de: a profile, steps as ordered lists with labelled rows.
+            type_address(&c, "alice@posteo.de").await;
+            wait_for_heading(&c, "Posteo").await;
+            let rows = c
+                .find_all(Locator::Css("#steps-by-hand ol > li dl.fields .field dt"))
+                .await
+                .unwrap();
+            let mut labels = Vec::new();
+            for r in rows {
+                labels.push(r.text().await.unwrap());
             }
-            assert!(Instant::now() < deadline, "no answer for the typo");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(error.contains("Check the spelling"), "{error}");
-        assert!(!error.contains("tried"), "{error}");
-        shot(&c, "#result", &format!("typo-{n}")).await;
-        c.close().await.unwrap();
+            for want in ["Email", "Host Name", "User Name", "Server Port", "Use SSL"] {
+                assert!(labels.iter().any(|l| l == want), "{want} in {labels:?}");
+            }
+            values_are_unbroken(&c).await;
+            shot(&c, "#result h2", &format!("posteo-{n}")).await;
+            shot(&c, "#steps", &format!("posteo-steps-{n}")).await;
+
+            // A misspelt domain: an answer for people, not for programs.
+            type_address(&c, "someone@gmial.test").await;
+            let deadline = Instant::now() + Duration::from_secs(15);
+            let error = loop {
+                if let Ok(e) = c.find(Locator::Css("#result .error")).await {
+                    break e.text().await.unwrap();
+                }
+                assert!(Instant::now() < deadline, "no answer for the typo");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert!(error.contains("Check the spelling"), "{error}");
+            assert!(!error.contains("tried"), "{error}");
+            shot(&c, "#result", &format!("typo-{n}")).await;
+            c.close().await.unwrap();
+        }
+        s.stop().await;
     }
-    s.stop().await;
 }

@@ -31,7 +31,7 @@ fn latency() -> Duration {
 }
 
 fn ip(n: u8) -> String {
-    format!("127.0.1.{}", 230 + n)
+    lab::ip(1, 230 + n)
 }
 
 /// The median total time of `RUNS` lookups of `email`.
@@ -57,79 +57,78 @@ fn median_lookup(dns: &Dns, ca: &TestCa, email: &str, want_source: &str) -> Dura
     times[RUNS / 2]
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn discovery_time_is_about_one_latency() {
-    lab::require();
-    let l = latency();
-    let ca = TestCa::new();
-    let dns = Dns::start(
-        &ip(0),
-        &[
-            Record::a("ispdb.lab.test", &ip(1)),
-            Record::a("autoconfig.fast.test", &ip(2)),
-            Record::a("autodiscover.fast.test", &ip(2)),
-            Record::a("imap.fast.test", &ip(3)),
-            Record::a("smtp.fast.test", &ip(3)),
-            Record::a("autoconfig.guessed.test", &ip(4)),
-            Record::a("autodiscover.guessed.test", &ip(4)),
-            Record::a("imap.guessed.test", &ip(5)),
-            Record::a("smtp.guessed.test", &ip(5)),
-        ],
-    );
-    let ispdb = ca.issue(&["ispdb.lab.test"]);
-    let _ispdb = Web::start_delayed(&ip(1), 443, Some(&ispdb), vec![], l);
-    let config = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/ispdb/a1.net.xml"
-    ))
-    .unwrap();
-    let mut servers = Vec::new();
-    let mut greeters = Vec::new();
-    for (domain, web_ip, mail_ip, routes) in [
-        (
-            "fast.test",
-            ip(2),
-            ip(3),
-            vec![Route::get(
-                "autoconfig.fast.test",
-                "/mail/config-v1.1.xml",
-                Reply::xml(config.clone()),
-            )],
-        ),
-        ("guessed.test", ip(4), ip(5), vec![]),
-    ] {
-        let leaf = ca.issue(&[
-            &format!("autoconfig.{domain}"),
-            &format!("autodiscover.{domain}"),
-        ]);
-        servers.push(Web::start_delayed(&web_ip, 443, Some(&leaf), routes, l));
-        let mail = ca.issue(&[&format!("imap.{domain}"), &format!("smtp.{domain}")]);
-        greeters.push(Greeter::start(&mail_ip, 993, Some(&mail), "* OK", l));
-        greeters.push(Greeter::start(&mail_ip, 465, Some(&mail), "220 ready", l));
-    }
+lab_test! {
+    fn discovery_time_is_about_one_latency() {
+        let l = latency();
+        let ca = TestCa::new();
+        let dns = Dns::start(
+            &ip(0),
+            &[
+                Record::a("ispdb.lab.test", &ip(1)),
+                Record::a("autoconfig.fast.test", &ip(2)),
+                Record::a("autodiscover.fast.test", &ip(2)),
+                Record::a("imap.fast.test", &ip(3)),
+                Record::a("smtp.fast.test", &ip(3)),
+                Record::a("autoconfig.guessed.test", &ip(4)),
+                Record::a("autodiscover.guessed.test", &ip(4)),
+                Record::a("imap.guessed.test", &ip(5)),
+                Record::a("smtp.guessed.test", &ip(5)),
+            ],
+        );
+        let ispdb = ca.issue(&["ispdb.lab.test"]);
+        let _ispdb = Web::start_delayed(&ip(1), 443, Some(&ispdb), vec![], l);
+        let config = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/ispdb/a1.net.xml"
+        ))
+        .unwrap();
+        let mut servers = Vec::new();
+        let mut greeters = Vec::new();
+        for (domain, web_ip, mail_ip, routes) in [
+            (
+                "fast.test",
+                ip(2),
+                ip(3),
+                vec![Route::get(
+                    "autoconfig.fast.test",
+                    "/mail/config-v1.1.xml",
+                    Reply::xml(config.clone()),
+                )],
+            ),
+            ("guessed.test", ip(4), ip(5), vec![]),
+        ] {
+            let leaf = ca.issue(&[
+                &format!("autoconfig.{domain}"),
+                &format!("autodiscover.{domain}"),
+            ]);
+            servers.push(Web::start_delayed(&web_ip, 443, Some(&leaf), routes, l));
+            let mail = ca.issue(&[&format!("imap.{domain}"), &format!("smtp.{domain}")]);
+            greeters.push(Greeter::start(&mail_ip, 993, Some(&mail), "* OK", l));
+            greeters.push(Greeter::start(&mail_ip, 465, Some(&mail), "220 ready", l));
+        }
 
-    let fast = median_lookup(&dns, &ca, "a@fast.test", "autoconfig");
-    let guessed = median_lookup(&dns, &ca, "a@guessed.test", "guess");
-    let ratio = |t: Duration| t.as_secs_f64() / l.as_secs_f64();
-    println!(
-        "discovery benchmark, latency L = {} ms (median of {RUNS})",
-        l.as_millis()
-    );
-    println!(
-        "  autoconfig domain: {:>6} ms  total/L = {:.2}  (target <= 1.30)",
-        fast.as_millis(),
-        ratio(fast)
-    );
-    println!(
-        "  guessed domain:    {:>6} ms  total/L = {:.2}  (target < 2 x L + 100 ms = {:.2})",
-        guessed.as_millis(),
-        ratio(guessed),
-        2.0 + 0.1 / l.as_secs_f64()
-    );
-    assert!(ratio(fast) <= 1.3, "autoconfig: {fast:?} for L = {l:?}");
-    assert!(
-        guessed < 2 * l + Duration::from_millis(100),
-        "guess: {guessed:?} for L = {l:?}"
-    );
+        let fast = median_lookup(&dns, &ca, "a@fast.test", "autoconfig");
+        let guessed = median_lookup(&dns, &ca, "a@guessed.test", "guess");
+        let ratio = |t: Duration| t.as_secs_f64() / l.as_secs_f64();
+        println!(
+            "discovery benchmark, latency L = {} ms (median of {RUNS})",
+            l.as_millis()
+        );
+        println!(
+            "  autoconfig domain: {:>6} ms  total/L = {:.2}  (target <= 1.30)",
+            fast.as_millis(),
+            ratio(fast)
+        );
+        println!(
+            "  guessed domain:    {:>6} ms  total/L = {:.2}  (target < 2 x L + 100 ms = {:.2})",
+            guessed.as_millis(),
+            ratio(guessed),
+            2.0 + 0.1 / l.as_secs_f64()
+        );
+        assert!(ratio(fast) <= 1.3, "autoconfig: {fast:?} for L = {l:?}");
+        assert!(
+            guessed < 2 * l + Duration::from_millis(100),
+            "guess: {guessed:?} for L = {l:?}"
+        );
+    }
 }

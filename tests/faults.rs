@@ -208,167 +208,166 @@ fn autoconfig_entry<'a>(v: &'a Value, domain: &str) -> &'a Value {
 
 // --- DNS ---------------------------------------------------------------------
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn dns_server_that_disappears_mid_lookup() {
-    lab::require();
-    // Answers nothing: reads every question and drops it, as a server that
-    // died after the first packet would.
-    let sock = UdpSocket::bind("127.0.12.5:53").unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while sock.recv_from(&mut buf).is_ok() {}
-    });
-    let ca = TestCa::new();
-    let r = lookup("127.0.12.5", &ca, "someone@gone.test");
-    bounded(&r, "silent DNS");
-    let v = r.json();
-    let dns_tries: Vec<&Value> = v["tried"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| ["srv", "mx", "dns"].contains(&t["source"].as_str().unwrap_or("")))
-        .collect();
-    assert!(
-        !dns_tries.is_empty()
-            && dns_tries
-                .iter()
-                .all(|t| t["result"] == "timeout" || t["result"] == "error"),
-        "{v:#}"
-    );
-    assert_eq!(r.code, Some(1), "{v:#}");
+lab_test! {
+    fn dns_server_that_disappears_mid_lookup() {
+        // Answers nothing: reads every question and drops it, as a server that
+        // died after the first packet would.
+        let sock = UdpSocket::bind("127.0.12.5:53").unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while sock.recv_from(&mut buf).is_ok() {}
+        });
+        let ca = TestCa::new();
+        let r = lookup("127.0.12.5", &ca, "someone@gone.test");
+        bounded(&r, "silent DNS");
+        let v = r.json();
+        let dns_tries: Vec<&Value> = v["tried"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| ["srv", "mx", "dns"].contains(&t["source"].as_str().unwrap_or("")))
+            .collect();
+        assert!(
+            !dns_tries.is_empty()
+                && dns_tries
+                    .iter()
+                    .all(|t| t["result"] == "timeout" || t["result"] == "error"),
+            "{v:#}"
+        );
+        assert_eq!(r.code, Some(1), "{v:#}");
+    }
 }
 
 // --- HTTPS ---------------------------------------------------------------------
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn https_reset_after_the_headers() {
-    let domain = "reset.test";
-    let (ca, dns, ip) = web_lab(1, domain);
-    https_server(
-        &ip,
-        &ca,
-        &[&format!("autoconfig.{domain}"), domain],
-        |mut tls| {
-            let _ = tls.write_all(
-                format!("{XML_HEAD}Content-Length: 4000\r\n\r\n<clientConfig").as_bytes(),
-            );
-            let _ = tls.flush();
-            // SO_LINGER 0: close sends a reset, not a FIN.
-            set_linger_zero(&tls.sock);
-        },
-    );
-    let r = lookup(
-        &dns.addr.ip().to_string(),
-        &ca,
-        &format!("someone@{domain}"),
-    );
-    bounded(&r, "reset");
-    let v = r.json();
-    let t = autoconfig_entry(&v, domain);
-    assert!(t["result"] == "error" || t["result"] == "invalid", "{t:#}");
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn https_trickling_a_byte_a_second() {
-    let domain = "trickle.test";
-    let (ca, dns, ip) = web_lab(2, domain);
-    https_server(
-        &ip,
-        &ca,
-        &[&format!("autoconfig.{domain}"), domain],
-        |mut tls| {
-            let _ = tls.write_all(format!("{XML_HEAD}Content-Length: 100000\r\n\r\n").as_bytes());
-            for _ in 0..100_000 {
-                if tls.write_all(b" ").and_then(|_| tls.flush()).is_err() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        },
-    );
-    let r = lookup(
-        &dns.addr.ip().to_string(),
-        &ca,
-        &format!("someone@{domain}"),
-    );
-    bounded(&r, "trickle");
-    let v = r.json();
-    let t = autoconfig_entry(&v, domain);
-    assert!(t["result"] == "timeout" || t["result"] == "error", "{t:#}");
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn https_sending_100_mib() {
-    let domain = "huge.test";
-    let (ca, dns, ip) = web_lab(3, domain);
-    https_server(
-        &ip,
-        &ca,
-        &[&format!("autoconfig.{domain}"), domain],
-        |mut tls| {
-            let total = 100 * 1024 * 1024;
-            let _ = tls.write_all(
-                format!("{XML_HEAD}Content-Length: {total}\r\n\r\n<clientConfig><!--").as_bytes(),
-            );
-            let chunk = vec![b'x'; 64 * 1024];
-            let mut sent = 0;
-            while sent < total {
-                if tls.write_all(&chunk).is_err() {
-                    return;
-                }
-                sent += chunk.len();
-            }
-        },
-    );
-    let r = lookup(
-        &dns.addr.ip().to_string(),
-        &ca,
-        &format!("someone@{domain}"),
-    );
-    bounded(&r, "100 MiB");
-    let v = r.json();
-    let t = autoconfig_entry(&v, domain);
-    assert!(t["result"] == "invalid" || t["result"] == "error", "{t:#}");
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn tls_handshake_that_stalls() {
-    let domain = "stall.test";
-    let (ca, dns, ip) = web_lab(4, domain);
-    // Accepts, reads the ClientHello, never answers.
-    let listener = TcpListener::bind(format!("{ip}:443")).unwrap();
-    let imap = TcpListener::bind(format!("{ip}:993")).unwrap();
-    for l in [listener, imap] {
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for mut s in l.incoming().flatten() {
-                let mut buf = [0u8; 4096];
-                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                let _ = s.read(&mut buf);
-                held.push(s);
-            }
-        });
+lab_test! {
+    fn https_reset_after_the_headers() {
+        let domain = "reset.test";
+        let (ca, dns, ip) = web_lab(1, domain);
+        https_server(
+            &ip,
+            &ca,
+            &[&format!("autoconfig.{domain}"), domain],
+            |mut tls| {
+                let _ = tls.write_all(
+                    format!("{XML_HEAD}Content-Length: 4000\r\n\r\n<clientConfig").as_bytes(),
+                );
+                let _ = tls.flush();
+                // SO_LINGER 0: close sends a reset, not a FIN.
+                set_linger_zero(&tls.sock);
+            },
+        );
+        let r = lookup(
+            &dns.addr.ip().to_string(),
+            &ca,
+            &format!("someone@{domain}"),
+        );
+        bounded(&r, "reset");
+        let v = r.json();
+        let t = autoconfig_entry(&v, domain);
+        assert!(t["result"] == "error" || t["result"] == "invalid", "{t:#}");
     }
-    let r = lookup(
-        &dns.addr.ip().to_string(),
-        &ca,
-        &format!("someone@{domain}"),
-    );
-    bounded(&r, "stalled handshake (HTTPS)");
-    let v = r.json();
-    let t = autoconfig_entry(&v, domain);
-    assert!(t["result"] == "timeout" || t["result"] == "error", "{t:#}");
+}
 
-    let c = check(&ca, &[&format!("imaps://{ip}:993")]);
-    bounded(&c, "stalled handshake (IMAP)");
-    let v = c.json();
-    assert!(!codes(&v).is_empty(), "no finding: {v:#}");
-    assert_eq!(c.code, Some(1), "{v:#}");
+lab_test! {
+    fn https_trickling_a_byte_a_second() {
+        let domain = "trickle.test";
+        let (ca, dns, ip) = web_lab(2, domain);
+        https_server(
+            &ip,
+            &ca,
+            &[&format!("autoconfig.{domain}"), domain],
+            |mut tls| {
+                let _ = tls.write_all(format!("{XML_HEAD}Content-Length: 100000\r\n\r\n").as_bytes());
+                for _ in 0..100_000 {
+                    if tls.write_all(b" ").and_then(|_| tls.flush()).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            },
+        );
+        let r = lookup(
+            &dns.addr.ip().to_string(),
+            &ca,
+            &format!("someone@{domain}"),
+        );
+        bounded(&r, "trickle");
+        let v = r.json();
+        let t = autoconfig_entry(&v, domain);
+        assert!(t["result"] == "timeout" || t["result"] == "error", "{t:#}");
+    }
+}
+
+lab_test! {
+    fn https_sending_100_mib() {
+        let domain = "huge.test";
+        let (ca, dns, ip) = web_lab(3, domain);
+        https_server(
+            &ip,
+            &ca,
+            &[&format!("autoconfig.{domain}"), domain],
+            |mut tls| {
+                let total = 100 * 1024 * 1024;
+                let _ = tls.write_all(
+                    format!("{XML_HEAD}Content-Length: {total}\r\n\r\n<clientConfig><!--").as_bytes(),
+                );
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut sent = 0;
+                while sent < total {
+                    if tls.write_all(&chunk).is_err() {
+                        return;
+                    }
+                    sent += chunk.len();
+                }
+            },
+        );
+        let r = lookup(
+            &dns.addr.ip().to_string(),
+            &ca,
+            &format!("someone@{domain}"),
+        );
+        bounded(&r, "100 MiB");
+        let v = r.json();
+        let t = autoconfig_entry(&v, domain);
+        assert!(t["result"] == "invalid" || t["result"] == "error", "{t:#}");
+    }
+}
+
+lab_test! {
+    fn tls_handshake_that_stalls() {
+        let domain = "stall.test";
+        let (ca, dns, ip) = web_lab(4, domain);
+        // Accepts, reads the ClientHello, never answers.
+        let listener = TcpListener::bind(format!("{ip}:443")).unwrap();
+        let imap = TcpListener::bind(format!("{ip}:993")).unwrap();
+        for l in [listener, imap] {
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for mut s in l.incoming().flatten() {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                    let _ = s.read(&mut buf);
+                    held.push(s);
+                }
+            });
+        }
+        let r = lookup(
+            &dns.addr.ip().to_string(),
+            &ca,
+            &format!("someone@{domain}"),
+        );
+        bounded(&r, "stalled handshake (HTTPS)");
+        let v = r.json();
+        let t = autoconfig_entry(&v, domain);
+        assert!(t["result"] == "timeout" || t["result"] == "error", "{t:#}");
+
+        let c = check(&ca, &[&format!("imaps://{ip}:993")]);
+        bounded(&c, "stalled handshake (IMAP)");
+        let v = c.json();
+        assert!(!codes(&v).is_empty(), "no finding: {v:#}");
+        assert_eq!(c.code, Some(1), "{v:#}");
+    }
 }
 
 // --- Mail servers ----------------------------------------------------------------
@@ -403,59 +402,57 @@ fn codes(v: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn imap_server_silent_after_the_greeting() {
-    lab::require();
-    let ca = TestCa::new();
-    let _silent = Fake::start(
-        "127.0.12.60:143",
-        Script {
-            greeting: "* OK ready\r\n".into(),
-            implicit_tls: None,
-            starttls_tls: None,
-            respond: Arc::new(|| {
-                Box::new(|_: &str, _: bool| Action::Nothing) as lab::fake::Respond
-            }),
-        },
-    );
-    let r = check(&ca, &["imap://127.0.12.60:143"]);
-    bounded(&r, "silent IMAP");
-    let v = r.json();
-    let c = codes(&v);
-    assert!(
-        c.iter()
-            .any(|c| c == "server-error" || c == "timeout" || c == "unreachable"),
-        "{v:#}"
-    );
-    assert_eq!(r.code, Some(1), "{v:#}");
+lab_test! {
+    fn imap_server_silent_after_the_greeting() {
+        let ca = TestCa::new();
+        let _silent = Fake::start(
+            "127.0.12.60:143",
+            Script {
+                greeting: "* OK ready\r\n".into(),
+                implicit_tls: None,
+                starttls_tls: None,
+                respond: Arc::new(|| {
+                    Box::new(|_: &str, _: bool| Action::Nothing) as lab::fake::Respond
+                }),
+            },
+        );
+        let r = check(&ca, &["imap://127.0.12.60:143"]);
+        bounded(&r, "silent IMAP");
+        let v = r.json();
+        let c = codes(&v);
+        assert!(
+            c.iter()
+                .any(|c| c == "server-error" || c == "timeout" || c == "unreachable"),
+            "{v:#}"
+        );
+        assert_eq!(r.code, Some(1), "{v:#}");
+    }
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn server_closing_during_starttls() {
-    lab::require();
-    let ca = TestCa::new();
-    // Says OK to STARTTLS, then closes before any handshake.
-    let _closer = Fake::start(
-        "127.0.12.61:143",
-        Script {
-            greeting: "* OK ready\r\n".into(),
-            implicit_tls: None,
-            starttls_tls: None,
-            respond: Imap::default().plain().respond,
-        },
-    );
-    let r = check(&ca, &["imap://127.0.12.61:143"]);
-    bounded(&r, "close during STARTTLS");
-    let v = r.json();
-    let c = codes(&v);
-    assert!(
-        c.iter()
-            .any(|c| c == "starttls-missing" || c == "server-error"),
-        "{v:#}"
-    );
-    assert_eq!(r.code, Some(1), "{v:#}");
+lab_test! {
+    fn server_closing_during_starttls() {
+        let ca = TestCa::new();
+        // Says OK to STARTTLS, then closes before any handshake.
+        let _closer = Fake::start(
+            "127.0.12.61:143",
+            Script {
+                greeting: "* OK ready\r\n".into(),
+                implicit_tls: None,
+                starttls_tls: None,
+                respond: Imap::default().plain().respond,
+            },
+        );
+        let r = check(&ca, &["imap://127.0.12.61:143"]);
+        bounded(&r, "close during STARTTLS");
+        let v = r.json();
+        let c = codes(&v);
+        assert!(
+            c.iter()
+                .any(|c| c == "starttls-missing" || c == "server-error"),
+            "{v:#}"
+        );
+        assert_eq!(r.code, Some(1), "{v:#}");
+    }
 }
 
 /// Sets SO_LINGER to zero, so closing the socket sends a reset.

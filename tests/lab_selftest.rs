@@ -32,49 +32,95 @@ async fn test_ca_issues_certificates_that_the_program_trusts() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-async fn lab_has_every_loopback_address_and_privileged_ports() {
-    lab::require();
-    // Standard ports on addresses other than 127.0.0.1: only possible in the
-    // lab's own namespace, as root.
-    let addr: SocketAddr = "127.0.9.9:993".parse().unwrap();
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .expect("bind 127.0.9.9:993 in the lab");
-    let accept = tokio::spawn(async move { listener.accept().await.map(|_| ()) });
-    tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect inside the lab");
-    accept.await.unwrap().unwrap();
+lab_test! {
+    #[tokio::test]
+    async fn lab_has_every_loopback_address_and_privileged_ports() {
+        // Standard ports on addresses other than 127.0.0.1: only possible in the
+        // lab's own namespace, as root.
+        let addr: SocketAddr = "127.0.9.9:993".parse().unwrap();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind 127.0.9.9:993 in the lab");
+        let accept = tokio::spawn(async move { listener.accept().await.map(|_| ()) });
+        tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connect inside the lab");
+        accept.await.unwrap().unwrap();
+    }
 }
 
-#[tokio::test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-async fn lab_dns_answers_its_records_and_nothing_else() {
-    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-    use lab::dns::{Dns, Record};
-    let dns = Dns::start(
-        "127.0.9.53",
-        &[
-            Record::a("imap.selftest.test", "127.0.9.10"),
-            Record::mx("selftest.test", "mx.selftest.test", 10),
-        ],
-    );
-    let config = ResolverConfig::from_name_servers(vec![NameServerConfig::udp(dns.addr.ip())]);
-    let resolver = hickory_resolver::Resolver::builder_with_config(
-        config,
-        hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
-    )
-    .build()
-    .unwrap();
-    let ips = resolver.lookup_ip("imap.selftest.test.").await.unwrap();
-    assert_eq!(ips.iter().next().unwrap().to_string(), "127.0.9.10");
-    let mx = resolver.mx_lookup("selftest.test.").await.unwrap();
-    let names: Vec<String> = mx.answers().iter().map(|r| r.data.to_string()).collect();
-    assert!(
-        names.iter().any(|n| n.contains("mx.selftest.test")),
-        "{names:?}"
-    );
-    assert!(resolver.lookup_ip("nothing.selftest.test.").await.is_err());
+lab_test! {
+    #[tokio::test]
+    async fn lab_dns_answers_its_records_and_nothing_else() {
+        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+        use lab::dns::{Dns, Record};
+        let dns = Dns::start(
+            "127.0.9.53",
+            &[
+                Record::a("imap.selftest.test", "127.0.9.10"),
+                Record::mx("selftest.test", "mx.selftest.test", 10),
+            ],
+        );
+        let config = ResolverConfig::from_name_servers(vec![NameServerConfig::udp(dns.addr.ip())]);
+        let resolver = hickory_resolver::Resolver::builder_with_config(
+            config,
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        )
+        .build()
+        .unwrap();
+        let ips = resolver.lookup_ip("imap.selftest.test.").await.unwrap();
+        assert_eq!(ips.iter().next().unwrap().to_string(), "127.0.9.10");
+        let mx = resolver.mx_lookup("selftest.test.").await.unwrap();
+        let names: Vec<String> = mx.answers().iter().map(|r| r.data.to_string()).collect();
+        assert!(
+            names.iter().any(|n| n.contains("mx.selftest.test")),
+            "{names:?}"
+        );
+        assert!(resolver.lookup_ip("nothing.selftest.test.").await.is_err());
+    }
+}
+
+lab_test! {
+    /// A scenario wires DNS, certificates, HTTPS and a greeter together, and
+    /// `lookup` finds the domain's own autoconfig file through them.
+    fn a_scenario_serves_dns_https_and_a_greeter_to_lookup() {
+        use lab::https::{Reply, Route};
+        use lab::scenario::Scenario;
+        let config = r#"<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="scenario.test">
+    <domain>scenario.test</domain>
+    <incomingServer type="imap">
+      <hostname>imap.scenario.test</hostname><port>993</port><socketType>SSL</socketType>
+      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>imap.scenario.test</hostname><port>465</port><socketType>SSL</socketType>
+      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>"#;
+        let lab = Scenario::new("127.0.9.20")
+            .https(
+                1,
+                &["autoconfig.scenario.test"],
+                vec![Route::get(
+                    "autoconfig.scenario.test",
+                    "/mail/config-v1.1.xml",
+                    Reply::xml(config),
+                )],
+            )
+            .greeter(2, &["imap.scenario.test"], 993, "* OK")
+            .start();
+        let run = lab.lookup("jane@scenario.test", &[]);
+        assert_eq!(run.code, Some(0), "{}\n{}", run.json, run.stderr);
+        assert_eq!(run.json["source"], "autoconfig");
+        assert_eq!(run.json["trust"], "verified");
+        assert_eq!(
+            run.json["incoming"][0]["url"],
+            "imaps://imap.scenario.test:993"
+        );
+        assert_eq!(lab.webs[0].requests().len(), 1);
+        let _ = lab.ip(2);
+    }
 }

@@ -22,7 +22,7 @@ use mailsetup::settings::{
 };
 use mailsetup::sign::{SignError, Signer};
 use plist::Value;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::KeyPair;
 use schema::{Schema, assert_no_secrets, parse, payload};
 use serde::Deserialize;
 
@@ -33,21 +33,7 @@ const RNG: &str = concat!(
 
 // --- helpers -----------------------------------------------------------------
 
-fn mailsetup(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use lab::{mailsetup, stderr, stdout};
 
 fn email(s: &str) -> EmailAddress {
     s.parse().unwrap()
@@ -861,57 +847,36 @@ fn ios_steps_name_every_field_and_put_built_in_account_types_first() {
 
 // --- signing ------------------------------------------------------------------------
 
-/// A throwaway PKI: a root, an intermediate, and leaves for given keys.
+/// The lab's throwaway CA as a root, an intermediate under it, and signing
+/// certificates for given keys.
 struct Pki {
-    dir: tempfile::TempDir,
+    ca: lab::TestCa,
     root_file: PathBuf,
-    intermediate_pem: String,
-    intermediate: Issuer<'static, KeyPair>,
-}
-
-fn ca_params(name: &str) -> CertificateParams {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    params
+    intermediate: lab::Intermediate,
 }
 
 impl Pki {
     fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let root_key = KeyPair::generate().unwrap();
-        let root_params = ca_params("mailsetup test root");
-        let root = root_params.self_signed(&root_key).unwrap();
-        let root_issuer = Issuer::new(root_params, root_key);
-        let inter_key = KeyPair::generate().unwrap();
-        let inter_params = ca_params("mailsetup test intermediate");
-        let inter = inter_params.signed_by(&inter_key, &root_issuer).unwrap();
-        let root_file = dir.path().join("root.pem");
-        std::fs::write(&root_file, root.pem()).unwrap();
+        let ca = lab::TestCa::new();
         Pki {
-            dir,
-            root_file,
-            intermediate_pem: inter.pem(),
-            intermediate: Issuer::new(inter_params, inter_key),
+            root_file: ca.ca_file(),
+            intermediate: ca.intermediate("mailsetup test intermediate"),
+            ca,
         }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.ca.dir().join(name)
     }
 
     /// A signing certificate for the PKCS #8 key `key_pem`, followed by the
     /// intermediate, written to `name`.
     fn leaf(&self, key_pem: &str, name: &str) -> PathBuf {
-        let key = KeyPair::from_pem(key_pem).unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mailsetup profile signer");
-        let cert = params.signed_by(&key, &self.intermediate).unwrap();
         let file = self.path(name);
-        std::fs::write(&file, format!("{}{}", cert.pem(), self.intermediate_pem)).unwrap();
+        let chain = self
+            .intermediate
+            .issue_for_key(key_pem, "mailsetup profile signer");
+        std::fs::write(&file, chain).unwrap();
         file
     }
 
@@ -1661,7 +1626,7 @@ mod discovered {
     /// The `n`th address of this file's block (127.0.3.0/24, `b` a group
     /// of ten per test).
     fn ip(b: u8, n: u8) -> String {
-        format!("127.0.3.{}", b * 10 + n)
+        lab::ip(3, b * 10 + n)
     }
 
     fn run(dns: &Dns, ca: &TestCa, args: &[&str]) -> Output {
@@ -1696,114 +1661,111 @@ mod discovered {
         )
     }
 
-    #[test]
-    #[ignore = "needs the test lab: run ./scripts/test.sh"]
-    fn a_profile_from_the_domains_own_https_autoconfig_file() {
-        lab::require();
-        let b = 1;
-        let ca = TestCa::new();
-        let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.shop.test", &ip(b, 1))]);
-        let leaf = ca.issue(&["autoconfig.shop.test"]);
-        let _web = Web::start(
-            &ip(b, 1),
-            443,
-            Some(&leaf),
-            vec![Route::get(
-                "autoconfig.shop.test",
-                "/mail/config-v1.1.xml",
-                Reply::xml(config("shop.test")),
-            )],
-        );
-        let o = run(&dns, &ca, &["jo@shop.test"]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        assert!(
-            o.stderr.is_empty(),
-            "verified settings need no warning: {}",
-            stderr(&o)
-        );
-        assert_valid_profile(&o.stdout);
-        let parsed = parse(&o.stdout);
-        let mail = payload(&parsed);
-        assert_eq!(
-            get(mail, "EmailAccountDescription").as_string(),
-            Some("Shop & Co Mail")
-        );
-        assert_eq!(
-            get(mail, "IncomingMailServerHostName").as_string(),
-            Some("imap.shop.test")
-        );
-        assert_eq!(
-            get(mail, "IncomingMailServerUsername").as_string(),
-            Some("jo")
-        );
-        assert_eq!(
-            get(mail, "IncomingMailServerUseSSL").as_boolean(),
-            Some(true)
-        );
-        assert_eq!(
-            get(mail, "OutgoingMailServerUsername").as_string(),
-            Some("jo@shop.test")
-        );
-        assert_eq!(
-            get(mail, "OutgoingPasswordSameAsIncomingPassword").as_boolean(),
-            Some(false),
-            "different user names, so two prompts"
-        );
+    lab_test! {
+        fn a_profile_from_the_domains_own_https_autoconfig_file() {
+            let b = 1;
+            let ca = TestCa::new();
+            let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.shop.test", &ip(b, 1))]);
+            let leaf = ca.issue(&["autoconfig.shop.test"]);
+            let _web = Web::start(
+                &ip(b, 1),
+                443,
+                Some(&leaf),
+                vec![Route::get(
+                    "autoconfig.shop.test",
+                    "/mail/config-v1.1.xml",
+                    Reply::xml(config("shop.test")),
+                )],
+            );
+            let o = run(&dns, &ca, &["jo@shop.test"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(
+                o.stderr.is_empty(),
+                "verified settings need no warning: {}",
+                stderr(&o)
+            );
+            assert_valid_profile(&o.stdout);
+            let parsed = parse(&o.stdout);
+            let mail = payload(&parsed);
+            assert_eq!(
+                get(mail, "EmailAccountDescription").as_string(),
+                Some("Shop & Co Mail")
+            );
+            assert_eq!(
+                get(mail, "IncomingMailServerHostName").as_string(),
+                Some("imap.shop.test")
+            );
+            assert_eq!(
+                get(mail, "IncomingMailServerUsername").as_string(),
+                Some("jo")
+            );
+            assert_eq!(
+                get(mail, "IncomingMailServerUseSSL").as_boolean(),
+                Some(true)
+            );
+            assert_eq!(
+                get(mail, "OutgoingMailServerUsername").as_string(),
+                Some("jo@shop.test")
+            );
+            assert_eq!(
+                get(mail, "OutgoingPasswordSameAsIncomingPassword").as_boolean(),
+                Some(false),
+                "different user names, so two prompts"
+            );
+        }
     }
 
-    #[test]
-    #[ignore = "needs the test lab: run ./scripts/test.sh"]
-    fn a_profile_from_a_plain_http_config_comes_with_a_warning() {
-        lab::require();
-        let b = 2;
-        let ca = TestCa::new();
-        let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.plain.test", &ip(b, 1))]);
-        let _web = Web::start(
-            &ip(b, 1),
-            80,
-            None,
-            vec![Route::get(
-                "autoconfig.plain.test",
-                "/mail/config-v1.1.xml",
-                Reply::xml(config("plain.test")),
-            )],
-        );
-        let o = run(&dns, &ca, &["jo@plain.test", "--format", "ios-steps"]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        assert!(stderr(&o).contains("unverified source"), "{}", stderr(&o));
-        assert!(stdout(&o).contains("unverified source"), "{}", stdout(&o));
+    lab_test! {
+        fn a_profile_from_a_plain_http_config_comes_with_a_warning() {
+            let b = 2;
+            let ca = TestCa::new();
+            let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.plain.test", &ip(b, 1))]);
+            let _web = Web::start(
+                &ip(b, 1),
+                80,
+                None,
+                vec![Route::get(
+                    "autoconfig.plain.test",
+                    "/mail/config-v1.1.xml",
+                    Reply::xml(config("plain.test")),
+                )],
+            );
+            let o = run(&dns, &ca, &["jo@plain.test", "--format", "ios-steps"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(stderr(&o).contains("unverified source"), "{}", stderr(&o));
+            assert!(stdout(&o).contains("unverified source"), "{}", stdout(&o));
+        }
     }
 
-    #[test]
-    #[ignore = "needs the test lab: run ./scripts/test.sh"]
-    fn a_custom_domain_at_microsoft_365_is_known_by_its_mx_and_gets_no_password_profile() {
-        lab::require();
-        let b = 3;
-        let ca = TestCa::new();
-        let dns = Dns::start(
-            &ip(b, 0),
-            &[Record::mx(
-                "contoso.test",
-                "contoso-test.mail.protection.outlook.com",
-                0,
-            )],
-        );
-        let o = run(&dns, &ca, &["alex@contoso.test"]);
-        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-        assert!(o.stdout.is_empty());
-        let e = stderr(&o);
-        assert!(e.contains("Add Account › Microsoft Exchange"), "{e}");
-        assert!(e.contains("--exchange"), "{e}");
+    lab_test! {
+        fn a_custom_domain_at_microsoft_365_is_known_by_its_mx_and_gets_no_password_profile() {
+            let b = 3;
+            let ca = TestCa::new();
+            let dns = Dns::start(
+                &ip(b, 0),
+                &[Record::mx(
+                    "contoso.test",
+                    "contoso-test.mail.protection.outlook.com",
+                    0,
+                )],
+            );
+            let o = run(&dns, &ca, &["alex@contoso.test"]);
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            assert!(o.stdout.is_empty());
+            let e = stderr(&o);
+            assert!(e.contains("Add Account › Microsoft Exchange"), "{e}");
+            assert!(e.contains("--exchange"), "{e}");
 
-        let o = run(&dns, &ca, &["alex@contoso.test", "--exchange"]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        assert_valid_profile(&o.stdout);
-        let parsed = parse(&o.stdout);
-        let eas = payload(&parsed);
-        assert_eq!(get(eas, "OAuth").as_boolean(), Some(true));
-        assert_eq!(
-            get(eas, "EmailAddress").as_string(),
-            Some("alex@contoso.test")
-        );
+            let o = run(&dns, &ca, &["alex@contoso.test", "--exchange"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_valid_profile(&o.stdout);
+            let parsed = parse(&o.stdout);
+            let eas = payload(&parsed);
+            assert_eq!(get(eas, "OAuth").as_boolean(), Some(true));
+            assert_eq!(
+                get(eas, "EmailAddress").as_string(),
+                Some("alex@contoso.test")
+            );
+        }
     }
 }

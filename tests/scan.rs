@@ -237,9 +237,7 @@ fn resume_skips_the_lines_out_holds_and_redoes_a_torn_one() {
     assert!(done.iter().all(|n| lines.contains_key(n)));
 }
 
-fn ip(b: u8, n: u8) -> String {
-    format!("127.0.{b}.{n}")
-}
+use lab::ip;
 
 const ISPDB: &str = "https://ispdb.scan.test/v1.1/";
 
@@ -288,135 +286,135 @@ fn slow_lab(b: u8, delay: Duration) -> (lab::TestCa, Dns, Web, Web) {
     (ca, dns, slow, fast)
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn entries_are_written_as_they_finish_with_their_line_numbers() {
-    let (ca, dns, _slow, _fast) = slow_lab(15, Duration::from_millis(1500));
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.txt");
-    std::fs::write(
-        &input,
-        "a.slow.test\nfast.test\ngmail.com\nsomeone@fast.test\n",
-    )
-    .unwrap();
-    let (code, out, err) = scan(
-        &input,
-        &[
-            "--json",
-            "--timeout",
-            "6",
-            "--dns",
-            &dns.addr.to_string(),
-            "--ca-file",
-            ca.ca_file().to_str().unwrap(),
-            "--ispdb-url",
-            ISPDB,
-        ],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    let objects = parse_lines(&out);
-    let order: Vec<u64> = objects.iter().filter_map(|o| o["line"].as_u64()).collect();
-    // The slow line 1 does not hold up the others: it comes out last.
-    assert_eq!(order.len(), 4, "{out}");
-    assert_eq!(*order.last().unwrap(), 1, "{order:?} {out}");
-    let lines = by_line(&objects);
-    assert_eq!(lines[&1]["source"], "autoconfig", "{}", lines[&1]);
-    assert_eq!(lines[&1]["domain"], "a.slow.test");
-    assert_eq!(lines[&2]["source"], "autoconfig");
-    assert_eq!(lines[&4]["incoming"][0]["username"], "someone@fast.test");
-    let summary = objects.last().unwrap();
-    assert_eq!(summary["by_source"]["autoconfig"], 3);
-    assert_eq!(summary["by_source"]["provider-db"], 1);
+lab_test! {
+    fn entries_are_written_as_they_finish_with_their_line_numbers() {
+        let (ca, dns, _slow, _fast) = slow_lab(15, Duration::from_millis(1500));
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        std::fs::write(
+            &input,
+            "a.slow.test\nfast.test\ngmail.com\nsomeone@fast.test\n",
+        )
+        .unwrap();
+        let (code, out, err) = scan(
+            &input,
+            &[
+                "--json",
+                "--timeout",
+                "6",
+                "--dns",
+                &dns.addr.to_string(),
+                "--ca-file",
+                ca.ca_file().to_str().unwrap(),
+                "--ispdb-url",
+                ISPDB,
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let objects = parse_lines(&out);
+        let order: Vec<u64> = objects.iter().filter_map(|o| o["line"].as_u64()).collect();
+        // The slow line 1 does not hold up the others: it comes out last.
+        assert_eq!(order.len(), 4, "{out}");
+        assert_eq!(*order.last().unwrap(), 1, "{order:?}");
+        let lines = by_line(&objects);
+        assert_eq!(lines[&1]["source"], "autoconfig", "{}", lines[&1]);
+        assert_eq!(lines[&1]["domain"], "a.slow.test");
+        assert_eq!(lines[&2]["source"], "autoconfig");
+        assert_eq!(lines[&4]["incoming"][0]["username"], "someone@fast.test");
+        let summary = objects.last().unwrap();
+        assert_eq!(summary["by_source"]["autoconfig"], 3);
+        assert_eq!(summary["by_source"]["provider-db"], 1);
+    }
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn ctrl_c_leaves_valid_json_lines_and_resume_finishes_the_job() {
-    let (ca, dns, _slow, _fast) = slow_lab(16, Duration::from_secs(30));
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.txt");
-    let mut text = String::from("gmail.com\nposteo.de\nsomeone@msn.com\n");
-    for i in 0..100 {
-        text.push_str(&format!("d{i}.slow.test\n"));
-    }
-    std::fs::write(&input, text).unwrap();
-    let out = dir.path().join("out.jsonl");
-    let dns_addr = dns.addr.to_string();
-    let ca_file = ca.ca_file();
-    let args = [
-        "--timeout",
-        "20",
-        "--jobs",
-        "8",
-        "--dns",
-        &dns_addr,
-        "--ca-file",
-        ca_file.to_str().unwrap(),
-        "--ispdb-url",
-        ISPDB,
-    ];
-    let child = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-        .args(["scan", "--json", "-o", out.to_str().unwrap()])
-        .arg(&input)
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .lines()
-        .count()
-        < 3
-    {
-        assert!(start.elapsed() < Duration::from_secs(10), "no output");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let slow entries be in flight, then Ctrl-C.
-    std::thread::sleep(Duration::from_millis(300));
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let stopped = Instant::now();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        stopped.elapsed() < Duration::from_secs(5),
-        "Ctrl-C took {:?}",
-        stopped.elapsed()
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("--resume"), "{err}");
-    let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.ends_with('\n'));
-    let objects = parse_lines(&text);
-    let summary = objects.last().unwrap();
-    assert_eq!(summary["interrupted"], true);
-    assert_eq!(by_line(&objects).len(), 3);
-
-    // With servers that answer now, --resume does the rest and only that.
-    drop(_slow);
-    let (code, _, err) = scan(
-        &input,
-        &[
-            "--resume",
-            out.to_str().unwrap(),
+lab_test! {
+    fn ctrl_c_leaves_valid_json_lines_and_resume_finishes_the_job() {
+        let (ca, dns, _slow, _fast) = slow_lab(16, Duration::from_secs(30));
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        let mut text = String::from("gmail.com\nposteo.de\nsomeone@msn.com\n");
+        for i in 0..100 {
+            text.push_str(&format!("d{i}.slow.test\n"));
+        }
+        std::fs::write(&input, text).unwrap();
+        let out = dir.path().join("out.jsonl");
+        let dns_addr = dns.addr.to_string();
+        let ca_file = ca.ca_file();
+        let args = [
             "--timeout",
-            "3",
+            "20",
             "--jobs",
-            "50",
+            "8",
             "--dns",
             &dns_addr,
+            "--ca-file",
+            ca_file.to_str().unwrap(),
             "--ispdb-url",
             ISPDB,
-        ],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    let all = parse_lines(&std::fs::read_to_string(&out).unwrap());
-    assert_eq!(by_line(&all).len(), 103);
-    assert_eq!(all.last().unwrap()["resumed"], 3);
+        ];
+        let child = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+            .args(["scan", "--json", "-o", out.to_str().unwrap()])
+            .arg(&input)
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            < 3
+        {
+            assert!(start.elapsed() < Duration::from_secs(10), "no output");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Let slow entries be in flight, then Ctrl-C.
+        std::thread::sleep(Duration::from_millis(300));
+        let ok = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let stopped = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "Ctrl-C took {:?}",
+            stopped.elapsed()
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains("--resume"), "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.ends_with('\n'));
+        let objects = parse_lines(&text);
+        let summary = objects.last().unwrap();
+        assert_eq!(summary["interrupted"], true);
+        assert_eq!(by_line(&objects).len(), 3);
+
+        // With servers that answer now, --resume does the rest and only that.
+        drop(_slow);
+        let (code, _, err) = scan(
+            &input,
+            &[
+                "--resume",
+                out.to_str().unwrap(),
+                "--timeout",
+                "3",
+                "--jobs",
+                "50",
+                "--dns",
+                &dns_addr,
+                "--ispdb-url",
+                ISPDB,
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let all = parse_lines(&std::fs::read_to_string(&out).unwrap());
+        assert_eq!(by_line(&all).len(), 103);
+        assert_eq!(all.last().unwrap()["resumed"], 3);
+    }
 }
 
 /// The bench's stand-in for the internet's DNS: every answer comes after
@@ -712,115 +710,115 @@ fn comparable(lines: &[String]) -> BTreeMap<u64, Value> {
     by_line(&objects)
 }
 
-/// Throughput, flat memory and sharding against a DNS that answers every
-/// question after 50 ms, with a realistic mix of domains ([`SlowDns`]). In
-/// CI, 200 domains, a loose floor and no shards; `bench/scan.sh` sets
-/// `MAILSETUP_BENCH_SCAN=1` for 10,000 domains at 500 a second or more,
-/// the same peak memory for 1,000,000 input lines, and 4 shards whose
-/// union is the unsharded scan.
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn scan_throughput_and_flat_memory_against_slow_dns() {
-    let full = std::env::var("MAILSETUP_BENCH_SCAN").ok();
-    // In CI (a debug build on a shared machine) only a floor that
-    // catches entries running one after another: 200 domains at a second
-    // each would take minutes.
-    let (n, floor) = match full.as_deref().map(str::parse::<u64>) {
-        Some(Ok(n)) if n > 1 => (n, 500.0),
-        Some(_) => (10_000u64, 500.0),
-        None => (200, 5.0),
-    };
-    let dns = SlowDns::start(&ip(17, 53), Duration::from_millis(50));
-    let dir = tempfile::tempdir().unwrap();
-    let small = dir.path().join("small.txt");
-    let big = dir.path().join("big.txt");
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&small).unwrap());
-        for i in 0..n {
-            writeln!(f, "d{i}.bench.test").unwrap();
-        }
-        // 100 times the lines; --shard 0/100 takes every 100th, which are
-        // the lines of the small file, so the work is the same and only
-        // the input grows.
-        let mut g = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-        for i in 0..n * 100 {
-            if i % 100 == 0 {
-                writeln!(g, "d{}.bench.test", i / 100).unwrap();
-            } else {
-                writeln!(g, "x{i}.bench.test").unwrap();
+lab_test! {
+    /// Throughput, flat memory and sharding against a DNS that answers every
+    /// question after 50 ms, with a realistic mix of domains ([`SlowDns`]). In
+    /// CI, 200 domains, a loose floor and no shards; `bench/scan.sh` sets
+    /// `MAILSETUP_BENCH_SCAN=1` for 10,000 domains at 500 a second or more,
+    /// the same peak memory for 1,000,000 input lines, and 4 shards whose
+    /// union is the unsharded scan.
+    fn scan_throughput_and_flat_memory_against_slow_dns() {
+        let full = std::env::var("MAILSETUP_BENCH_SCAN").ok();
+        // In CI (a debug build on a shared machine) only a floor that
+        // catches entries running one after another: 200 domains at a second
+        // each would take minutes.
+        let (n, floor) = match full.as_deref().map(str::parse::<u64>) {
+            Some(Ok(n)) if n > 1 => (n, 500.0),
+            Some(_) => (10_000u64, 500.0),
+            None => (200, 5.0),
+        };
+        let dns = SlowDns::start(&ip(17, 53), Duration::from_millis(50));
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small.txt");
+        let big = dir.path().join("big.txt");
+        {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&small).unwrap());
+            for i in 0..n {
+                writeln!(f, "d{i}.bench.test").unwrap();
+            }
+            // 100 times the lines; --shard 0/100 takes every 100th, which are
+            // the lines of the small file, so the work is the same and only
+            // the input grows.
+            let mut g = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+            for i in 0..n * 100 {
+                if i % 100 == 0 {
+                    writeln!(g, "d{}.bench.test", i / 100).unwrap();
+                } else {
+                    writeln!(g, "x{i}.bench.test").unwrap();
+                }
             }
         }
-    }
-    let (took, peak_small, out) = timed_scan(&small, &dns, &[]);
-    if let Some(path) = std::env::var_os("MAILSETUP_BENCH_OUT") {
-        std::fs::write(path, out.join("\n")).unwrap();
-    }
-    let rate = n as f64 / took.as_secs_f64();
-    let summary: Value = serde_json::from_str(out.last().unwrap()).unwrap();
-    assert_eq!(summary["summary"], true);
-    assert_eq!(summary["entries"], n);
-    let count = |k: &str| summary[k].as_u64().unwrap();
-    println!(
-        "scan: {n} domains in {:.1} s = {rate:.0}/s (DNS answers after 50 ms): {} found {}, {} not found, {} errors",
-        took.as_secs_f64(),
-        count("found"),
-        summary["by_source"],
-        count("not_found"),
-        count("errors"),
-    );
-    assert_eq!(count("found") + count("not_found") + count("errors"), n);
-    // Every domain with records found something (SRV, MX or a guess); a
-    // slow scan would show here as errors (deadlines) too.
-    assert_eq!(count("errors"), 0, "{summary}");
-    assert!(count("found") >= n * 3 / 10, "{summary}");
-    let (took_big, peak_big, out_big) = timed_scan(&big, &dns, &["--shard", "0/100"]);
-    let summary_big: Value = serde_json::from_str(out_big.last().unwrap()).unwrap();
-    assert_eq!(summary_big["lines"], n * 100);
-    assert_eq!(summary_big["entries"], n);
-    println!(
-        "scan: peak RSS {peak_small} kB for {n} lines, {peak_big} kB for {} lines ({:.1} s)",
-        n * 100,
-        took_big.as_secs_f64()
-    );
-    assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
-    // Memory does not grow with the input: 100 times the lines, at most a
-    // quarter more memory (allocator noise), never 100 times.
-    assert!(
-        peak_big <= peak_small + peak_small / 4,
-        "peak RSS {peak_big} kB for {} lines against {peak_small} kB for {n}",
-        n * 100
-    );
-    // The union of 4 shards is the unsharded scan, line for line (in CI
-    // the offline shard test stands for this).
-    if full.is_none() {
-        return;
-    }
-    let all = comparable(&out);
-    let mut union = BTreeMap::new();
-    for k in 0..4 {
-        let (_, _, part) = timed_scan(&small, &dns, &["--shard", &format!("{k}/4")]);
-        for (line, v) in comparable(&part) {
-            assert_eq!((line - 1) % 4, k);
-            assert!(union.insert(line, v).is_none());
+        let (took, peak_small, out) = timed_scan(&small, &dns, &[]);
+        if let Some(path) = std::env::var_os("MAILSETUP_BENCH_OUT") {
+            std::fs::write(path, out.join("\n")).unwrap();
         }
+        let rate = n as f64 / took.as_secs_f64();
+        let summary: Value = serde_json::from_str(out.last().unwrap()).unwrap();
+        assert_eq!(summary["summary"], true);
+        assert_eq!(summary["entries"], n);
+        let count = |k: &str| summary[k].as_u64().unwrap();
+        println!(
+            "scan: {n} domains in {:.1} s = {rate:.0}/s (DNS answers after 50 ms): {} found {}, {} not found, {} errors",
+            took.as_secs_f64(),
+            count("found"),
+            summary["by_source"],
+            count("not_found"),
+            count("errors"),
+        );
+        assert_eq!(count("found") + count("not_found") + count("errors"), n);
+        // Every domain with records found something (SRV, MX or a guess); a
+        // slow scan would show here as errors (deadlines) too.
+        assert_eq!(count("errors"), 0, "{summary}");
+        assert!(count("found") >= n * 3 / 10, "{summary}");
+        let (took_big, peak_big, out_big) = timed_scan(&big, &dns, &["--shard", "0/100"]);
+        let summary_big: Value = serde_json::from_str(out_big.last().unwrap()).unwrap();
+        assert_eq!(summary_big["lines"], n * 100);
+        assert_eq!(summary_big["entries"], n);
+        println!(
+            "scan: peak RSS {peak_small} kB for {n} lines, {peak_big} kB for {} lines ({:.1} s)",
+            n * 100,
+            took_big.as_secs_f64()
+        );
+        assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
+        // Memory does not grow with the input: 100 times the lines, at most a
+        // quarter more memory (allocator noise), never 100 times.
+        assert!(
+            peak_big <= peak_small + peak_small / 4,
+            "peak RSS {peak_big} kB for {} lines against {peak_small} kB for {n}",
+            n * 100
+        );
+        // The union of 4 shards is the unsharded scan, line for line (in CI
+        // the offline shard test stands for this).
+        if full.is_none() {
+            return;
+        }
+        let all = comparable(&out);
+        let mut union = BTreeMap::new();
+        for k in 0..4 {
+            let (_, _, part) = timed_scan(&small, &dns, &["--shard", &format!("{k}/4")]);
+            for (line, v) in comparable(&part) {
+                assert_eq!((line - 1) % 4, k);
+                assert!(union.insert(line, v).is_none());
+            }
+        }
+        assert_eq!(union.len(), all.len());
+        let differ: Vec<u64> = all
+            .iter()
+            .filter(|(l, v)| union.get(l) != Some(v))
+            .map(|(l, _)| *l)
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{} lines differ, the first: {} against {}",
+            differ.len(),
+            all[&differ[0]],
+            union[&differ[0]]
+        );
+        println!(
+            "scan: the union of 4 shards equals the unsharded scan, {} lines",
+            all.len()
+        );
     }
-    assert_eq!(union.len(), all.len());
-    let differ: Vec<u64> = all
-        .iter()
-        .filter(|(l, v)| union.get(l) != Some(v))
-        .map(|(l, _)| *l)
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "{} lines differ, the first: {} against {}",
-        differ.len(),
-        all[&differ[0]],
-        union[&differ[0]]
-    );
-    println!(
-        "scan: the union of 4 shards equals the unsharded scan, {} lines",
-        all.len()
-    );
 }
 
 /// A host that counts its connections, on every port discovery may use:
@@ -873,71 +871,71 @@ impl Counter {
     }
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn per_host_limits_the_connections_lookups_make_to_one_host() {
-    // Twelve domains, every name under them at one hoster's address: each
-    // lookup fetches configurations there (HTTPS, HTTP) and probes
-    // guessed servers there (IMAP, POP3, SMTP).
-    let host = ip(19, 10);
-    let counter = Counter::start(&host, Duration::from_millis(40));
-    let mut records = Vec::new();
-    for i in 0..12 {
-        let d = format!("d{i}.hosted.test");
-        records.push(Record::mx(&d, &format!("mail.{d}"), 10));
-        for name in [
-            d.clone(),
-            format!("autoconfig.{d}"),
-            format!("autodiscover.{d}"),
-            format!("mail.{d}"),
-            format!("imap.{d}"),
-        ] {
-            records.push(Record::a(&name, &host));
+lab_test! {
+    fn per_host_limits_the_connections_lookups_make_to_one_host() {
+        // Twelve domains, every name under them at one hoster's address: each
+        // lookup fetches configurations there (HTTPS, HTTP) and probes
+        // guessed servers there (IMAP, POP3, SMTP).
+        let host = ip(19, 10);
+        let counter = Counter::start(&host, Duration::from_millis(40));
+        let mut records = Vec::new();
+        for i in 0..12 {
+            let d = format!("d{i}.hosted.test");
+            records.push(Record::mx(&d, &format!("mail.{d}"), 10));
+            for name in [
+                d.clone(),
+                format!("autoconfig.{d}"),
+                format!("autodiscover.{d}"),
+                format!("mail.{d}"),
+                format!("imap.{d}"),
+            ] {
+                records.push(Record::a(&name, &host));
+            }
         }
+        let dns = Dns::start(&ip(19, 53), &records);
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        let domains: String = (0..12).map(|i| format!("d{i}.hosted.test\n")).collect();
+        std::fs::write(&input, domains).unwrap();
+        let dns_addr = dns.addr.to_string();
+        let run = |extra: &[&str]| {
+            let mut args = vec![
+                "--json",
+                "--jobs",
+                "12",
+                "--timeout",
+                "30",
+                "--dns",
+                &dns_addr,
+                "--ispdb-url",
+                ISPDB,
+            ];
+            args.extend_from_slice(extra);
+            let (code, out, err) = scan(&input, &args);
+            assert_eq!(code, Some(0), "{err}");
+            let objects = parse_lines(&out);
+            let summary = objects.last().unwrap();
+            assert_eq!(summary["entries"], 12, "{summary}");
+            assert_eq!(summary["errors"], 0, "{summary}");
+            let (peak, total) = counter.take();
+            assert!(total > 0, "no connection reached the host: {out}");
+            (peak, total)
+        };
+        // Without a limit, the lookups crowd the host.
+        let (peak, total) = run(&[]);
+        assert!(peak > 2, "only {peak} at once in {total} connections");
+        // With --per-host 2, never more than two at once, and every lookup
+        // still made its connections.
+        let (limited_peak, limited_total) = run(&["--per-host", "2"]);
+        assert!(
+            (1..=2).contains(&limited_peak),
+            "{limited_peak} connections at once with --per-host 2"
+        );
+        assert!(
+            limited_total >= 12 * 6,
+            "{limited_total} connections (without the limit: {total})"
+        );
     }
-    let dns = Dns::start(&ip(19, 53), &records);
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.txt");
-    let domains: String = (0..12).map(|i| format!("d{i}.hosted.test\n")).collect();
-    std::fs::write(&input, domains).unwrap();
-    let dns_addr = dns.addr.to_string();
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "--json",
-            "--jobs",
-            "12",
-            "--timeout",
-            "30",
-            "--dns",
-            &dns_addr,
-            "--ispdb-url",
-            ISPDB,
-        ];
-        args.extend_from_slice(extra);
-        let (code, out, err) = scan(&input, &args);
-        assert_eq!(code, Some(0), "{err}");
-        let objects = parse_lines(&out);
-        let summary = objects.last().unwrap();
-        assert_eq!(summary["entries"], 12, "{summary}");
-        assert_eq!(summary["errors"], 0, "{summary}");
-        let (peak, total) = counter.take();
-        assert!(total > 0, "no connection reached the host: {out}");
-        (peak, total)
-    };
-    // Without a limit, the lookups crowd the host.
-    let (peak, total) = run(&[]);
-    assert!(peak > 2, "only {peak} at once in {total} connections");
-    // With --per-host 2, never more than two at once, and every lookup
-    // still made its connections.
-    let (limited_peak, limited_total) = run(&["--per-host", "2"]);
-    assert!(
-        (1..=2).contains(&limited_peak),
-        "{limited_peak} connections at once with --per-host 2"
-    );
-    assert!(
-        limited_total >= 12 * 6,
-        "{limited_total} connections (without the limit: {total})"
-    );
 }
 
 /// A public-looking address (11.0.20.0/24 is public address space; it
@@ -949,123 +947,123 @@ fn add_public(net: &str) {
         .status();
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn audit_scan_reaches_a_private_domain_after_a_public_one_but_no_redirect_does() {
-    add_public("11.0.20.0/24");
-    let (public, private) = ("11.0.20.1", ip(20, 10));
-    let ca = lab::TestCa::new();
-    let config = |d: &str| {
-        format!(
-            r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
-<incomingServer type="imap"><hostname>mail.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
-<outgoingServer type="smtp"><hostname>mail.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
-</emailProvider></clientConfig>"#
-        )
-    };
-    let path = "/mail/config-v1.1.xml";
-    let well_known = "/.well-known/autoconfig/mail/config-v1.1.xml";
-    let leaf = ca.issue(&["autoconfig.public.test", "public.test"]);
-    let _public_web = Web::start(
-        public,
-        443,
-        Some(&leaf),
-        vec![
-            Route::get(
-                "autoconfig.public.test",
-                path,
-                Reply::xml(config("public.test")),
-            ),
-            // A public host sending the audit to a private address.
-            Route::get(
-                "public.test",
-                well_known,
-                Reply::Redirect(302, format!("https://inside.public.test{well_known}")),
-            ),
-        ],
-    );
-    let leaf = ca.issue(&["autoconfig.private.test", "inside.public.test"]);
-    let private_web = Web::start(
-        &private,
-        443,
-        Some(&leaf),
-        vec![
-            Route::get(
-                "autoconfig.private.test",
-                path,
-                Reply::xml(config("private.test")),
-            ),
-            Route::get(
-                "inside.public.test",
-                well_known,
-                Reply::xml(config("public.test")),
-            ),
-        ],
-    );
-    let dns = Dns::start(
-        &ip(20, 53),
-        &[
-            Record::a("autoconfig.public.test", public),
-            Record::a("public.test", public),
-            Record::a("inside.public.test", &private),
-            Record::a("autoconfig.private.test", &private),
-        ],
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.txt");
-    // The public domain first, one entry at a time.
-    std::fs::write(&input, "public.test\nprivate.test\n").unwrap();
-    let (code, out, err) = scan(
-        &input,
-        &[
-            "--audit",
-            "--json",
-            "--jobs",
-            "1",
-            "--timeout",
-            "10",
-            "--dns",
-            &dns.addr.to_string(),
-            "--ca-file",
-            ca.ca_file().to_str().unwrap(),
-            "--ispdb-url",
-            ISPDB,
-        ],
-    );
-    assert!(matches!(code, Some(0 | 1)), "{err}");
-    let lines = by_line(&parse_lines(&out));
-    let source = |line: u64, asked: &str| -> Value {
-        lines[&line]["sources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["asked"].as_str().unwrap().starts_with(asked))
-            .unwrap_or_else(|| panic!("{asked} not asked: {}", lines[&line]))
-            .clone()
-    };
-    let public_config = source(1, "https://autoconfig.public.test/");
-    assert_eq!(public_config["result"], "found", "{public_config}");
-    // The redirect from the public host to a private address was not
-    // followed: the private server never saw that request.
-    let redirected = source(1, "https://public.test/.well-known/");
-    assert_ne!(redirected["result"], "found", "{redirected}");
-    assert!(
-        redirected["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("redirect from a public host"),
-        "{redirected}"
-    );
-    assert!(
-        private_web
-            .requests()
-            .iter()
-            .all(|r| r.host != "inside.public.test"),
-        "{:?}",
-        private_web.requests()
-    );
-    // The private domain, audited after the public one, is reached.
-    let private_config = source(2, "https://autoconfig.private.test/");
-    assert_eq!(private_config["result"], "found", "{private_config}");
-    assert_eq!(lines[&2]["domain"], "private.test");
+lab_test! {
+    fn audit_scan_reaches_a_private_domain_after_a_public_one_but_no_redirect_does() {
+        add_public("11.0.20.0/24");
+        let (public, private) = ("11.0.20.1", ip(20, 10));
+        let ca = lab::TestCa::new();
+        let config = |d: &str| {
+            format!(
+                r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
+    <incomingServer type="imap"><hostname>mail.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
+    <outgoingServer type="smtp"><hostname>mail.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
+    </emailProvider></clientConfig>"#
+            )
+        };
+        let path = "/mail/config-v1.1.xml";
+        let well_known = "/.well-known/autoconfig/mail/config-v1.1.xml";
+        let leaf = ca.issue(&["autoconfig.public.test", "public.test"]);
+        let _public_web = Web::start(
+            public,
+            443,
+            Some(&leaf),
+            vec![
+                Route::get(
+                    "autoconfig.public.test",
+                    path,
+                    Reply::xml(config("public.test")),
+                ),
+                // A public host sending the audit to a private address.
+                Route::get(
+                    "public.test",
+                    well_known,
+                    Reply::Redirect(302, format!("https://inside.public.test{well_known}")),
+                ),
+            ],
+        );
+        let leaf = ca.issue(&["autoconfig.private.test", "inside.public.test"]);
+        let private_web = Web::start(
+            &private,
+            443,
+            Some(&leaf),
+            vec![
+                Route::get(
+                    "autoconfig.private.test",
+                    path,
+                    Reply::xml(config("private.test")),
+                ),
+                Route::get(
+                    "inside.public.test",
+                    well_known,
+                    Reply::xml(config("public.test")),
+                ),
+            ],
+        );
+        let dns = Dns::start(
+            &ip(20, 53),
+            &[
+                Record::a("autoconfig.public.test", public),
+                Record::a("public.test", public),
+                Record::a("inside.public.test", &private),
+                Record::a("autoconfig.private.test", &private),
+            ],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        // The public domain first, one entry at a time.
+        std::fs::write(&input, "public.test\nprivate.test\n").unwrap();
+        let (code, out, err) = scan(
+            &input,
+            &[
+                "--audit",
+                "--json",
+                "--jobs",
+                "1",
+                "--timeout",
+                "10",
+                "--dns",
+                &dns.addr.to_string(),
+                "--ca-file",
+                ca.ca_file().to_str().unwrap(),
+                "--ispdb-url",
+                ISPDB,
+            ],
+        );
+        assert!(matches!(code, Some(0 | 1)), "{err}");
+        let lines = by_line(&parse_lines(&out));
+        let source = |line: u64, asked: &str| -> Value {
+            lines[&line]["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["asked"].as_str().unwrap().starts_with(asked))
+                .unwrap_or_else(|| panic!("{asked} not asked: {}", lines[&line]))
+                .clone()
+        };
+        let public_config = source(1, "https://autoconfig.public.test/");
+        assert_eq!(public_config["result"], "found", "{public_config}");
+        // The redirect from the public host to a private address was not
+        // followed: the private server never saw that request.
+        let redirected = source(1, "https://public.test/.well-known/");
+        assert_ne!(redirected["result"], "found", "{redirected}");
+        assert!(
+            redirected["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("redirect from a public host"),
+            "{redirected}"
+        );
+        assert!(
+            private_web
+                .requests()
+                .iter()
+                .all(|r| r.host != "inside.public.test"),
+            "{:?}",
+            private_web.requests()
+        );
+        // The private domain, audited after the public one, is reached.
+        let private_config = source(2, "https://autoconfig.private.test/");
+        assert_eq!(private_config["result"], "found", "{private_config}");
+        assert_eq!(lines[&2]["domain"], "private.test");
+    }
 }

@@ -322,46 +322,45 @@ const MECHS: &[Mechs] = &[
     (&["XOAUTH2"], &["XOAUTH2"], &["XOAUTH2"], "--password-stdin"),
 ];
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn no_form_of_the_secret_reaches_any_output() {
-    lab::require();
-    let _dns = Dns::start(DNS, &[]);
-    let ca = lab::TestCa::new();
-    let ca_file = ca.ca_file();
-    let hidden = Mutex::new(0usize);
-    let runs = Mutex::new(0usize);
-    let cases: Vec<_> = MECHS
-        .iter()
-        .flat_map(|m| OUTCOMES.iter().map(move |o| (m, *o)))
-        .enumerate()
-        .collect();
-    // A few cases at a time: each waits mostly on its servers.
-    std::thread::scope(|scope| {
-        for chunk in cases.chunks(cases.len().div_ceil(12)) {
-            let (ca, ca_file, hidden, runs) = (&ca, &ca_file, &hidden, &runs);
-            scope.spawn(move || {
-                for &(i, (&(imap, pop3, smtp, flag), outcome)) in chunk {
-                    one_case(
-                        ca,
-                        ca_file,
-                        i + 11,
-                        (imap, pop3, smtp, flag),
-                        outcome,
-                        hidden,
-                        runs,
-                    );
-                }
-            });
-        }
-    });
-    // The echo reached the output (masked) in most runs: the test tests.
-    let hidden = *hidden.lock().unwrap();
-    let runs = *runs.lock().unwrap();
-    assert!(
-        hidden * 2 > runs,
-        "only {hidden} of {runs} runs showed a masked echo"
-    );
+lab_test! {
+    fn no_form_of_the_secret_reaches_any_output() {
+        let _dns = Dns::start(DNS, &[]);
+        let ca = lab::TestCa::new();
+        let ca_file = ca.ca_file();
+        let hidden = Mutex::new(0usize);
+        let runs = Mutex::new(0usize);
+        let cases: Vec<_> = MECHS
+            .iter()
+            .flat_map(|m| OUTCOMES.iter().map(move |o| (m, *o)))
+            .enumerate()
+            .collect();
+        // A few cases at a time: each waits mostly on its servers.
+        std::thread::scope(|scope| {
+            for chunk in cases.chunks(cases.len().div_ceil(12)) {
+                let (ca, ca_file, hidden, runs) = (&ca, &ca_file, &hidden, &runs);
+                scope.spawn(move || {
+                    for &(i, (&(imap, pop3, smtp, flag), outcome)) in chunk {
+                        one_case(
+                            ca,
+                            ca_file,
+                            i + 11,
+                            (imap, pop3, smtp, flag),
+                            outcome,
+                            hidden,
+                            runs,
+                        );
+                    }
+                });
+            }
+        });
+        // The echo reached the output (masked) in most runs: the test tests.
+        let hidden = *hidden.lock().unwrap();
+        let runs = *runs.lock().unwrap();
+        assert!(
+            hidden * 2 > runs,
+            "only {hidden} of {runs} runs showed a masked echo"
+        );
+    }
 }
 
 type Mechs = (

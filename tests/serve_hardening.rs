@@ -205,7 +205,7 @@ fn discovery(trust: Trust, make: fn(&str) -> (Vec<Server>, Vec<Server>)) -> Disc
                 detail: None,
                 problem: None,
             }];
-            Ok::<Lookup, _>(lookup::finish(&email, settings, tried))
+            Ok::<Lookup, _>(Lookup::build(&email, settings, tried))
         })
     })
 }
@@ -461,143 +461,142 @@ async fn connect_from(from: &str, to: SocketAddr) -> std::io::Result<TcpStream> 
     socket.connect(to).await
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn idle_and_slowloris_floods_under_1024_descriptors_leave_others_served() {
-    lab::require();
-    // This process holds thousands of sockets.
-    rlimit::increase_nofile_limit(16_384).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("mail.toml");
-    std::fs::write(&file, OPERATOR_TOML).unwrap();
-    let b = Binary::start_under(
-        &["prlimit", "--nofile=1024:1024"],
-        &[
-            "--offline",
-            "--listen",
-            "127.0.4.40:8080",
-            "--config",
-            file.to_str().unwrap(),
-        ],
-    );
-    let server = b.addr;
-    let header_timeout = Duration::from_secs(10);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        // 1,100 connections that send nothing, from one address...
-        let mut idle = Vec::new();
-        for _ in 0..1100 {
-            let start = Instant::now();
-            let c = connect_from("127.0.4.41", server).await.expect("connect");
-            idle.push(tokio::spawn(async move {
-                let mut c = c;
-                let closed = closed_within(&mut c, Duration::from_secs(30)).await;
-                closed.map(|_| start.elapsed())
-            }));
-        }
-        // ...and 3,000 that send headers a line a second, from another.
-        let mut slow = Vec::new();
-        for _ in 0..3000 {
-            let Ok(mut c) = connect_from("127.0.4.42", server).await else {
-                continue;
-            };
-            slow.push(tokio::spawn(async move {
+lab_test! {
+    fn idle_and_slowloris_floods_under_1024_descriptors_leave_others_served() {
+        // This process holds thousands of sockets.
+        rlimit::increase_nofile_limit(16_384).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mail.toml");
+        std::fs::write(&file, OPERATOR_TOML).unwrap();
+        let b = Binary::start_under(
+            &["prlimit", "--nofile=1024:1024"],
+            &[
+                "--offline",
+                "--listen",
+                "127.0.4.40:8080",
+                "--config",
+                file.to_str().unwrap(),
+            ],
+        );
+        let server = b.addr;
+        let header_timeout = Duration::from_secs(10);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            // 1,100 connections that send nothing, from one address...
+            let mut idle = Vec::new();
+            for _ in 0..1100 {
                 let start = Instant::now();
-                if c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-                    .await
-                    .is_err()
-                {
-                    return Some(start.elapsed());
-                }
-                let mut buf = [0u8; 256];
-                while start.elapsed() < Duration::from_secs(30) {
-                    tokio::select! {
-                        r = c.read(&mut buf) => match r {
-                            Ok(0) | Err(_) => return Some(start.elapsed()),
-                            Ok(_) => {}
-                        },
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                            if c.write_all(b"X-Slow: 1\r\n").await.is_err() {
-                                return Some(start.elapsed());
+                let c = connect_from("127.0.4.41", server).await.expect("connect");
+                idle.push(tokio::spawn(async move {
+                    let mut c = c;
+                    let closed = closed_within(&mut c, Duration::from_secs(30)).await;
+                    closed.map(|_| start.elapsed())
+                }));
+            }
+            // ...and 3,000 that send headers a line a second, from another.
+            let mut slow = Vec::new();
+            for _ in 0..3000 {
+                let Ok(mut c) = connect_from("127.0.4.42", server).await else {
+                    continue;
+                };
+                slow.push(tokio::spawn(async move {
+                    let start = Instant::now();
+                    if c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                        .await
+                        .is_err()
+                    {
+                        return Some(start.elapsed());
+                    }
+                    let mut buf = [0u8; 256];
+                    while start.elapsed() < Duration::from_secs(30) {
+                        tokio::select! {
+                            r = c.read(&mut buf) => match r {
+                                Ok(0) | Err(_) => return Some(start.elapsed()),
+                                Ok(_) => {}
+                            },
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                                if c.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                                    return Some(start.elapsed());
+                                }
                             }
                         }
                     }
-                }
-                None
-            }));
-        }
-        // Another client is served at once, by name and by health check.
-        let tls = mailsetup::net::tls::client_config(None).unwrap();
-        let other = reqwest::Client::builder()
-            .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls))
-            .local_address("127.0.4.43".parse::<std::net::IpAddr>().unwrap())
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        for path in [
-            "/healthz",
-            "/mail/config-v1.1.xml?emailaddress=jane@example.test",
-            "/healthz",
-        ] {
-            let start = Instant::now();
-            let r = other
-                .get(format!("http://{server}{path}"))
+                    None
+                }));
+            }
+            // Another client is served at once, by name and by health check.
+            let tls = mailsetup::net::tls::client_config(None).unwrap();
+            let other = reqwest::Client::builder()
+                .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls))
+                .local_address("127.0.4.43".parse::<std::net::IpAddr>().unwrap())
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            for path in [
+                "/healthz",
+                "/mail/config-v1.1.xml?emailaddress=jane@example.test",
+                "/healthz",
+            ] {
+                let start = Instant::now();
+                let r = other
+                    .get(format!("http://{server}{path}"))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{path}: {e}"));
+                assert_eq!(r.status(), StatusCode::OK, "{path}");
+                r.bytes().await.unwrap();
+                let t = start.elapsed();
+                assert!(t < Duration::from_secs(1), "{path} took {t:?}");
+            }
+            // Every idle connection is closed within the header timeout (those
+            // over the cap at once, the others when it runs out).
+            let slack = Duration::from_secs(3);
+            for (i, task) in idle.into_iter().enumerate() {
+                let t = task
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("idle {i} still open"));
+                assert!(t < header_timeout + slack, "idle {i} closed after {t:?}");
+            }
+            let mut closed = 0;
+            for task in slow {
+                let t = task
+                    .await
+                    .unwrap()
+                    .expect("a slowloris connection still open");
+                assert!(t < header_timeout + slack, "slowloris closed after {t:?}");
+                closed += 1;
+            }
+            assert!(
+                closed > 2900,
+                "only {closed} slowloris connections were made"
+            );
+            let metrics = other
+                .get(format!("http://{server}/metrics"))
                 .send()
                 .await
-                .unwrap_or_else(|e| panic!("{path}: {e}"));
-            assert_eq!(r.status(), StatusCode::OK, "{path}");
-            r.bytes().await.unwrap();
-            let t = start.elapsed();
-            assert!(t < Duration::from_secs(1), "{path} took {t:?}");
-        }
-        // Every idle connection is closed within the header timeout (those
-        // over the cap at once, the others when it runs out).
-        let slack = Duration::from_secs(3);
-        for (i, task) in idle.into_iter().enumerate() {
-            let t = task
-                .await
                 .unwrap()
-                .unwrap_or_else(|| panic!("idle {i} still open"));
-            assert!(t < header_timeout + slack, "idle {i} closed after {t:?}");
-        }
-        let mut closed = 0;
-        for task in slow {
-            let t = task
+                .text()
                 .await
-                .unwrap()
-                .expect("a slowloris connection still open");
-            assert!(t < header_timeout + slack, "slowloris closed after {t:?}");
-            closed += 1;
-        }
-        assert!(
-            closed > 2900,
-            "only {closed} slowloris connections were made"
-        );
-        let metrics = other
-            .get(format!("http://{server}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let refused: u64 = metrics
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(r#"mailsetup_connections_refused_total{reason="per-client"} "#)
-            })
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no per-client refusals counted:\n{metrics}"));
-        assert!(refused > 3900, "{refused} refused");
-    });
-    // The cap was fitted to the descriptors there are, and said so.
-    let log = b.start_log.join("\n");
-    assert!(log.contains("open files limit"), "{log}");
-    assert!(log.contains("capped below connections.max"), "{log}");
+                .unwrap();
+            let refused: u64 = metrics
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(r#"mailsetup_connections_refused_total{reason="per-client"} "#)
+                })
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no per-client refusals counted:\n{metrics}"));
+            assert!(refused > 3900, "{refused} refused");
+        });
+        // The cap was fitted to the descriptors there are, and said so.
+        let log = b.start_log.join("\n");
+        assert!(log.contains("open files limit"), "{log}");
+        assert!(log.contains("capped below connections.max"), "{log}");
+    }
 }
 
 /// An autoconfig file for `domain` whose SMTP server is `smtp`
@@ -635,96 +634,96 @@ fn profile(dns: &lab::dns::Dns, ca: &lab::TestCa, args: &[&str]) -> std::process
         .expect("the binary runs")
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn the_cli_writes_unverified_or_unencrypted_settings_only_when_told() {
-    use lab::dns::{Dns, Record};
-    use lab::https::{Reply, Route, Web};
-    lab::require();
-    let ca = lab::TestCa::new();
-    let dns = Dns::start(
-        "127.0.4.60",
-        &[
-            Record::a("autoconfig.plain.test", "127.0.4.61"),
-            Record::a("autoconfig.clear.test", "127.0.4.62"),
-        ],
-    );
-    let path = "/mail/config-v1.1.xml";
-    // plain.test publishes its config over plain HTTP only: unverified.
-    let _plain = Web::start(
-        "127.0.4.61",
-        80,
-        None,
-        vec![Route::get(
-            "autoconfig.plain.test",
-            path,
-            Reply::xml(autoconfig_file(
-                "plain.test",
-                ("smtp.plain.test", 465, "SSL"),
-            )),
-        )],
-    );
-    // clear.test over HTTPS (verified), with SMTP only without encryption.
-    let leaf = ca.issue(&["autoconfig.clear.test"]);
-    let _clear = Web::start(
-        "127.0.4.62",
-        443,
-        Some(&leaf),
-        vec![Route::get(
-            "autoconfig.clear.test",
-            path,
-            Reply::xml(autoconfig_file(
-                "clear.test",
-                ("smtp.clear.test", 25, "plain"),
-            )),
-        )],
-    );
+lab_test! {
+    fn the_cli_writes_unverified_or_unencrypted_settings_only_when_told() {
+        use lab::dns::{Dns, Record};
+        use lab::https::{Reply, Route, Web};
+        lab::require();
+        let ca = lab::TestCa::new();
+        let dns = Dns::start(
+            "127.0.4.60",
+            &[
+                Record::a("autoconfig.plain.test", "127.0.4.61"),
+                Record::a("autoconfig.clear.test", "127.0.4.62"),
+            ],
+        );
+        let path = "/mail/config-v1.1.xml";
+        // plain.test publishes its config over plain HTTP only: unverified.
+        let _plain = Web::start(
+            "127.0.4.61",
+            80,
+            None,
+            vec![Route::get(
+                "autoconfig.plain.test",
+                path,
+                Reply::xml(autoconfig_file(
+                    "plain.test",
+                    ("smtp.plain.test", 465, "SSL"),
+                )),
+            )],
+        );
+        // clear.test over HTTPS (verified), with SMTP only without encryption.
+        let leaf = ca.issue(&["autoconfig.clear.test"]);
+        let _clear = Web::start(
+            "127.0.4.62",
+            443,
+            Some(&leaf),
+            vec![Route::get(
+                "autoconfig.clear.test",
+                path,
+                Reply::xml(autoconfig_file(
+                    "clear.test",
+                    ("smtp.clear.test", 25, "plain"),
+                )),
+            )],
+        );
 
-    let o = profile(&dns, &ca, &["jane@plain.test"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(o.stdout.is_empty(), "nothing written");
-    assert!(
-        err.contains("unverified") && err.contains("--allow-unverified"),
-        "{err}"
-    );
-    let o = profile(&dns, &ca, &["--json", "jane@plain.test"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["code"], "unverified", "{v}");
-
-    let o = profile(&dns, &ca, &["--allow-unverified", "jane@plain.test"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    assert!(err.contains("warning"), "{err}");
-    assert!(String::from_utf8_lossy(&o.stdout).contains("imap.plain.test"));
-
-    // Unencrypted SMTP found by discovery: refused, even when allowing
-    // unverified settings...
-    for extra in [&[][..], &["--allow-unverified"][..]] {
-        let o = profile(&dns, &ca, &[extra, &["jane@clear.test"]].concat());
+        let o = profile(&dns, &ca, &["jane@plain.test"]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(o.stdout.is_empty(), "nothing written");
         assert!(
-            err.contains("outgoing server") && err.contains("no encryption"),
+            err.contains("unverified") && err.contains("--allow-unverified"),
             "{err}"
         );
-        assert!(err.contains("--outgoing URL?security=none"), "{err}");
-        assert!(o.stdout.is_empty());
+        let o = profile(&dns, &ca, &["--json", "jane@plain.test"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["code"], "unverified", "{v}");
+
+        let o = profile(&dns, &ca, &["--allow-unverified", "jane@plain.test"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert!(err.contains("warning"), "{err}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("imap.plain.test"));
+
+        // Unencrypted SMTP found by discovery: refused, even when allowing
+        // unverified settings...
+        for extra in [&[][..], &["--allow-unverified"][..]] {
+            let o = profile(&dns, &ca, &[extra, &["jane@clear.test"]].concat());
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{err}");
+            assert!(
+                err.contains("outgoing server") && err.contains("no encryption"),
+                "{err}"
+            );
+            assert!(err.contains("--outgoing URL?security=none"), "{err}");
+            assert!(o.stdout.is_empty());
+        }
+        // ...and written only when the user names it.
+        let o = profile(
+            &dns,
+            &ca,
+            &[
+                "--outgoing",
+                "smtp://smtp.clear.test:25?security=none",
+                "jane@clear.test",
+            ],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert!(err.contains("no encryption"), "the warning stays: {err}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("smtp.clear.test"));
     }
-    // ...and written only when the user names it.
-    let o = profile(
-        &dns,
-        &ca,
-        &[
-            "--outgoing",
-            "smtp://smtp.clear.test:25?security=none",
-            "jane@clear.test",
-        ],
-    );
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    assert!(err.contains("no encryption"), "the warning stays: {err}");
-    assert!(String::from_utf8_lossy(&o.stdout).contains("smtp.clear.test"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

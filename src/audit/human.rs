@@ -7,8 +7,8 @@ use std::fmt::Write;
 use super::{AuditReport, Published};
 use crate::diagnose::{Finding, Severity};
 use crate::lookup::TryResult;
-use crate::output::text::wrap;
 use crate::settings::Source;
+use crate::text::wrap;
 
 const WIDTH: usize = 78;
 

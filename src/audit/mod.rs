@@ -39,9 +39,10 @@ use serde::{Serialize, Serializer};
 use tokio::time::Instant;
 
 use crate::address::EmailAddress;
+use crate::autodiscover::request::request as pox_request;
+use crate::autodiscover::response::{self as pox, PoxResponse};
 use crate::diagnose::{Finding, Role, Severity};
 use crate::discover::domain::{autodiscover_forbidden, within};
-use crate::discover::pox::{self, PoxResponse};
 use crate::discover::srv::SERVICES;
 use crate::discover::{SetupError, Shared};
 use crate::lookup::{Options, TryResult};
@@ -293,7 +294,7 @@ impl Auditor {
             Err(e) => dns_failed(&mut srv, &e),
         }
         srv.ms = started.elapsed().as_millis() as u64;
-        let body = pox::request(&email.login_address()).into_bytes();
+        let body = pox_request(&email.login_address()).into_bytes();
         let body = &body;
         let asks = urls
             .iter_mut()

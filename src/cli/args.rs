@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use mailsetup::lookup::{DEFAULT_ISPDB_URL, Options};
+use mailsetup::net::dns::TrustAnchor;
 
 /// Finds, checks and writes email account settings.
 ///
@@ -88,6 +89,11 @@ pub struct Global {
         help_heading = "Global options"
     )]
     pub ca_file: Option<PathBuf>,
+    /// Trust the DNSSEC keys (DNSKEY records, zone-file format) in this file
+    /// too, each for its own zone: SRV records that zone signs with them
+    /// count as DNSSEC-validated.
+    #[arg(long, value_name = "FILE", global = true, help_heading = "Global options", value_parser = parse_trust_anchor)]
+    pub trust_anchor: Option<TrustAnchor>,
     /// One overall deadline for network work, in seconds.
     #[arg(long, value_name = "SECS", default_value = "15", global = true, help_heading = "Global options", value_parser = parse_secs)]
     pub timeout: Duration,
@@ -112,6 +118,7 @@ impl Global {
             timeout: self.timeout,
             dns: self.dns,
             ca_file: self.ca_file.clone(),
+            trust_anchor: self.trust_anchor.clone(),
             ispdb_url: self.ispdb_url.clone(),
             verify: false,
             policy: mailsetup::net::policy::Policy::CLI,
@@ -284,6 +291,10 @@ pub struct GenerateArgs {
     /// goes to standard output.
     #[arg(value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub dir: Option<std::path::PathBuf>,
+}
+
+fn parse_trust_anchor(s: &str) -> Result<TrustAnchor, String> {
+    TrustAnchor::load(std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
 fn parse_dns(s: &str) -> Result<SocketAddr, String> {

@@ -12,6 +12,7 @@ pub mod check;
 pub mod generate;
 pub mod lookup;
 pub mod profile;
+pub mod quick;
 pub mod scan;
 pub mod serve;
 

@@ -9,13 +9,13 @@
 use std::io::{IsTerminal, Write};
 
 use mailsetup::address::EmailAddress;
+use mailsetup::apple::sign::Signer;
+use mailsetup::apple::{iphone, mobileconfig};
+use mailsetup::dav::{self, Dav, DavServer};
 use mailsetup::lookup::{self, Lookup};
-use mailsetup::output::dav::{self, Dav, DavServer};
 use mailsetup::output::human;
-use mailsetup::output::{iphone, mobileconfig};
 use mailsetup::profile::{self, Format, ProfileError, Request};
 use mailsetup::settings::{Security, ServerUrl, Settings, Trust};
-use mailsetup::sign::Signer;
 
 use super::args::{Global, ProfileArgs};
 use super::{Fatal, Outcome};

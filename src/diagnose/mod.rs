@@ -214,7 +214,7 @@ pub async fn check_with_progress(
                 "Looking up settings… {} {}: {}",
                 t.source,
                 t.url,
-                crate::discover::log::result_word(t.result)
+                crate::discover::trail::result_word(t.result)
             ))
         }) as crate::discover::Observer
     });

@@ -8,10 +8,10 @@
 //! every source but guessing, and the address is not sent along (anyone on
 //! the path could read it).
 //!
-//! The file is read by [`crate::autoconfig`], the same parser as for the
-//! ISPDB: placeholders substituted, `<enable>`, `<documentation>` and OAuth2
-//! turned into notes. [`fetch_config`] is shared with the ISPDB and MX
-//! sources.
+//! Only the fetching is here: the file is read by [`crate::autoconfig`], the
+//! same parser as for the ISPDB (placeholders substituted, `<enable>`,
+//! `<documentation>` and OAuth2 turned into notes). [`fetch_config`] is
+//! shared with the ISPDB and MX sources.
 
 use std::sync::Arc;
 
@@ -19,8 +19,8 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use reqwest::Url;
 
+use super::trail::TryResult;
 use super::{Ctx, Found, Potential, Rank};
-use crate::lookup::TryResult;
 use crate::settings::{Settings, Source, Trust};
 
 /// Runs the source.
@@ -78,7 +78,7 @@ async fn first_found<const N: usize>(ctx: &Ctx, urls: [Url; N]) -> Option<Settin
 /// Fetches a config file at `url` and reads it for the address, recording
 /// the attempt under `source`. `unverified` unless every hop was HTTPS.
 pub async fn fetch_config(ctx: &Ctx, source: Source, url: Url) -> Option<Settings> {
-    let attempt = ctx.log.start(source, url.as_str());
+    let attempt = ctx.trail.start(source, url.as_str());
     let fetched = match ctx.http.get(url, ctx.deadline, &|_| Ok(())).await {
         Ok(f) => f,
         Err(e) => {
@@ -91,18 +91,8 @@ pub async fn fetch_config(ctx: &Ctx, source: Source, url: Url) -> Option<Setting
     } else {
         Trust::Unverified
     };
-    let settings = crate::autoconfig::parse(&fetched.body).and_then(|cfg| {
-        let provider = cfg
-            .providers
-            .iter()
-            .find(|p| {
-                p.domains
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&ctx.domain))
-            })
-            .unwrap_or(&cfg.providers[0]); // parse() guarantees at least one provider
-        provider.to_settings(&ctx.email, &cfg, source, trust)
-    });
+    let settings = crate::autoconfig::parse(&fetched.body)
+        .and_then(|cfg| cfg.settings_for(&ctx.email, &ctx.domain, source, trust));
     match settings {
         Ok(mut s) => {
             let detail = (!fetched.secure)

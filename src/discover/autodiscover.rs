@@ -1,6 +1,6 @@
 //! Source 4: Microsoft's POX Autodiscover, asked safely.
 //!
-//! The Outlook request ([`super::pox::request`]) is POSTed at once to
+//! The Outlook request ([`crate::autodiscover::request::request`]) is POSTed at once to
 //! `https://<domain>/autodiscover/autodiscover.xml`,
 //! `https://autodiscover.<domain>/autodiscover/autodiscover.xml` and the
 //! host named by the `_autodiscover._tcp.<domain>` SRV record; the first
@@ -25,10 +25,11 @@ use futures::stream::FuturesUnordered;
 use reqwest::Url;
 
 use super::domain::{autodiscover_forbidden, within};
-use super::pox::{self, PoxResponse};
+use super::trail::TryResult;
 use super::{Ctx, Found, Rank, dns_result};
 use crate::address::EmailAddress;
-use crate::lookup::TryResult;
+use crate::autodiscover::request::request as pox_request;
+use crate::autodiscover::response::{self as pox, PoxResponse};
 use crate::net::http::MAX_REDIRECTS;
 use crate::settings::{Settings, Source, Trust};
 
@@ -60,7 +61,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Option<Found> {
 /// Follows `_autodiscover._tcp.<domain>`.
 async fn via_srv(ctx: &Ctx) -> Option<Settings> {
     let name = format!("_autodiscover._tcp.{}", ctx.domain);
-    let attempt = ctx.log.start(Source::Autodiscover, format!("SRV {name}"));
+    let attempt = ctx.trail.start(Source::Autodiscover, format!("SRV {name}"));
     let answer = match ctx.dns.srv(&name).await {
         Ok(a) => a,
         Err(e) => {
@@ -101,7 +102,7 @@ async fn via_srv(ctx: &Ctx) -> Option<Settings> {
 
 /// POSTs the request to `url` and follows POX redirects within the domain.
 async fn ask(ctx: &Ctx, mut url: Url, trust: Trust) -> Option<Settings> {
-    let attempt = ctx.log.start(Source::Autodiscover, format!("POST {url}"));
+    let attempt = ctx.trail.start(Source::Autodiscover, format!("POST {url}"));
     let domain = ctx.domain.clone();
     let allow = move |u: &Url| -> Result<(), String> {
         match u.host_str() {
@@ -113,7 +114,7 @@ async fn ask(ctx: &Ctx, mut url: Url, trust: Trust) -> Option<Settings> {
     let mut email: EmailAddress = ctx.email.clone();
     let mut steps: Vec<String> = Vec::new();
     for round in 0..=MAX_REDIRECTS {
-        let body = pox::request(&email.login_address()).into_bytes();
+        let body = pox_request(&email.login_address()).into_bytes();
         let fetched = match ctx
             .http
             .post_xml(url.clone(), body, ctx.deadline, &allow)

@@ -27,9 +27,9 @@ use futures::stream::FuturesUnordered;
 use tokio::time::timeout_at;
 
 use super::domain::registrable;
+use super::trail::TryResult;
 use super::{Ctx, Found, Rank};
 use crate::finding::FindingCode;
-use crate::lookup::TryResult;
 use crate::probe::{ProbeError, ServerReport, probe};
 use crate::settings::{AuthMethod, Protocol, Security, Server, ServerUrl, Settings, Source, Trust};
 
@@ -174,7 +174,7 @@ fn assemble(ctx: &Ctx, cands: &[ServerUrl], results: &[Outcome]) -> Option<Found
 }
 
 async fn logged_probe(ctx: &Ctx, i: usize, url: ServerUrl) -> (usize, Option<Probed>) {
-    let attempt = ctx.log.start(Source::Guess, url.to_string());
+    let attempt = ctx.trail.start(Source::Guess, url.to_string());
     let (result, detail, probed, problem) =
         match timeout_at(ctx.deadline, probe(&url, &ctx.probe)).await {
             Ok(report) => {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use reqwest::Url;
 
 use super::autoconfig::fetch_config;
+use super::trail::TryResult;
 use super::{Ctx, Found, Rank};
-use crate::lookup::TryResult;
 use crate::settings::{Settings, Source, Trust};
 
 /// Runs the source.
@@ -29,7 +29,7 @@ pub async fn ask(ctx: &Ctx, domain: &str, source: Source) -> Option<Settings> {
     match entry_url(&ctx.ispdb_url, domain) {
         Ok(url) => fetch_config(ctx, source, url).await,
         Err(why) => {
-            ctx.log
+            ctx.trail
                 .record(source, ctx.ispdb_url.clone(), TryResult::Error, Some(why));
             None
         }

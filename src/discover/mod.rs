@@ -42,10 +42,14 @@ pub mod autodiscover;
 pub mod domain;
 pub mod guess;
 pub mod ispdb;
-pub mod log;
 pub mod mx;
-pub mod pox;
+mod options;
 pub mod srv;
+pub mod trail;
+
+/// The Autodiscover response reader, at the path the fuzz targets and
+/// property tests know it by; it lives in [`crate::autodiscover::response`].
+pub use crate::autodiscover::response as pox;
 
 use std::sync::Arc;
 
@@ -54,14 +58,14 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::address::EmailAddress;
-use crate::lookup::{Options, Tried, TryResult};
 use crate::net::dns::{Dns, DnsError, Mx};
 use crate::net::http::Http;
 use crate::net::policy::Guard;
 use crate::probe::ProbeOptions;
 use crate::settings::{Settings, Source};
-use log::Log;
-pub use log::Observer;
+pub use options::{DEFAULT_ISPDB_URL, Options};
+use trail::Trail;
+pub use trail::{Observer, Tried, TryResult};
 
 /// Where an answer ranks: earlier variants are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -140,8 +144,8 @@ pub struct Ctx {
     pub ispdb_url: String,
     /// The one deadline.
     pub deadline: Instant,
-    /// The record of questions.
-    pub log: Log,
+    /// The trail of questions asked.
+    pub trail: Trail,
     mx: OnceCell<Result<Vec<Mx>, DnsError>>,
 }
 
@@ -151,7 +155,7 @@ impl Ctx {
     pub async fn mx(&self) -> &Result<Vec<Mx>, DnsError> {
         self.mx
             .get_or_init(|| async {
-                let a = self.log.start(Source::Mx, format!("MX {}", self.domain));
+                let a = self.trail.start(Source::Mx, format!("MX {}", self.domain));
                 let r = self.dns.mx(&self.domain).await;
                 match &r {
                     Ok(mx) => {
@@ -260,7 +264,7 @@ impl Shared {
     /// runtime (the resolver's requirement).
     pub fn new(opts: &Options) -> Result<Shared, SetupError> {
         let tls = crate::net::tls::client_config(opts.ca_file.as_deref())?;
-        let dns = Dns::new(opts.dns)?;
+        let dns = Dns::with_trust_anchor(opts.dns, opts.trust_anchor.as_ref())?;
         let http = Http::new(&tls, dns.clone(), Guard::default()).map_err(SetupError::Http)?;
         let probe = ProbeOptions::with_dns(
             opts.timeout.min(guess::PROBE_LIMIT),
@@ -304,7 +308,7 @@ pub async fn discover_shared(
     let dns = shared.dns.guarded(guard.clone());
     let http = shared.http.guarded(guard.clone());
     let probe = shared.probe.clone().guarded(guard.low_priority());
-    let log = Log::new(observer);
+    let trail = Trail::new(observer);
     let ctx = Arc::new(Ctx {
         email: email.clone(),
         domain: email.domain().to_string(),
@@ -313,7 +317,7 @@ pub async fn discover_shared(
         probe,
         ispdb_url: opts.ispdb_url.clone(),
         deadline,
-        log: log.clone(),
+        trail: trail.clone(),
         mx: OnceCell::new(),
     });
 
@@ -371,14 +375,14 @@ pub async fn discover_shared(
             None => break,
         }
     }
-    log.set_abort(if timed_out {
+    trail.set_abort(if timed_out {
         TryResult::Timeout
     } else {
         TryResult::Cancelled
     });
     tasks.shutdown().await;
     for (source, _, _) in &SOURCES {
-        if !log.has(*source) {
+        if !trail.has(*source) {
             let (result, why) = if timed_out {
                 (TryResult::Timeout, "not asked before the deadline")
             } else {
@@ -387,7 +391,7 @@ pub async fn discover_shared(
                     "not asked: a better source had already answered",
                 )
             };
-            log.record(
+            trail.record(
                 *source,
                 format!("{source} for {}", ctx.domain),
                 result,
@@ -395,7 +399,7 @@ pub async fn discover_shared(
             );
         }
     }
-    let mut tried = log.entries();
+    let mut tried = trail.entries();
     if opts.policy.anonymous {
         tried = tried.into_iter().map(for_anonymous).collect();
     }

@@ -16,8 +16,8 @@
 use std::sync::Arc;
 
 use super::domain::within;
+use super::trail::TryResult;
 use super::{Ctx, Found, Rank, dns_result};
-use crate::lookup::TryResult;
 use crate::net::dns::SrvAnswer;
 use crate::settings::{AuthMethod, Protocol, Security, Server, ServerUrl, Settings, Source, Trust};
 
@@ -102,7 +102,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Option<Found> {
 /// Asks one SRV name, recording the attempt. `None` when nothing usable.
 async fn ask(ctx: &Ctx, service: &str) -> Option<SrvAnswer> {
     let name = format!("{service}.{}", ctx.domain);
-    let attempt = ctx.log.start(Source::Srv, format!("SRV {name}"));
+    let attempt = ctx.trail.start(Source::Srv, format!("SRV {name}"));
     match ctx.dns.srv(&name).await {
         Ok(a) if a.records.iter().all(|r| r.target.is_empty()) => {
             attempt.finish(

@@ -12,18 +12,25 @@
 //! name server that cannot serve DNSSEC (most home routers) costs a failed
 //! validation, never a failed lookup.
 //!
+//! Validation trusts the root zone's keys built into hickory, plus any
+//! [`TrustAnchor`] given with `--trust-anchor FILE`: DNSKEY records in
+//! zone-file format, for a zone whose chain of DS records does not reach
+//! the root (a private or lab zone, or one whose parent is not signed).
+//!
 //! A resolver may carry a discovery's [`Guard`]: every question then
 //! spends its DNS budget ([`super::policy`]), and a spent budget is
 //! [`DnsError::OverBudget`]. Which addresses may be dialled is decided where
 //! they are dialled, not here.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::dnssec::Proof;
+use hickory_resolver::proto::dnssec::{Proof, TrustAnchors, Verifier};
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::{Resolver, TokioResolver};
 
@@ -58,6 +65,129 @@ pub enum DnsError {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up DNS: {0}; give a name server with --dns IP (for example --dns 9.9.9.9)")]
 pub struct DnsSetupError(String);
+
+/// Extra DNSSEC trust anchors (`--trust-anchor FILE`), read once.
+///
+/// The file holds DNSKEY records in zone-file format, one a line:
+/// `example.org. 3600 IN DNSKEY 257 3 13 mdsswUyr…` (the output of
+/// `dig DNSKEY example.org`, or a `K*.key` file of `dnssec-keygen`; `;`
+/// starts a comment). Each key is trusted for its owner name only, besides
+/// the root zone's built-in keys. Keys at the root replace nothing: they are
+/// trusted alongside.
+#[derive(Clone)]
+pub struct TrustAnchor {
+    path: PathBuf,
+    zones: Vec<String>,
+    anchors: Arc<TrustAnchors>,
+}
+
+impl std::fmt::Debug for TrustAnchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustAnchor")
+            .field("path", &self.path)
+            .field("zones", &self.zones)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a trust anchor file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot use the trust anchor file {path}: {reason}; it must hold the zone's DNSKEY records in zone-file format, one a line (for example the output of `dig DNSKEY example.org`)"
+)]
+pub struct TrustAnchorError {
+    path: String,
+    reason: String,
+}
+
+impl TrustAnchor {
+    /// Reads `path`. At most this many bytes are read: a trust anchor file
+    /// holds a few keys, not a zone.
+    const MAX_LEN: u64 = 1 << 20;
+
+    /// Reads and parses a trust anchor file.
+    pub fn load(path: &Path) -> Result<TrustAnchor, TrustAnchorError> {
+        let fail = |reason: String| TrustAnchorError {
+            path: path.display().to_string(),
+            reason,
+        };
+        let len = std::fs::metadata(path)
+            .map_err(|e| fail(e.to_string()))?
+            .len();
+        if len > Self::MAX_LEN {
+            return Err(fail(format!(
+                "it is {len} bytes, more than the {} a file of keys can need",
+                Self::MAX_LEN
+            )));
+        }
+        let text = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let text = String::from_utf8(text).map_err(|_| fail("it is not text".into()))?;
+        Self::parse(&text)
+            .map_err(fail)
+            .map(|(zones, anchors)| TrustAnchor {
+                path: path.to_path_buf(),
+                zones,
+                anchors: Arc::new(anchors),
+            })
+    }
+
+    /// Parses the text of a trust anchor file: the zones named, and the
+    /// anchors (the built-in root keys plus the file's).
+    fn parse(text: &str) -> Result<(Vec<String>, TrustAnchors), String> {
+        use hickory_resolver::proto::serialize::txt::trust_anchor::{Entry, Parser};
+
+        // hickory's parser cannot tell a DS record from any other type it
+        // does not take; a DS is what a registrar shows, so say so.
+        let has_ds = text.lines().any(|l| {
+            let l = l.split(';').next().unwrap_or_default();
+            l.split_whitespace().any(|w| w.eq_ignore_ascii_case("DS"))
+        });
+        let entries = Parser::new(text).parse().map_err(|e| {
+            if has_ds {
+                "DS records are not taken, only the DNSKEY records they are digests of".to_string()
+            } else {
+                e.to_string()
+            }
+        })?;
+        let mut anchors = TrustAnchors::default();
+        let mut zones = Vec::new();
+        for entry in entries {
+            let Entry::DNSKEY(record) = entry else {
+                continue;
+            };
+            let dnskey = record.data();
+            if dnskey.revoke() {
+                continue;
+            }
+            // hickory asserts (panics) on a key of an algorithm it cannot
+            // check: ask first. Decoding then proves the key well formed.
+            if !dnskey.algorithm().is_supported() {
+                return Err(format!(
+                    "the DNSKEY of {} uses algorithm {}, which cannot be checked here (use ECDSA, Ed25519 or RSA/SHA-256)",
+                    record.name(),
+                    dnskey.algorithm()
+                ));
+            }
+            dnskey
+                .key()
+                .map_err(|e| format!("a DNSKEY of {}: {e}", record.name()))?;
+            anchors.insert_with_name(dnskey.public_key(), record.name().into());
+            let zone = host_name(&record.name().to_ascii());
+            if !zones.contains(&zone) {
+                zones.push(zone);
+            }
+        }
+        if zones.is_empty() {
+            return Err("it holds no DNSKEY record".into());
+        }
+        Ok((zones, anchors))
+    }
+
+    /// The zones the file has keys for, lower case ("" for the root).
+    pub fn zones(&self) -> &[String] {
+        &self.zones
+    }
+}
 
 /// One MX record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +234,14 @@ impl Dns {
     /// A resolver asking `server`, or the system's name servers when `None`.
     /// Must be called inside a tokio runtime.
     pub fn new(server: Option<SocketAddr>) -> Result<Dns, DnsSetupError> {
+        Dns::with_trust_anchor(server, None)
+    }
+
+    /// [`Dns::new`], validating with `anchor`'s keys besides the root's.
+    pub fn with_trust_anchor(
+        server: Option<SocketAddr>,
+        anchor: Option<&TrustAnchor>,
+    ) -> Result<Dns, DnsSetupError> {
         let build = |validate: bool| -> Result<TokioResolver, DnsSetupError> {
             let provider = TokioRuntimeProvider::default();
             let mut builder = match server {
@@ -123,6 +261,9 @@ impl Dns {
             opts.timeout = Duration::from_secs(4);
             opts.attempts = 2;
             opts.validate = validate;
+            if let (true, Some(a)) = (validate, anchor) {
+                builder = builder.with_trust_anchor(a.anchors.clone());
+            }
             builder.build().map_err(|e| DnsSetupError(e.to_string()))
         };
         Ok(Dns {
@@ -334,6 +475,8 @@ pub struct ResolveError {
 
 #[cfg(test)]
 mod tests {
+    use hickory_resolver::proto::serialize::txt::trust_anchor::Entry;
+
     use super::*;
 
     fn srv(priority: u16, weight: u16, target: &str) -> Srv {
@@ -355,6 +498,56 @@ mod tests {
         sort_srv(&mut r);
         let order: Vec<_> = r.iter().map(|s| s.target.as_str()).collect();
         assert_eq!(order, ["a.example", "b.example", "c.example"]);
+    }
+
+    /// A real key (ECDSA P-256) as `dnssec-keygen` writes it.
+    const KEY_FILE: &str = "; This is a key-signing key, keyid 39601, for signed.test.
+; Created: 20261203141107 (Thu Dec  3 14:11:07 2026)
+signed.test. IN DNSKEY 257 3 13 2xBIWMh3UReDnAqMnmVDAi4lzWrhnoGFJW6xe3b/WJ/5pOi4IlVVcgy8 +1y7Czu1Bg35Xyom9FrkqguMe+IB1w==
+";
+
+    #[test]
+    fn a_key_file_is_trusted_for_its_own_zone() {
+        let (zones, anchors) = TrustAnchor::parse(KEY_FILE).unwrap();
+        assert_eq!(zones, ["signed.test"]);
+        let Entry::DNSKEY(record) =
+            hickory_resolver::proto::serialize::txt::trust_anchor::Parser::new(KEY_FILE)
+                .parse()
+                .unwrap()
+                .remove(0)
+        else {
+            unreachable!()
+        };
+        let key = record.data().public_key();
+        let zone = record.name().into();
+        assert!(anchors.contains_with_name(key, &zone));
+        let other = hickory_resolver::proto::rr::Name::from_ascii("other.test.").unwrap();
+        assert!(!anchors.contains_with_name(key, &other.into()));
+        // The root's own keys stay.
+        assert_eq!(anchors.len(), TrustAnchors::default().len());
+    }
+
+    #[test]
+    fn files_without_a_usable_key_are_refused_with_a_reason() {
+        for (text, want) in [
+            ("", "no DNSKEY record"),
+            ("; only a comment\n", "no DNSKEY record"),
+            (
+                "signed.test. 3600 IN DS 39601 13 2 ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789\n",
+                "DS records are not taken",
+            ),
+            ("signed.test. IN DNSKEY 257 3 13 !!!\n", ""),
+            ("signed.test. IN A 192.0.2.1\n", ""),
+            // A key of an algorithm nobody can check (253: private).
+            (
+                "signed.test. IN DNSKEY 257 3 253 AAAA\n",
+                "cannot be checked",
+            ),
+        ] {
+            let e = TrustAnchor::parse(text).err();
+            let e = e.unwrap_or_else(|| panic!("{text:?} was taken"));
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
     }
 
     #[test]

@@ -5,9 +5,9 @@
 
 use std::fmt::Write;
 
-use super::text::wrap;
 use crate::diagnose::{CheckReport, Finding, Role, ServerCheck, Severity};
 use crate::probe::{LoginStatus, Speaker};
+use crate::text::wrap;
 
 const WIDTH: usize = 78;
 

@@ -8,9 +8,9 @@
 
 use std::fmt::Write;
 
-use super::text::wrap;
 use crate::lookup::{Lookup, Tried};
 use crate::settings::{AuthMethod, Security, Server, Source, Trust};
+use crate::text::wrap;
 
 const WIDTH: usize = 78;
 

@@ -26,16 +26,16 @@
 //! assert!(table.by_mx_host("example-com.mail.protection.outlook.com").is_some());
 //! ```
 
-mod check;
 mod schema;
+mod validate;
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
 use serde::Deserialize;
 
-pub use check::{ACTION_NOTES, CORPORA, Problem};
 pub use schema::{IosAccount, Provider, ServerSpec, Status, mx_pattern_matches};
+pub use validate::{ACTION_NOTES, CORPORA, Problem};
 
 /// The table's source text, compiled in.
 pub const PROVIDERS_TOML: &str = include_str!("../../data/providers.toml");
@@ -181,7 +181,7 @@ impl ProviderTable {
         let mut domains = Vec::new();
         let mut mx = Vec::new();
         for (i, p) in file.provider.iter().enumerate() {
-            check::check(p).map_err(|problem| TableError::Invalid {
+            validate::validate(p).map_err(|problem| TableError::Invalid {
                 provider: p.id.clone(),
                 problem,
             })?;
@@ -216,7 +216,7 @@ impl ProviderTable {
     /// Parses one entry of the compiled built-in table.
     fn parse_block(block: &str) -> Result<Provider, TableError> {
         let p: Provider = serde_json::from_str(block)?;
-        check::check(&p).map_err(|problem| TableError::Invalid {
+        validate::validate(&p).map_err(|problem| TableError::Invalid {
             provider: p.id.clone(),
             problem,
         })?;

@@ -311,3 +311,31 @@ fn oauth_only_needs_servers_that_all_refuse_passwords() {
     let tuta = t.by_id("tuta.com").unwrap();
     assert!(tuta.incoming.is_empty() && !tuta.oauth_only());
 }
+
+/// The fewest domains the built-in table may list. Issue #12 asks for
+/// 2,000 (every large consumer provider of every region); every domain
+/// must come from the provider's own published settings, Thunderbird's
+/// ISPDB or chatmail's provider-db, and these sources hold this many so
+/// far. Raise the floor whenever the table grows: it keeps an entry from
+/// being lost by accident.
+const DOMAIN_FLOOR: usize = 1244;
+
+#[test]
+fn the_builtin_table_lists_at_least_the_floor_of_domains_and_finds_each() {
+    let t = ProviderTable::builtin();
+    let mut count = 0;
+    for p in t.providers() {
+        for d in &p.domains {
+            assert_eq!(
+                t.by_domain(d).map(|q| q.id.as_str()),
+                Some(p.id.as_str()),
+                "{d}"
+            );
+            count += 1;
+        }
+    }
+    assert!(
+        count >= DOMAIN_FLOOR,
+        "the built-in table lists {count} domains, fewer than {DOMAIN_FLOOR}"
+    );
+}

@@ -41,7 +41,7 @@ use tokio::task::JoinSet;
 
 use crate::address::EmailAddress;
 use crate::discover::{SetupError, Shared};
-use crate::lookup::{self, Options, Tried, TryResult};
+use crate::lookup::{self, Lookup, Options, Tried, TryResult};
 use crate::settings::Source;
 use input::{Line, Lines, Shard, Target};
 use limit::HostLimits;
@@ -474,7 +474,7 @@ async fn lookup_entry(target: &Target, opts: &Options, shared: &Shared) -> (Outc
     match d.found {
         Some(f) => {
             let src = f.settings.source;
-            let doc = lookup::finish(&email, f.settings, tried);
+            let doc = Lookup::build(&email, f.settings, tried);
             (
                 Outcome::Found(src),
                 named(serde_json::to_value(&doc).unwrap_or_default()),

@@ -1,4 +1,5 @@
-//! The request log: one INFO line per answered request.
+//! The request log: one INFO line per answered request, and the request
+//! metrics (see [`super::metrics`]), counted in the same middleware.
 //!
 //! Each line has the method, the route's pattern (`/api/v1/lookup`, never
 //! the path or query a client sent, so no email address reaches the log
@@ -21,23 +22,27 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::app::AppState;
+use super::state::AppState;
 
 /// The log target of request lines, for `RUST_LOG=mailsetup::access=off`.
 pub const TARGET: &str = "mailsetup::access";
 
-/// Middleware: runs the request inside a span naming its route and logs
-/// one line when it is answered.
+/// Middleware: counts and times every request in the metrics under its
+/// route pattern and, with request lines on, runs it inside a span naming
+/// its route and logs one line when it is answered. One middleware rather
+/// than two, since each layer costs every request a boxed call.
 pub async fn log(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    // With request lines off (RUST_LOG=warn, say) none of the work below
-    // is wanted: this runs on every request.
+    // MatchedPath is a shared string: cloning it allocates nothing.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let start = Instant::now();
+    // With request lines off (RUST_LOG=warn, say) only the metrics are
+    // kept.
     if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
-        return next.run(req).await;
+        let response = next.run(req).await;
+        count(&state, route.as_ref(), &response, start);
+        return response;
     }
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = req.method().clone();
     let (parts, body) = req.into_parts();
     let ip = state.origin.client_ip(&parts);
@@ -47,9 +52,9 @@ pub async fn log(State(state): State<AppState>, req: Request, next: Next) -> Res
     } else {
         masked(ip)
     };
-    let span = tracing::info_span!("request", method = %method, route = %route);
-    let start = Instant::now();
+    let span = tracing::info_span!("request", method = %method, route = %route_name);
     let response = next.run(req).instrument(span.clone()).await;
+    count(&state, route.as_ref(), &response, start);
     let ms = start.elapsed().as_millis() as u64;
     let bytes = response.body().size_hint().exact();
     let status = response.status().as_u16();
@@ -58,6 +63,14 @@ pub async fn log(State(state): State<AppState>, req: Request, next: Next) -> Res
         None => tracing::info!(target: TARGET, status, bytes = "streamed", ms, %client, "answered"),
     });
     response
+}
+
+fn count(state: &AppState, route: Option<&MatchedPath>, response: &Response, start: Instant) {
+    state.metrics.request(
+        route.map_or("unmatched", MatchedPath::as_str),
+        response.status(),
+        start.elapsed().as_secs_f64(),
+    );
 }
 
 /// The client's network instead of its address: the /24 of an IPv4

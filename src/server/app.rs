@@ -2,146 +2,37 @@
 //!
 //! [`app`] builds the whole service from an [`AppState`], so tests can
 //! drive it with `tower::ServiceExt::oneshot` as well as over a socket.
-//! Layers, outermost first: case-insensitive Autodiscover paths, metrics,
-//! the request log (one INFO line per request: route pattern, status,
+//! Layers, outermost first: case-insensitive Autodiscover paths, the
+//! metrics and request log (one INFO line per request: route pattern, status,
 //! bytes, time and the client's masked address, never the query, so no
 //! email address; see [`super::accesslog`]), request deadline (408),
 //! security headers, body size limit. `/metrics` is served here only when
 //! the configuration gives it no listener of its own (`metrics_listen`). The
 //! per-client limit on discovery is not a layer: only a request that
-//! starts a network discovery is charged, so [`Resolver`] applies it.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! starts a network discovery is charged, so [`super::resolve::Resolver`]
+//! applies it.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::middleware::{from_fn_with_state, map_request};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::accesslog;
-use super::answers::Answers;
-use super::config::{Config, ConnectionLimits, PageConfig};
 use super::handlers::{api, apple, autoconfig, autodiscover, ops, page};
-use super::metrics::{self, Metrics};
-use super::origin::OriginPolicy;
-use super::pox::MAX_BODY;
-use super::ratelimit::Limiter;
-use super::resolve::{DiscoverFn, Resolver};
-use crate::sign::Signer;
+use super::metrics;
+use super::state::AppState;
+use crate::autodiscover::request::MAX_BODY;
 
-/// Everything the handlers share; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// Where answers come from.
-    pub resolver: Arc<Resolver>,
-    /// Rendered answers that cannot change, kept.
-    pub answers: Arc<Answers>,
-    /// How to read who is asking and by which name.
-    pub origin: Arc<OriginPolicy>,
-    /// The metrics.
-    pub metrics: Arc<Metrics>,
-    /// The per-client limit on network discovery (the resolver's).
-    pub limiter: Arc<Limiter>,
-    /// Signs Apple profiles, when a certificate is configured.
-    pub signer: Option<Arc<Signer>>,
-    /// Whether addresses may be logged at info level.
-    pub log_addresses: bool,
-    /// The deadline of one request.
-    pub request_timeout: Duration,
-    /// Timeouts and caps of client connections.
-    pub connections: ConnectionLimits,
-    /// The soft open files limit in effect, when known.
-    pub fd_limit: Option<u64>,
-    /// Whether `/metrics` is served by this router (no `metrics_listen`).
-    pub serve_metrics: bool,
-    /// The page's operator name, logo and help link.
-    pub page: Arc<PageConfig>,
-}
-
-/// Why the service cannot start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// The signing certificate or key is unusable.
-    #[error("the profile-signing certificate: {0}")]
-    Signing(String),
-    /// The TLS certificate or key is unusable.
-    #[error("the TLS certificate: {0}")]
-    Tls(#[from] super::tls::CertError),
-    /// A listening socket could not be opened.
-    #[error("cannot listen on {0}: {1}")]
-    Listen(std::net::SocketAddr, std::io::Error),
-    /// Signal handlers could not be installed.
-    #[error("cannot install signal handlers: {0}")]
-    Signals(std::io::Error),
-    /// The configuration, or a file it names, is unusable.
-    #[error("{0}")]
-    Config(super::config::ConfigError),
-}
-
-impl AppState {
-    /// The state for `config`, discovering with `discover`.
-    pub fn new(config: &Config, discover: DiscoverFn) -> Result<AppState, StartError> {
-        AppState::with_metrics(config, discover, Arc::new(Metrics::new()))
-    }
-
-    /// The state for `config`, counting into `metrics` (which outlive a
-    /// configuration reload).
-    pub fn with_metrics(
-        config: &Config,
-        discover: DiscoverFn,
-        metrics: Arc<Metrics>,
-    ) -> Result<AppState, StartError> {
-        let signer = match &config.signing {
-            Some(paths) => Some(Arc::new(
-                Signer::load(&paths.cert, &paths.key)
-                    .map_err(|e| StartError::Signing(e.to_string()))?,
-            )),
-            None => None,
-        };
-        let resolver = Arc::new(Resolver::new(config, discover, metrics.clone()));
-        Ok(AppState {
-            answers: Arc::new(Answers::new()),
-            limiter: resolver.limiter().clone(),
-            resolver,
-            origin: Arc::new(OriginPolicy {
-                trust_forwarded: config.trust_forwarded,
-                tls: config.tls.is_some(),
-                public_url: config.public_url.clone(),
-                link_hosts: OriginPolicy::link_hosts(
-                    config.domains.keys().map(String::as_str),
-                    &config.listen,
-                ),
-            }),
-            metrics,
-            signer,
-            log_addresses: config.log_addresses,
-            request_timeout: config.request_timeout,
-            connections: config.connections,
-            fd_limit: None,
-            serve_metrics: config.metrics_listen.is_none(),
-            page: Arc::new(config.page.clone()),
-        })
-    }
-
-    /// Logs that `email` was asked about: with the address at info level
-    /// when the operator allows addresses in logs (`log_addresses`),
-    /// otherwise only at debug level.
-    pub fn log_lookup(&self, endpoint: &str, email: &crate::address::EmailAddress) {
-        if self.log_addresses {
-            tracing::info!(endpoint, email = %email, "lookup");
-        } else {
-            tracing::debug!(endpoint, email = %email, "lookup");
-        }
-    }
-}
+/// The whole service: the router, behind the fold of Autodiscover's path
+/// case. A plain synchronous wrapper, not another router, since it runs on
+/// every request.
+pub type App = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 /// The whole service.
-pub fn app(state: AppState) -> Router {
+pub fn app(state: AppState) -> App {
     let mut routes = Router::new()
         .route("/mail/config-v1.1.xml", get(autoconfig::autoconfig))
         .route(
@@ -171,32 +62,36 @@ pub fn app(state: AppState) -> Router {
     }
     let routes = routes
         .fallback(ops::not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.request_timeout,
-        ))
-        .layer(from_fn_with_state(state.clone(), accesslog::log))
-        .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
+        // One composed layer: `Router::layer` boxes each layer it is given
+        // around every route, and every request then pays a boxed clone per
+        // layer. Outermost first.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), accesslog::log))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    state.request_timeout,
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
         .with_state(state);
     // Routing happens inside `routes`, so the path is folded outside it.
-    let folded = tower::Layer::layer(&map_request(case_insensitive_paths), routes);
-    Router::new().fallback_service(folded)
+    tower::util::MapRequest::new(routes, case_insensitive_paths as fn(Request) -> Request)
 }
 
 /// Outlook and its kin spell the Autodiscover path every way
 /// (`/Autodiscover/Autodiscover.xml`, `/AutoDiscover/...`): fold its fixed
 /// part to lower case before routing. The rest (an address in the v1.0
 /// form) keeps its case.
-async fn case_insensitive_paths(mut req: Request) -> Request {
+fn case_insensitive_paths(mut req: Request) -> Request {
     const FIXED: [&str; 2] = [
         "/autodiscover/autodiscover.xml",
         "/autodiscover/autodiscover.json",
@@ -248,7 +143,7 @@ incoming = [{ url = "imaps://imap.example.test", auth = ["password"] }]
 outgoing = [{ url = "smtps://smtp.example.test", auth = ["password"] }]
 "#;
 
-    fn router() -> Router {
+    fn router() -> App {
         let config = super::super::config::parse(TOML, std::path::Path::new("mail.toml"))
             .expect("a valid configuration");
         let discover = super::super::resolve::network_discovery(

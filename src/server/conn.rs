@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -191,8 +190,8 @@ impl Drop for Slot {
 /// What every connection of a listener shares.
 #[derive(Clone)]
 pub struct Shared {
-    /// The service.
-    pub router: Router,
+    /// The service: the current configuration's router.
+    pub router: super::reload::Current,
     /// Timeouts and caps.
     pub limits: ConnectionLimits,
     /// The open connections.

@@ -19,11 +19,9 @@
 //! client sent, so the number of series stays bounded whatever is asked.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -207,17 +205,6 @@ impl Metrics {
         }
         out
     }
-}
-
-/// Middleware: counts and times every request under its route pattern.
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    // MatchedPath is a shared string: cloning it allocates nothing.
-    let endpoint = req.extensions().get::<MatchedPath>().cloned();
-    let start = Instant::now();
-    let response = next.run(req).await;
-    let endpoint = endpoint.as_ref().map_or("unmatched", MatchedPath::as_str);
-    metrics.request(endpoint, response.status(), start.elapsed().as_secs_f64());
-    response
 }
 
 /// `GET /metrics`.

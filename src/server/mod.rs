@@ -7,11 +7,13 @@
 //!
 //! - [`config`]: the operator's TOML file and its checks;
 //! - [`resolve`]: where answers come from, with the discovery cache;
-//! - [`app`]: the router and its layers; [`handlers`]: the endpoints;
-//! - [`render`]: the bridge to the output writers; [`answers`]: rendered
-//!   answers that cannot change, kept; [`page`]: the web page;
-//! - [`pox`]: the Autodiscover request parser; [`origin`]: client address
-//!   and host name; [`ratelimit`], [`metrics`], [`error`];
+//! - [`mod@app`]: the router and its layers; [`state`]: what the handlers
+//!   share; [`handlers`]: the endpoints;
+//! - [`render`]: the bridge to each format's writer; [`answers`]: rendered
+//!   answers that cannot change, kept; [`settings_page`]: the settings page
+//!   (HTML, QR code), whose endpoints are in [`handlers`];
+//! - [`origin`]: client address and host name; [`ratelimit`], [`metrics`],
+//!   [`error`];
 //! - [`conn`]: accepting connections, their caps and timeouts;
 //! - [`tls`]: HTTPS; [`reload`]: the whole configuration swapped in on
 //!   SIGHUP, and certificate expiry; [`accesslog`]: one line per request.
@@ -32,13 +34,17 @@ pub mod error;
 pub mod handlers;
 pub mod metrics;
 pub mod origin;
-pub mod page;
-pub mod pox;
 pub mod ratelimit;
 pub mod reload;
 pub mod render;
 pub mod resolve;
+pub mod settings_page;
+pub mod state;
 pub mod tls;
+
+/// The Autodiscover request reader, at the path the fuzz target knows it
+/// by; it lives in [`crate::autodiscover::request`].
+pub use crate::autodiscover::request as pox;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,11 +53,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-pub use app::{AppState, StartError, app};
+pub use app::app;
 pub use config::Config;
 use reload::Live;
 pub use reload::ReloadError;
 use resolve::DiscoverFn;
+pub use state::{AppState, StartError};
 
 /// Where the server listens without `--listen` or `listen` in the file.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

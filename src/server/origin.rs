@@ -24,9 +24,9 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
-use super::app::AppState;
 use super::error::AppError;
 use super::ratelimit::ClientKey;
+use super::state::AppState;
 
 /// The remote address of a connection, recorded by the listener.
 #[derive(Debug, Clone, Copy)]

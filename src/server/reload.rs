@@ -28,17 +28,17 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
 use rustls::sign::CertifiedKey;
 use tower::ServiceExt;
 use tower::util::Oneshot;
 
-use super::app::{AppState, StartError, app};
+use super::app::{App, app};
 use super::config::{self, Config, ConfigError};
 use super::metrics::Metrics;
 use super::resolve::DiscoverFn;
+use super::state::{AppState, StartError};
 use super::tls::{self, ReloadingCert};
 
 /// Certificates closer than this to their end are warned about.
@@ -215,7 +215,7 @@ pub struct Live {
     discover: DiscoverFn,
     metrics: Arc<Metrics>,
     current: ArcSwap<Prepared>,
-    router: ArcSwap<Router>,
+    router: ArcSwap<App>,
     tls: Option<Arc<ReloadingCert>>,
     fixed: Fixed,
     /// Serialises reloads (two SIGHUPs in a row).
@@ -282,9 +282,10 @@ impl Live {
         &self.metrics
     }
 
-    /// A router that hands each request to the current configuration's.
-    pub fn service(self: &Arc<Self>) -> Router {
-        Router::new().fallback_service(Current(self.clone()))
+    /// The service that hands each request to the current configuration's
+    /// router.
+    pub fn service(self: &Arc<Self>) -> Current {
+        Current(self.clone())
     }
 
     /// Reads the configuration file again and, when it and everything it
@@ -439,19 +440,19 @@ impl Live {
 
 /// Each request goes to the router that is current when it arrives.
 #[derive(Clone)]
-struct Current(Arc<Live>);
+pub struct Current(Arc<Live>);
 
 impl tower::Service<Request> for Current {
     type Response = Response;
     type Error = Infallible;
-    type Future = Oneshot<Router, Request>;
+    type Future = Oneshot<App, Request>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        Router::clone(&self.0.router.load()).oneshot(req)
+        App::clone(&self.0.router.load()).oneshot(req)
     }
 }
 

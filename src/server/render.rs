@@ -1,5 +1,6 @@
-//! The bridge from a [`Resolved`] answer to the output writers of
-//! [`crate::output`], which own every format; the server keeps no copy of
+//! The bridge from a [`Resolved`] answer to the writers of each format
+//! ([`crate::autoconfig`], [`crate::autodiscover`], [`crate::apple`]), which
+//! own them; the server keeps no copy of
 //! any of them. This module only picks the writer and its inputs: which
 //! kind of Apple profile an account can have, the domain's calendar and
 //! contacts servers and short name, and placeholders for autoconfig
@@ -16,10 +17,10 @@
 
 use super::error::AppError;
 use super::resolve::Resolved;
-use crate::output::mobileconfig;
+use crate::apple::mobileconfig;
+use crate::apple::sign::Signer;
 use crate::profile::{self, Format, ProfileError, Request};
 use crate::settings::{Settings, Trust};
-use crate::sign::Signer;
 
 /// What Apple profile an account can have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +137,7 @@ pub fn autodiscover(r: &Resolved) -> Result<String, AppError> {
 }
 
 /// The iPhone steps as data, for the page.
-pub fn ios_guide(r: &Resolved) -> crate::output::ios_steps::Steps {
+pub fn ios_guide(r: &Resolved) -> crate::apple::ios_steps::Steps {
     let dav = r.dav();
     profile::ios_steps(&Request {
         email: &r.email,

@@ -29,8 +29,8 @@ use super::error::AppError;
 use super::metrics::Metrics;
 use super::ratelimit::{ClientKey, FIXED_DISCOVERY_COST, Limiter};
 use crate::address::EmailAddress;
+use crate::dav::{self, Dav, DavServer};
 use crate::lookup::{self, Lookup, LookupError, Tried, TryResult};
-use crate::output::dav::{self, Dav, DavServer};
 use crate::provider::{IosAccount, ProviderTable};
 use crate::settings::{ProviderRef, Server, Settings, Source, Trust};
 
@@ -312,7 +312,7 @@ fn configured(email: &EmailAddress, d: &DomainConfig, servers: &DomainServers) -
         detail: None,
         problem: None,
     }];
-    lookup::finish(email, settings, tried)
+    Lookup::build(email, settings, tried)
 }
 
 /// Turns a lookup made for the placeholder address into `email`'s: the
@@ -329,7 +329,7 @@ fn personalise(found: Lookup, email: &EmailAddress) -> Lookup {
             .username
             .replace(PLACEHOLDER_LOCAL, email.base_local_part());
     }
-    lookup::finish(email, settings, found.tried)
+    Lookup::build(email, settings, found.tried)
 }
 
 #[cfg(test)]
@@ -355,7 +355,7 @@ mod tests {
             trust: Trust::Verified,
             notes: vec![],
         };
-        lookup::finish(&t, settings, vec![])
+        Lookup::build(&t, settings, vec![])
     }
 
     #[test]

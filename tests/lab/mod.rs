@@ -5,10 +5,15 @@
 //! address and every port is ours, and nothing can leave the machine. Daemons
 //! a test starts (dnsmasq, dovecot, fake servers) die with the namespace.
 //!
-//! Tests that need the lab are marked
-//! `#[ignore = "needs the test lab: run ./scripts/test.sh"]`; the script
-//! runs them with `--include-ignored`. [`require`] makes such a test fail
-//! loudly, instead of touching the real network, when run outside the lab.
+//! Tests that need the lab are written inside [`lab_test!`], which marks
+//! them `#[ignore]` with the one reason string (the script runs them with
+//! `--include-ignored`) and starts them with [`require`], so such a test
+//! fails loudly, instead of touching the real network, when run outside
+//! the lab. A [`scenario::Scenario`] sets up what a test needs (DNS
+//! records, certificates from the one throwaway [`TestCa`], HTTPS routes,
+//! mail greeters) and runs `lookup`, `check` or `profile` against it;
+//! [`mailsetup`], [`stdout`] and [`ip`] are the helpers every test file
+//! used to write for itself.
 //!
 //! Address plan (each test binary and each test takes its own addresses so
 //! tests can run in parallel):
@@ -17,23 +22,91 @@
 //! - 127.0.2.0/24      check / probe tests
 //! - 127.0.3.0/24      profile tests
 //! - 127.0.4.0/24      serve tests
+//! - 127.0.9.0/24      the lab's own checks (tests/lab_selftest.rs)
+//! - 127.0.14.0/24     domain checks, `check DOMAIN` (tests/audit.rs)
 //! - 127.0.12.0/24     outbound-policy tests (tests/netpolicy.rs), which
 //!   also put 10.0.12.0/24, 169.254.12.0/24, 169.254.169.254 and a
 //!   stand-in public range, 11.0.12.0/24, on loopback
+//! - 127.0.20.0/24     DNSSEC tests (tests/dnssec.rs): BIND serving signed
+//!   zones ([`bind`]), each address put on loopback since named listens
+//!   only on addresses an interface carries
 
 #![allow(dead_code)]
 
+pub mod bind;
 pub mod dns;
 pub mod dovecot;
 pub mod fake;
 pub mod greeter;
 pub mod https;
+pub mod scenario;
 pub mod server;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
+/// A test that needs the lab: `#[test]` (or the `#[tokio::test(..)]`
+/// written first), `#[ignore]` with the one reason string, and
+/// [`require`] before the body.
+///
+/// ```ignore
+/// lab_test! {
+///     /// What it proves.
+///     fn a_name() {
+///         // ...
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! lab_test {
+    (#[tokio::test $($args:tt)*] $(#[$attr:meta])* async fn $name:ident() $body:block) => {
+        #[tokio::test $($args)*]
+        #[ignore = "needs the test lab: run ./scripts/test.sh"]
+        $(#[$attr])*
+        async fn $name() {
+            $crate::lab::require();
+            $body
+        }
+    };
+    ($(#[$attr:meta])* fn $name:ident() $body:block) => {
+        #[test]
+        #[ignore = "needs the test lab: run ./scripts/test.sh"]
+        $(#[$attr])*
+        fn $name() {
+            $crate::lab::require();
+            $body
+        }
+    };
+}
+
+/// Address `n` of the block `127.0.{block}.0/24` (see the address plan
+/// above).
+pub fn ip(block: u8, n: u8) -> String {
+    format!("127.0.{block}.{n}")
+}
+
+/// Runs the `mailsetup` binary with `args` (standard input empty,
+/// backtraces on).
+pub fn mailsetup(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+/// A command's standard output, which must be UTF-8.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("standard output is UTF-8")
+}
+
+/// A command's standard error, which must be UTF-8.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("standard error is UTF-8")
+}
 
 /// Panics unless running inside the lab's namespace.
 pub fn require() {
@@ -133,6 +206,49 @@ impl TestCa {
             cert_file,
             key_file,
         }
+    }
+}
+
+/// An intermediate CA under a [`TestCa`], for chains of three (a signed
+/// profile carries its signer's chain).
+pub struct Intermediate {
+    issuer: Issuer<'static, KeyPair>,
+    /// Its certificate, PEM.
+    pub pem: String,
+}
+
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+impl TestCa {
+    /// An intermediate CA named `name`, issued by this CA.
+    pub fn intermediate(&self, name: &str) -> Intermediate {
+        let key = KeyPair::generate().unwrap();
+        let params = ca_params(name);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Intermediate {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+}
+
+impl Intermediate {
+    /// A certificate named `common_name` (no host names) for the PKCS #8
+    /// key `key_pem`, followed by this intermediate: a PEM chain.
+    pub fn issue_for_key(&self, key_pem: &str, common_name: &str) -> String {
+        let key = KeyPair::from_pem(key_pem).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        format!("{}{}", cert.pem(), self.pem)
     }
 }
 

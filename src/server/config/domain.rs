@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{At, ConfigError};
-use crate::output::dav::{self, DavServer};
+use crate::dav::{self, DavServer};
 use crate::provider::ServerSpec;
 use crate::settings::{Protocol, Security};
 

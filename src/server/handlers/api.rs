@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::{Address, EmailParam};
-use crate::server::app::AppState;
 use crate::server::error::ApiError;
 use crate::server::origin::Client;
+use crate::server::state::AppState;
 
 /// `GET /api/v1/lookup?email=E`.
 pub async fn lookup(

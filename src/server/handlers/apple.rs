@@ -12,10 +12,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::Address;
-use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
 use crate::server::render;
+use crate::server::state::AppState;
 
 /// `GET /apple/mobileconfig?emailaddress=E`.
 pub async fn mobileconfig(

@@ -8,29 +8,31 @@
 //! (`%EMAILADDRESS%`) for the client to fill in.
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AutoconfigParam, OptionalAddress};
 use crate::address::EmailAddress;
 use crate::server::answers::Kind;
-use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::{Client, mail_domain};
 use crate::server::render;
+use crate::server::state::AppState;
 
 /// `GET /mail/config-v1.1.xml?emailaddress=E`.
 pub async fn autoconfig(
     State(state): State<AppState>,
     Client(client): Client,
-    headers: HeaderMap,
     OptionalAddress(email, _): OptionalAddress<AutoconfigParam>,
+    // Taken whole (no body is read) for its Host header: cheaper than a
+    // copy of the header map on every request.
+    req: Request,
 ) -> Result<Response, AppError> {
     let (email, templated) = match email {
         Some(e) => (e, false),
         None => {
-            let host = state.origin.host(&headers)?;
+            let host = state.origin.host(req.headers())?;
             let domain = mail_domain(&host);
             let e = EmailAddress::parse(&format!("%EMAILLOCALPART%@{domain}")).map_err(|_| {
                 AppError::BadRequest(format!(

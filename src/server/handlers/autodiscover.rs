@@ -13,36 +13,38 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::params;
 use crate::address::EmailAddress;
+use crate::autodiscover::request::{self as pox, MAX_BODY};
+use crate::autodiscover::write::{ErrorCode, error_response};
+use crate::autodiscover::{Document, OUTLOOK_2006A, PoxError, v2};
 use crate::server::answers::Kind;
-use crate::server::app::AppState;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
-use crate::server::pox::{self, ErrorCode, OUTLOOK_2006A, PoxError};
 use crate::server::ratelimit::ClientKey;
 use crate::server::render;
+use crate::server::state::AppState;
 
 const XML: &str = "application/xml; charset=utf-8";
 
 /// `POST /autodiscover/autodiscover.xml` (any case).
-pub async fn pox(
-    State(state): State<AppState>,
-    Client(client): Client,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match answer(&state, client, &headers, body).await {
+pub async fn pox(State(state): State<AppState>, Client(client): Client, req: Request) -> Response {
+    // Only the content type is read from the headers: taking the request
+    // whole, rather than a copy of its header map, saves that copy on
+    // every request.
+    let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+    let body = Bytes::from_request(req, &()).await;
+    match answer(&state, client, content_type.as_ref(), body).await {
         Ok(xml) => ([(header::CONTENT_TYPE, HeaderValue::from_static(XML))], xml).into_response(),
         Err((status, code, message, retry_after)) => {
             let mut r = (
                 status,
                 [(header::CONTENT_TYPE, XML)],
-                pox::error_response(code, &message),
+                error_response(code, &message),
             )
                 .into_response();
             if let Some(secs) = retry_after {
@@ -60,11 +62,11 @@ type Failure = (StatusCode, ErrorCode, String, Option<u64>);
 async fn answer(
     state: &AppState,
     client: ClientKey,
-    headers: &HeaderMap,
+    content_type: Option<&HeaderValue>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Bytes, Failure> {
     let invalid = |status, message: String| (status, ErrorCode::InvalidRequest, message, None);
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+    if let Some(ct) = content_type {
         let essence = ct
             .to_str()
             .unwrap_or("")
@@ -83,7 +85,7 @@ async fn answer(
     let body = body.map_err(|e| {
         let status = e.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            PoxError::TooLarge.to_string()
+            PoxError::TooLarge(Document::Request, MAX_BODY).to_string()
         } else {
             format!("the request body could not be read: {}", e.body_text())
         };
@@ -91,7 +93,7 @@ async fn answer(
     })?;
     let request = pox::parse_request(&body).map_err(|e| {
         let status = match e {
-            PoxError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            PoxError::TooLarge(..) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         };
         invalid(status, e.to_string())
@@ -144,7 +146,7 @@ pub async fn json(
         Err(e) => return v2_error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.message()),
     };
     let email = find(&params, "email");
-    v2(&state, &headers, email, &params)
+    answer_v2(&state, &headers, email, &params)
 }
 
 /// `GET /autodiscover/autodiscover.json/v1.0/{email}?Protocol=AutodiscoverV1`.
@@ -158,7 +160,7 @@ pub async fn json_v1(
         Ok(p) => p,
         Err(e) => return v2_error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.message()),
     };
-    v2(&state, &headers, Some(email.as_str()), &params)
+    answer_v2(&state, &headers, Some(email.as_str()), &params)
 }
 
 fn find<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
@@ -168,14 +170,14 @@ fn find<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
-fn v2(
+fn answer_v2(
     state: &AppState,
     headers: &HeaderMap,
     email: Option<&str>,
     params: &HashMap<String, String>,
 ) -> Response {
     let protocol = find(params, "protocol").unwrap_or("");
-    if !protocol.eq_ignore_ascii_case("AutodiscoverV1") {
+    if !v2::asks_v1(protocol) {
         return v2_error(
             StatusCode::BAD_REQUEST,
             "InvalidProtocol",
@@ -209,11 +211,7 @@ fn v2(
         );
     }
     match state.origin.base_url(headers, Some(email.domain())) {
-        Some(base) => Json(serde_json::json!({
-            "Protocol": "AutodiscoverV1",
-            "Url": format!("{base}/autodiscover/autodiscover.xml"),
-        }))
-        .into_response(),
+        Some(base) => Json(v2::pointer(&base)).into_response(),
         None => v2_error(
             StatusCode::MISDIRECTED_REQUEST,
             "InvalidRequest",
@@ -226,9 +224,5 @@ fn v2(
 }
 
 fn v2_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "ErrorCode": code, "ErrorMessage": message })),
-    )
-        .into_response()
+    (status, Json(v2::error(code, message))).into_response()
 }

@@ -1,6 +1,7 @@
 //! The endpoints, one file per family. Each handler reads its typed
 //! input, asks [`super::resolve`] for settings, and hands them to a writer
-//! in [`crate::output`] through [`super::render`]; none holds logic of its
+//! of their format ([`crate::autoconfig`], [`crate::autodiscover`],
+//! [`crate::apple`]) through [`super::render`]; none holds logic of its
 //! own beyond choosing status codes and headers.
 
 pub mod api;

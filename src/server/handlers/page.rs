@@ -9,14 +9,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{Address, optional_address, params};
-use crate::output::ios_steps::Steps;
-use crate::server::app::AppState;
+use crate::apple::ios_steps::Steps;
 use crate::server::error::AppError;
 use crate::server::origin::Client;
-use crate::server::page::{self, Answer, CSP};
 use crate::server::ratelimit::ClientKey;
 use crate::server::render::{self, ProfileKind};
 use crate::server::resolve::Resolved;
+use crate::server::settings_page::{self as page, Answer, CSP};
+use crate::server::state::AppState;
 
 /// `GET /` and `GET /?email=E` (the form without JavaScript).
 pub async fn index(

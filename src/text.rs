@@ -1,4 +1,5 @@
-//! Small text helpers shared by the human-readable writers.
+//! Word wrapping for the text people read: `lookup` and `check` answers,
+//! the domain check and the iPhone steps.
 
 /// Wraps `text` at `width` columns, indenting every line by `indent`
 /// spaces. Words longer than a line (URLs) stay whole.

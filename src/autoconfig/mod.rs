@@ -1,5 +1,6 @@
-//! The autoconfig XML codec (Thunderbird `clientConfig` 1.1,
-//! draft-ietf-mailmaint-autoconfig).
+//! Thunderbird's autoconfig format (`clientConfig` 1.1,
+//! draft-ietf-mailmaint-autoconfig): the model and reader here, the writer
+//! in [`mod@write`].
 //!
 //! One parser serves every place this format appears: a domain's own
 //! autoconfig file, an ISPDB answer, and the ISPDB corpus the tests check the
@@ -13,7 +14,11 @@
 //!
 //! [`EmailProvider::to_settings`] turns a parsed file into [`Settings`] for
 //! one address: placeholders expanded, servers of unknown type skipped,
-//! `<enable>`, `<documentation>` and OAuth2 turned into notes.
+//! `<enable>`, `<documentation>` and OAuth2 turned into notes;
+//! [`ClientConfig::settings_for`] first picks the provider that serves the
+//! domain.
+
+pub mod write;
 
 use serde::Deserialize;
 
@@ -183,6 +188,26 @@ pub fn parse(xml: &[u8]) -> Result<ClientConfig, ConfigError> {
 
 fn short(s: &str) -> String {
     s.chars().take(200).collect()
+}
+
+impl ClientConfig {
+    /// The settings this file gives `email` of `domain`: from the provider
+    /// that lists `domain`, else the file's first provider.
+    pub fn settings_for(
+        &self,
+        email: &EmailAddress,
+        domain: &str,
+        source: Source,
+        trust: Trust,
+    ) -> Result<Settings, ConfigError> {
+        let provider = self
+            .providers
+            .iter()
+            .find(|p| p.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
+            .or(self.providers.first())
+            .ok_or(ConfigError::NoProvider)?;
+        provider.to_settings(email, self, source, trust)
+    }
 }
 
 /// Picks the English (or language-less) text of a list.

@@ -1,7 +1,7 @@
 //! Thunderbird autoconfig XML (`clientConfig` version 1.1,
 //! draft-ietf-mailmaint-autoconfig): the writer.
 //!
-//! The reader is [`crate::autoconfig`]; the tests feed every file written
+//! The reader is [`super::parse`]; the tests feed every file written
 //! here back through it and through the draft's RELAX NG grammar
 //! (`xmllint --relaxng`). One `emailProvider` is written for the address's
 //! domain with every server of the account, best first, each with its
@@ -11,17 +11,17 @@
 //! known, become the draft's `<calendar type="caldav">` and
 //! `<addressbook type="carddav">` sections, which its grammar places in
 //! `<clientConfig>` next to `<emailProvider>`. Text is escaped by quick-xml
-//! after [`super::xml_text::clean`] has dropped what XML cannot carry.
+//! after [`crate::xml_text::clean`] has dropped what XML cannot carry.
 
 use std::io;
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, Event};
 
-use super::dav::{DavAccount, DavKind};
-use super::xml_text::{clean, escaped};
 use crate::address::EmailAddress;
+use crate::dav::{DavAccount, DavKind};
 use crate::settings::{Note, Protocol, Security, Server, Settings};
+use crate::xml_text::{clean, escaped};
 
 /// The media type of an autoconfig file.
 pub const CONTENT_TYPE: &str = "application/xml";

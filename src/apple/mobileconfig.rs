@@ -15,7 +15,7 @@
 //! Identifiers are derived from the address alone (UUID v5), so installing a
 //! newer profile for the same address replaces the old account instead of
 //! adding a second one. The XML is written by the `plist` crate, which
-//! escapes text; text passes through [`super::xml_text::clean`] first.
+//! escapes text; text passes through [`crate::xml_text::clean`] first.
 //!
 //! Which servers and which login method the account gets is decided by
 //! [`super::iphone::servers`]; whether a password account may be written at
@@ -24,11 +24,11 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::dav::{Dav, DavAccount, DavKind, DavServer};
 use super::iphone::{IosServer, IosServers};
-use super::xml_text::clean;
 use crate::address::EmailAddress;
+use crate::dav::{Dav, DavAccount, DavKind, DavServer};
 use crate::settings::{Protocol, Security};
+use crate::xml_text::clean;
 
 /// The media type iOS and macOS open as a configuration profile.
 pub const CONTENT_TYPE: &str = "application/x-apple-aspen-config";

@@ -13,12 +13,12 @@
 
 use std::fmt::Write;
 
-use super::dav::{DavAccount, DavKind};
 use super::iphone::{self, IosServer, SettingsPath};
-use super::text::wrap;
 use crate::address::EmailAddress;
+use crate::dav::{DavAccount, DavKind};
 use crate::provider::IosAccount;
 use crate::settings::{Security, Settings, Trust};
+use crate::text::wrap;
 
 const WIDTH: usize = 78;
 

@@ -1,25 +1,85 @@
-//! The record of what discovery asked: one [`Tried`] entry per question.
+//! The trail of what discovery asked: one [`Tried`] entry per question,
+//! each with its [`TryResult`].
 //!
-//! A source opens an [`Attempt`] before it asks and closes it with the
-//! outcome. An attempt still open when its source is stopped — because a
-//! better answer came in, or the deadline passed — closes itself on drop as
-//! `cancelled` or `timeout`, so the record is complete whatever happens and
+//! This module owns those two types (the `tried` list of every answer and
+//! error) and the [`Trail`] that collects them while sources run. A source
+//! opens an [`Attempt`] before it asks and closes it with the outcome.
+//! An attempt still open when its source is stopped — because a better
+//! answer came in, or the deadline passed — closes itself on drop as
+//! `cancelled` or `timeout`, so the trail is complete whatever happens and
 //! no source has to clean up after itself.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::lookup::{Tried, TryResult};
 use crate::net::http::FetchError;
 use crate::settings::Source;
+
+/// The outcome of asking one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum TryResult {
+    /// It answered with usable settings.
+    Found,
+    /// It has nothing for this domain.
+    NotFound,
+    /// It answered with something unusable (malformed, oversized, garbage).
+    Invalid,
+    /// It would have needed an insecure step (HTTPS→HTTP redirect, …).
+    RefusedInsecure,
+    /// It did not answer before the deadline.
+    Timeout,
+    /// Network or protocol failure.
+    Error,
+    /// Not asked, because a better source had already answered.
+    Cancelled,
+    /// Not asked (e.g. `--offline`).
+    Skipped,
+}
+
+/// One source consulted during a lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tried {
+    /// The kind of source.
+    pub source: Source,
+    /// What was asked: a URL, a DNS record, a host and port.
+    pub url: String,
+    /// What came of it.
+    pub result: TryResult,
+    /// How long it took, in milliseconds.
+    pub ms: u64,
+    /// A short explanation for failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Why a probed candidate was rejected (guessing): in JSON its finding
+    /// code; `check` turns it into a finding with a fix.
+    #[serde(
+        rename = "code",
+        serialize_with = "problem_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub problem: Option<crate::probe::ProbeError>,
+}
+
+fn problem_code<S: serde::Serializer>(
+    p: &Option<crate::probe::ProbeError>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(e) => e.code().serialize(s),
+        None => s.serialize_none(),
+    }
+}
 
 /// Called with each entry as it is recorded (for progress display).
 pub type Observer = Arc<dyn Fn(&Tried) + Send + Sync>;
 
-/// The shared record.
+/// The shared trail.
 #[derive(Clone)]
-pub struct Log {
+pub struct Trail {
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -31,10 +91,10 @@ struct Inner {
     observer: Option<Observer>,
 }
 
-impl Log {
+impl Trail {
     /// An empty record.
-    pub fn new(observer: Option<Observer>) -> Log {
-        Log {
+    pub fn new(observer: Option<Observer>) -> Trail {
+        Trail {
             inner: Arc::new(Mutex::new(Inner {
                 entries: Vec::new(),
                 next: 0,
@@ -59,7 +119,7 @@ impl Log {
         let seq = inner.next;
         inner.next += 1;
         Attempt {
-            log: self.clone(),
+            trail: self.clone(),
             seq,
             source,
             url,
@@ -124,7 +184,7 @@ pub fn result_word(r: TryResult) -> String {
 
 /// One question being asked.
 pub struct Attempt {
-    log: Log,
+    trail: Trail,
     seq: u64,
     source: Source,
     url: String,
@@ -176,14 +236,14 @@ impl Attempt {
             detail,
             problem,
         };
-        self.log.push(self.seq, t);
+        self.trail.push(self.seq, t);
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
         if self.open {
-            let abort = self.log.lock().abort;
+            let abort = self.trail.lock().abort;
             let detail = match abort {
                 TryResult::Timeout => "the overall deadline (--timeout) passed",
                 _ => "stopped: a better source had already answered",
@@ -214,13 +274,13 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_attempts_record_the_abort_reason() {
-        let log = Log::new(None);
-        let a = log.start(Source::Autoconfig, "https://a.test/");
-        let b = log.start(Source::Srv, "_imaps._tcp.a.test");
+        let trail = Trail::new(None);
+        let a = trail.start(Source::Autoconfig, "https://a.test/");
+        let b = trail.start(Source::Srv, "_imaps._tcp.a.test");
         a.found();
-        log.set_abort(TryResult::Timeout);
+        trail.set_abort(TryResult::Timeout);
         drop(b);
-        let e = log.entries();
+        let e = trail.entries();
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].result, TryResult::Found);
         assert_eq!(e[1].result, TryResult::Timeout);
@@ -229,14 +289,14 @@ mod tests {
 
     #[tokio::test]
     async fn entries_keep_the_order_questions_were_asked() {
-        let log = Log::new(None);
-        let first = log.start(Source::Ispdb, "1");
-        let second = log.start(Source::Mx, "2");
+        let trail = Trail::new(None);
+        let first = trail.start(Source::Ispdb, "1");
+        let second = trail.start(Source::Mx, "2");
         second.finish(TryResult::NotFound, None);
         first.finish(TryResult::Error, Some("x".into()));
-        let urls: Vec<_> = log.entries().into_iter().map(|t| t.url).collect();
+        let urls: Vec<_> = trail.entries().into_iter().map(|t| t.url).collect();
         assert_eq!(urls, ["1", "2"]);
-        assert!(log.has(Source::Mx) && !log.has(Source::Guess));
+        assert!(trail.has(Source::Mx) && !trail.has(Source::Guess));
     }
 
     #[test]

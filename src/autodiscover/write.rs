@@ -1,8 +1,8 @@
-//! Outlook's "POX" Autodiscover response: the writer.
+//! Outlook's "POX" Autodiscover responses: the writers — an account's
+//! settings ([`fn@write`]) and the `Error` response ([`error_response`]).
 //!
 //! The answer Outlook expects from `POST /autodiscover/autodiscover.xml`
-//! ([MS-OXDSCLI] §2.2.4), in the namespace
-//! `http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a`,
+//! ([MS-OXDSCLI] §2.2.4), in the namespace [`super::OUTLOOK_2006A`],
 //! with one `<Protocol>` per IMAP, POP3 and SMTP server, best first (Outlook
 //! takes the first of each type).
 //!
@@ -12,7 +12,7 @@
 //! `<SSL>`, which is `on` for every encrypted server. An old client that
 //! reads only `<SSL>` then fails to connect on a STARTTLS port instead of
 //! logging in without encryption. Text is escaped by
-//! [`super::xml_text::escaped`].
+//! [`crate::xml_text::escaped`].
 //!
 //! [MS-OXDSCLI] has no element for calendar and contacts servers other than
 //! Exchange's own. Like automx2 (`generators/outlook.py`), a CalDAV or
@@ -24,20 +24,16 @@
 use std::io;
 
 use quick_xml::Writer;
+use quick_xml::escape::escape;
 use quick_xml::events::{BytesDecl, Event};
 
-use super::dav::{DavAccount, DavKind};
-use super::xml_text::escaped;
+use super::{NS_RESPONSE_ROOT, OUTLOOK_2006A};
+use crate::dav::{DavAccount, DavKind};
 use crate::settings::{AuthMethod, Protocol, Security, Server, Settings};
+use crate::xml_text::escaped;
 
 /// The media type of the response.
 pub const CONTENT_TYPE: &str = "application/xml";
-
-/// The namespace of the `<Autodiscover>` root.
-pub const NS_ROOT: &str = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
-/// The namespace of the Outlook `<Response>`.
-pub const NS_RESPONSE: &str =
-    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
 
 /// The Autodiscover response for an account's settings, with its calendar
 /// and contacts servers when given.
@@ -58,10 +54,10 @@ fn write_response(
 ) -> io::Result<()> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
     w.create_element("Autodiscover")
-        .with_attribute(("xmlns", NS_ROOT))
+        .with_attribute(("xmlns", NS_RESPONSE_ROOT))
         .write_inner_content(|w| {
             w.create_element("Response")
-                .with_attribute(("xmlns", NS_RESPONSE))
+                .with_attribute(("xmlns", OUTLOOK_2006A))
                 .write_inner_content(|w| {
                     w.create_element("Account").write_inner_content(|w| {
                         text(w, "AccountType", "email")?;
@@ -148,6 +144,38 @@ fn dav_protocols(w: &mut Writer<Vec<u8>>, dav: &DavAccount<'_>) -> io::Result<()
     Ok(())
 }
 
+/// Autodiscover's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 600: the request is invalid (malformed, no address).
+    InvalidRequest,
+    /// 601: the requested response schema is not provided here.
+    ProviderUnavailable,
+}
+
+/// The Autodiscover `Error` response (the 2006 response schema) with
+/// `message` escaped.
+pub fn error_response(code: ErrorCode, message: &str) -> String {
+    let (num, text) = match code {
+        ErrorCode::InvalidRequest => (600, "Invalid Request"),
+        ErrorCode::ProviderUnavailable => (601, "Provider is not available"),
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="{NS_RESPONSE_ROOT}">
+  <Response>
+    <Error>
+      <ErrorCode>{num}</ErrorCode>
+      <Message>{text}</Message>
+      <DebugData>{}</DebugData>
+    </Error>
+  </Response>
+</Autodiscover>
+"#,
+        escape(message)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +207,13 @@ mod tests {
         assert!(protocols[1].contains("<SPA>off</SPA>"));
         assert!(protocols[1].contains("<AuthRequired>off</AuthRequired>"));
         assert!(!xml.contains("LoginName"), "empty usernames are left out");
+    }
+
+    #[test]
+    fn error_responses_escape_the_message() {
+        let x = error_response(ErrorCode::InvalidRequest, "<b>&\"");
+        assert!(x.contains("<ErrorCode>600</ErrorCode>"));
+        assert!(x.contains("&lt;b&gt;&amp;&quot;"), "{x}");
+        assert!(error_response(ErrorCode::ProviderUnavailable, "").contains("601"));
     }
 }

@@ -21,7 +21,7 @@ use super::config::PageConfig;
 use super::error::AppError;
 use super::render::ProfileKind;
 use super::resolve::Resolved;
-use crate::output::ios_steps::{SectionKind, Steps};
+use crate::apple::ios_steps::{SectionKind, Steps};
 use crate::settings::{AuthMethod, Security, Server};
 
 /// The page's HTML around the answer.

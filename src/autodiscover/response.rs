@@ -1,36 +1,21 @@
-//! The Outlook "POX" Autodiscover codec (requests in the 2006 request
-//! schema, responses in the 2006a outlook response schema), free of I/O.
+//! The Outlook POX Autodiscover response (the 2006a Outlook response
+//! schema): read by discovery and `check`, free of I/O.
 //!
-//! Responses are read with quick-xml's event reader by local element name,
-//! so namespace prefixes do not matter. The reader never expands a DTD: a
-//! document with a `<!DOCTYPE>` is refused outright, and only the five
-//! predefined entities and character references are resolved. Input is
-//! limited to [`MAX_XML_BYTES`] and to [`MAX_DEPTH`] nested elements.
+//! Responses are read by the module's one hardened reader, by local
+//! element name, so namespace prefixes do not matter. No DTD is ever
+//! expanded: a document with a `<!DOCTYPE>` is refused outright, and only
+//! the five predefined entities and character references are resolved.
+//! Input is limited to [`MAX_XML_BYTES`] and to [`super::MAX_DEPTH`] nested
+//! elements. [`to_settings`] turns the `<Protocol>` entries into settings.
 
-use quick_xml::events::Event;
+use super::xml::{self, Node};
+use super::{Document, PoxError};
 
 use crate::address::EmailAddress;
 use crate::settings::{AuthMethod, Protocol, Security, Server, ServerUrl, Settings, Source, Trust};
 
 /// The most XML read.
 pub const MAX_XML_BYTES: usize = 1024 * 1024;
-/// The deepest nesting accepted.
-pub const MAX_DEPTH: usize = 32;
-
-/// The request body for `email`.
-pub fn request(email: &str) -> String {
-    let email = quick_xml::escape::escape(email);
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>{email}</EMailAddress>
-    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>
-"#
-    )
-}
 
 /// One `<Protocol>` element, as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,83 +53,20 @@ pub enum PoxResponse {
     Error(String),
 }
 
-/// Why a response could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PoxError {
-    /// Larger than [`MAX_XML_BYTES`].
-    #[error("the Autodiscover answer is larger than 1 MiB")]
-    TooLarge,
-    /// Not XML, or not an Autodiscover response.
-    #[error("the Autodiscover answer is not valid: {0}")]
-    Invalid(String),
-}
-
-fn invalid(s: impl Into<String>) -> PoxError {
-    PoxError::Invalid(s.into())
-}
-
 /// Reads a response.
 pub fn parse(xml: &[u8]) -> Result<PoxResponse, PoxError> {
-    if xml.len() > MAX_XML_BYTES {
-        return Err(PoxError::TooLarge);
-    }
-    let text = std::str::from_utf8(xml).map_err(|_| invalid("it is not UTF-8"))?;
-    let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    let mut path: Vec<String> = Vec::new();
     let mut protocols: Vec<PoxProtocol> = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new(); // (path tail, text)
-    let mut saw_root = false;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| invalid(short(&e.to_string())))?;
-        match event {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_string();
-                if path.is_empty() {
-                    if name != "Autodiscover" {
-                        return Err(invalid(format!("the root element is <{name}>")));
-                    }
-                    saw_root = true;
-                }
-                if name == "Protocol" {
-                    protocols.push(PoxProtocol::default());
-                }
-                path.push(name);
-                if path.len() > MAX_DEPTH {
-                    return Err(invalid("elements nested too deeply"));
-                }
+    xml::walk(Document::Response, xml, MAX_XML_BYTES, |path, node| {
+        match node {
+            Node::Open if path.last().is_some_and(|n| n == "Protocol") => {
+                protocols.push(PoxProtocol::default());
             }
-            Event::End(_) => {
-                path.pop();
-            }
-            Event::Empty(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-            Event::Text(t) => add_text(&path, &t.xml10_content(), &mut protocols, &mut fields),
-            Event::CData(t) => {
-                let s = t.into_inner().into_owned();
-                add_text(&path, &s, &mut protocols, &mut fields);
-            }
-            Event::GeneralRef(r) => {
-                let s = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => {
-                        let name = r.xml10_content();
-                        quick_xml::escape::resolve_predefined_entity(&name)
-                            .ok_or_else(|| invalid(format!("unknown entity &{name};")))?
-                            .to_string()
-                    }
-                };
-                add_text(&path, &s, &mut protocols, &mut fields);
-            }
-            Event::DocType(_) => return Err(invalid("a DOCTYPE is not allowed")),
-            Event::Eof => break,
+            Node::Open => {}
+            Node::Text(text) => add_text(path, text, &mut protocols, &mut fields),
         }
-    }
-    if !saw_root {
-        return Err(invalid("no <Autodiscover> element"));
-    }
+        Ok(())
+    })?;
     let field = |name: &str| {
         fields
             .iter()
@@ -154,6 +76,7 @@ pub fn parse(xml: &[u8]) -> Result<PoxResponse, PoxError> {
     if let Some(msg) = field("Error/Message").or_else(|| field("Error/ErrorCode")) {
         return Ok(PoxResponse::Error(msg));
     }
+    let unusable = |why: &str| PoxError::Unusable(why.to_string());
     match field("Account/Action")
         .as_deref()
         .map(str::to_ascii_lowercase)
@@ -161,27 +84,27 @@ pub fn parse(xml: &[u8]) -> Result<PoxResponse, PoxError> {
     {
         Some("redirectaddr") => field("Account/RedirectAddr")
             .map(PoxResponse::RedirectAddr)
-            .ok_or_else(|| invalid("redirectAddr without an address")),
+            .ok_or_else(|| unusable("redirectAddr without an address")),
         Some("redirecturl") => field("Account/RedirectUrl")
             .map(PoxResponse::RedirectUrl)
-            .ok_or_else(|| invalid("redirectUrl without a URL")),
+            .ok_or_else(|| unusable("redirectUrl without a URL")),
         _ if !protocols.is_empty() => Ok(PoxResponse::Settings(protocols)),
-        _ => Err(invalid("no <Account> settings")),
+        _ => Err(unusable("no <Account> settings")),
     }
 }
 
-fn short(s: &str) -> String {
-    s.chars().take(200).collect()
-}
-
 /// Files text under the last two elements of `path`, or into the current
-/// `<Protocol>`.
+/// `<Protocol>`. Text that is only white space (the indentation between
+/// elements) is skipped.
 fn add_text(
     path: &[String],
     text: &str,
     protocols: &mut [PoxProtocol],
     fields: &mut Vec<(String, String)>,
 ) {
+    if text.trim().is_empty() {
+        return;
+    }
     let n = path.len();
     if n >= 2 && path[n - 2] == "Protocol" {
         if let Some(p) = protocols.last_mut() {
@@ -308,5 +231,5 @@ pub fn to_settings(
 }
 
 #[cfg(test)]
-#[path = "pox_tests.rs"]
+#[path = "response_tests.rs"]
 mod tests;

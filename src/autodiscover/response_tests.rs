@@ -2,6 +2,7 @@
 //! redirects, and hostile input (DTDs, entities, depth, size).
 
 use super::*;
+use crate::autodiscover::request::request;
 
 const SETTINGS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
@@ -47,7 +48,10 @@ fn the_request_names_the_address_and_the_outlook_schema() {
     let r = request("a<b@example.test");
     assert!(r.contains("<EMailAddress>a&lt;b@example.test</EMailAddress>"));
     assert!(r.contains("outlook/responseschema/2006a"));
-    assert!(matches!(parse(r.as_bytes()), Err(PoxError::Invalid(_))));
+    assert!(matches!(
+        parse(r.as_bytes()),
+        Err(PoxError::NotAutodiscover(..) | PoxError::Unusable(_))
+    ));
 }
 
 #[test]
@@ -135,21 +139,21 @@ fn malformed_oversized_and_deep_inputs_are_errors() {
     }
     assert!(matches!(
         parse(&[0xff, 0xfe, 0x00]),
-        Err(PoxError::Invalid(_))
+        Err(PoxError::NotUtf8(Document::Response))
     ));
     let big = vec![b' '; MAX_XML_BYTES + 1];
-    assert_eq!(parse(&big), Err(PoxError::TooLarge));
+    assert_eq!(
+        parse(&big),
+        Err(PoxError::TooLarge(Document::Response, MAX_XML_BYTES))
+    );
     let deep = format!(
         "<Autodiscover>{}{}</Autodiscover>",
         "<a>".repeat(1000),
         "</a>".repeat(1000)
     );
-    assert!(
-        parse(deep.as_bytes())
-            .unwrap_err()
-            .to_string()
-            .contains("deeply")
-    );
+    let e = parse(deep.as_bytes()).unwrap_err();
+    assert_eq!(e, PoxError::TooDeep(Document::Response));
+    assert!(e.to_string().contains("deeper than"), "{e}");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The rules every provider entry must follow.
+//! The rules every provider entry must follow, and [`validate`], which
+//! holds an entry to them.
 //!
 //! The table is data people edit by hand; these checks keep it honest. They
 //! run when a table is parsed (so a test over the built-in table fails on any
@@ -78,8 +79,8 @@ pub enum Problem {
     WhyDiffersKey(String),
 }
 
-/// Checks one entry against every rule.
-pub fn check(p: &Provider) -> Result<(), Problem> {
+/// Validates one entry against every rule.
+pub fn validate(p: &Provider) -> Result<(), Problem> {
     for d in &p.domains {
         if !is_normalised_host(d) {
             return Err(Problem::BadDomain(d.clone()));
