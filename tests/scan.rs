@@ -1031,7 +1031,32 @@ lab_test! {
             ],
         );
         assert!(matches!(code, Some(0 | 1)), "{err}");
-        let lines = by_line(&parse_lines(&out));
+        let objects = parse_lines(&out);
+        let lines = by_line(&objects);
+        // The summary counts, per finding code, the domains that have it
+        // (info findings, such as source-ok, aside), and the domains with
+        // an error.
+        let summary = objects.last().unwrap();
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        let mut with_errors = 0;
+        for entry in lines.values() {
+            let findings = entry["findings"].as_array().unwrap();
+            let codes: std::collections::BTreeSet<&str> = findings
+                .iter()
+                .filter(|f| f["severity"] != "info")
+                .map(|f| f["code"].as_str().unwrap())
+                .collect();
+            for c in codes {
+                *want.entry(c.to_string()).or_default() += 1;
+            }
+            with_errors += u64::from(findings.iter().any(|f| f["severity"] == "error"));
+        }
+        let got: BTreeMap<String, u64> =
+            serde_json::from_value(summary["findings"].clone()).unwrap_or_default();
+        assert!(!want.is_empty(), "{out}");
+        assert_eq!(got, want, "{summary}");
+        assert_eq!(summary["domains_with_errors"], with_errors, "{summary}");
+        assert_eq!(summary["entries"], 2);
         let source = |line: u64, asked: &str| -> Value {
             lines[&line]["sources"]
                 .as_array()
