@@ -766,9 +766,9 @@ lab_test! {
             count("errors"),
         );
         assert_eq!(count("found") + count("not_found") + count("errors"), n);
-        // Every domain with records found something (SRV, MX or a guess); a
-        // slow scan would show here as errors (deadlines) too.
-        assert_eq!(count("errors"), 0, "{summary}");
+        // A slow scan shows here as errors (entries past their deadline):
+        // at most one in a thousand.
+        assert!(count("errors") <= n / 1000, "{summary}");
         assert!(count("found") >= n * 3 / 10, "{summary}");
         let (took_big, peak_big, out_big) = timed_scan(&big, &dns, &["--shard", "0/100"]);
         let summary_big: Value = serde_json::from_str(out_big.last().unwrap()).unwrap();
@@ -779,7 +779,6 @@ lab_test! {
             n * 100,
             took_big.as_secs_f64()
         );
-        assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
         // Memory does not grow with the input: 100 times the lines, at most a
         // quarter more memory (allocator noise), never 100 times.
         assert!(
@@ -790,6 +789,7 @@ lab_test! {
         // The union of 4 shards is the unsharded scan, line for line (in CI
         // the offline shard test stands for this).
         if full.is_none() {
+            assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
             return;
         }
         let all = comparable(&out);
@@ -818,6 +818,7 @@ lab_test! {
             "scan: the union of 4 shards equals the unsharded scan, {} lines",
             all.len()
         );
+        assert!(rate >= floor, "{rate:.0}/s is below {floor}/s");
     }
 }
 
@@ -1030,7 +1031,32 @@ lab_test! {
             ],
         );
         assert!(matches!(code, Some(0 | 1)), "{err}");
-        let lines = by_line(&parse_lines(&out));
+        let objects = parse_lines(&out);
+        let lines = by_line(&objects);
+        // The summary counts, per finding code, the domains that have it
+        // (info findings, such as source-ok, aside), and the domains with
+        // an error.
+        let summary = objects.last().unwrap();
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        let mut with_errors = 0;
+        for entry in lines.values() {
+            let findings = entry["findings"].as_array().unwrap();
+            let codes: std::collections::BTreeSet<&str> = findings
+                .iter()
+                .filter(|f| f["severity"] != "info")
+                .map(|f| f["code"].as_str().unwrap())
+                .collect();
+            for c in codes {
+                *want.entry(c.to_string()).or_default() += 1;
+            }
+            with_errors += u64::from(findings.iter().any(|f| f["severity"] == "error"));
+        }
+        let got: BTreeMap<String, u64> =
+            serde_json::from_value(summary["findings"].clone()).unwrap_or_default();
+        assert!(!want.is_empty(), "{out}");
+        assert_eq!(got, want, "{summary}");
+        assert_eq!(summary["domains_with_errors"], with_errors, "{summary}");
+        assert_eq!(summary["entries"], 2);
         let source = |line: u64, asked: &str| -> Value {
             lines[&line]["sources"]
                 .as_array()
