@@ -22,7 +22,7 @@ use serde_json::Value;
 
 /// The `n`th address of block `b`.
 fn ip(b: u8, n: u8) -> String {
-    format!("127.0.20.{}", b * 10 + n)
+    lab::ip(20, b * 10 + n)
 }
 
 /// RFC 6186 records of `zone`: IMAP and submission at a hoster outside it.
@@ -121,226 +121,218 @@ fn assert_unverified(r: &Run, zone: &str) {
     assert!(codes.contains(&"unverified"), "{}", r.json["notes"]);
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn an_off_domain_srv_answer_from_a_signed_zone_is_verified_with_its_trust_anchor() {
-    lab::require();
-    let key = Key::new("signed.test");
-    let ns = Bind::start(
-        &ip(1, 0),
-        &[Zone::new("signed.test", &off_domain_srv()).signed(&key, Signing::Valid)],
-    );
-    let dns = ns.addr.to_string();
+lab_test! {
+    fn an_off_domain_srv_answer_from_a_signed_zone_is_verified_with_its_trust_anchor() {
+        let key = Key::new("signed.test");
+        let ns = Bind::start(
+            &ip(1, 0),
+            &[Zone::new("signed.test", &off_domain_srv()).signed(&key, Signing::Valid)],
+        );
+        let dns = ns.addr.to_string();
 
-    let r = lookup_srv("signed.test", &dns, Some(&key.anchor_file()));
-    assert_eq!(r.json["trust"], "verified", "{}", r.json);
-    assert_eq!(
-        r.urls("incoming"),
-        ["imaps://imap.hoster-elsewhere.test:993"]
-    );
-    assert_eq!(
-        r.urls("outgoing"),
-        ["smtp://smtp.hoster-elsewhere.test:587"]
-    );
-    for svc in ["_imaps._tcp", "_submission._tcp"] {
-        let detail = r.detail(&format!("SRV {svc}.signed.test"));
-        assert!(
-            detail.ends_with("(DNSSEC-validated)"),
-            "{svc}: {detail}; named's log:\n{}",
+        let r = lookup_srv("signed.test", &dns, Some(&key.anchor_file()));
+        assert_eq!(r.json["trust"], "verified", "{}", r.json);
+        assert_eq!(
+            r.urls("incoming"),
+            ["imaps://imap.hoster-elsewhere.test:993"]
+        );
+        assert_eq!(
+            r.urls("outgoing"),
+            ["smtp://smtp.hoster-elsewhere.test:587"]
+        );
+        for svc in ["_imaps._tcp", "_submission._tcp"] {
+            let detail = r.detail(&format!("SRV {svc}.signed.test"));
+            assert!(
+                detail.ends_with("(DNSSEC-validated)"),
+                "{svc}: {detail}; named's log:\n{}",
+                ns.log()
+            );
+        }
+
+        // The same signed answer without the anchor: no chain of trust reaches
+        // the lab's zone from the root, so nothing vouches for it.
+        let r = lookup_srv("signed.test", &dns, None);
+        assert_unverified(&r, "signed.test");
+
+        // An anchor file holding only the DNSKEY line (as `dig DNSKEY` prints
+        // it, without dnssec-keygen's comments) works the same.
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("anchor.txt");
+        std::fs::write(&bare, format!("{}\n", key.dnskey())).unwrap();
+        let r = lookup_srv("signed.test", &dns, Some(&bare));
+        assert_eq!(r.json["trust"], "verified", "{}", r.json);
+    }
+}
+
+lab_test! {
+    fn the_same_answer_from_an_unsigned_zone_is_unverified() {
+        let key = Key::new("signed2.test");
+        let ns = Bind::start(
+            &ip(2, 0),
+            &[
+                Zone::new("signed2.test", &off_domain_srv()).signed(&key, Signing::Valid),
+                Zone::new("plain.test", &off_domain_srv()),
+            ],
+        );
+        let dns = ns.addr.to_string();
+        // The anchor is trusted for its own zone only.
+        let r = lookup_srv("plain.test", &dns, Some(&key.anchor_file()));
+        assert_unverified(&r, "plain.test");
+        assert_eq!(
+            r.urls("incoming"),
+            ["imaps://imap.hoster-elsewhere.test:993"]
+        );
+        // ...while the signed zone next to it, same server, same run of
+        // named, validates.
+        let r = lookup_srv("signed2.test", &dns, Some(&key.anchor_file()));
+        assert_eq!(r.json["trust"], "verified", "{}", r.json);
+    }
+}
+
+lab_test! {
+    fn a_zone_signed_with_a_key_other_than_the_anchor_is_unverified() {
+        let signer = Key::new("other-key.test");
+        let anchor = Key::new("other-key.test");
+        let ns = Bind::start(
+            &ip(3, 0),
+            &[Zone::new("other-key.test", &off_domain_srv()).signed(&signer, Signing::Valid)],
+        );
+        let r = lookup_srv(
+            "other-key.test",
+            &ns.addr.to_string(),
+            Some(&anchor.anchor_file()),
+        );
+        assert_unverified(&r, "other-key.test");
+    }
+}
+
+lab_test! {
+    fn expired_signatures_are_unverified() {
+        let key = Key::new("expired.test");
+        let ns = Bind::start(
+            &ip(4, 0),
+            &[Zone::new("expired.test", &off_domain_srv()).signed(&key, Signing::Expired)],
+        );
+        let r = lookup_srv(
+            "expired.test",
+            &ns.addr.to_string(),
+            Some(&key.anchor_file()),
+        );
+        assert_unverified(&r, "expired.test");
+    }
+}
+
+lab_test! {
+    fn a_record_changed_after_signing_is_unverified() {
+        let key = Key::new("tampered.test");
+        let ns = Bind::start(
+            &ip(5, 0),
+            &[Zone::new("tampered.test", &off_domain_srv()).signed(&key, Signing::Tampered)],
+        );
+        let r = lookup_srv(
+            "tampered.test",
+            &ns.addr.to_string(),
+            Some(&key.anchor_file()),
+        );
+        // The forged target is what the name server says; it is never
+        // vouched for.
+        assert_eq!(
+            r.urls("incoming"),
+            ["imaps://imap.forged.test:993"],
+            "served:\n{}\nlog:\n{}",
+            ns.zone_text("tampered.test"),
             ns.log()
         );
+        assert_unverified(&r, "tampered.test");
     }
-
-    // The same signed answer without the anchor: no chain of trust reaches
-    // the lab's zone from the root, so nothing vouches for it.
-    let r = lookup_srv("signed.test", &dns, None);
-    assert_unverified(&r, "signed.test");
-
-    // An anchor file holding only the DNSKEY line (as `dig DNSKEY` prints
-    // it, without dnssec-keygen's comments) works the same.
-    let dir = tempfile::tempdir().unwrap();
-    let bare = dir.path().join("anchor.txt");
-    std::fs::write(&bare, format!("{}\n", key.dnskey())).unwrap();
-    let r = lookup_srv("signed.test", &dns, Some(&bare));
-    assert_eq!(r.json["trust"], "verified", "{}", r.json);
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn the_same_answer_from_an_unsigned_zone_is_unverified() {
-    lab::require();
-    let key = Key::new("signed2.test");
-    let ns = Bind::start(
-        &ip(2, 0),
-        &[
-            Zone::new("signed2.test", &off_domain_srv()).signed(&key, Signing::Valid),
-            Zone::new("plain.test", &off_domain_srv()),
-        ],
-    );
-    let dns = ns.addr.to_string();
-    // The anchor is trusted for its own zone only.
-    let r = lookup_srv("plain.test", &dns, Some(&key.anchor_file()));
-    assert_unverified(&r, "plain.test");
-    assert_eq!(
-        r.urls("incoming"),
-        ["imaps://imap.hoster-elsewhere.test:993"]
-    );
-    // ...while the signed zone next to it, same server, same run of
-    // named, validates.
-    let r = lookup_srv("signed2.test", &dns, Some(&key.anchor_file()));
-    assert_eq!(r.json["trust"], "verified", "{}", r.json);
+lab_test! {
+    fn profile_writes_a_device_file_for_validated_srv_and_refuses_it_without_the_anchor() {
+        let key = Key::new("profiled.test");
+        let ns = Bind::start(
+            &ip(8, 0),
+            &[Zone::new("profiled.test", &off_domain_srv()).signed(&key, Signing::Valid)],
+        );
+        let dns = ns.addr.to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.mobileconfig");
+        let file_arg = file.to_str().unwrap();
+        let args = ["profile", "a@profiled.test", "-o", file_arg];
+
+        let r = run(&args, &dns, Some(&key.anchor_file()));
+        assert_eq!(r.code, Some(0), "{}\n{}", r.json, r.stderr);
+        let profile = std::fs::read_to_string(&file).unwrap();
+        assert!(profile.contains("imap.hoster-elsewhere.test"), "{profile}");
+        assert!(!r.stderr.contains("unverified"), "{}", r.stderr);
+        std::fs::remove_file(&file).unwrap();
+
+        let r = run(&args, &dns, None);
+        assert_eq!(r.code, Some(1), "{}\n{}", r.json, r.stderr);
+        assert_eq!(r.json["code"], "unverified", "{}", r.json);
+        assert!(
+            !file.exists(),
+            "a device file was written for unverified settings"
+        );
+    }
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn a_zone_signed_with_a_key_other_than_the_anchor_is_unverified() {
-    lab::require();
-    let signer = Key::new("other-key.test");
-    let anchor = Key::new("other-key.test");
-    let ns = Bind::start(
-        &ip(3, 0),
-        &[Zone::new("other-key.test", &off_domain_srv()).signed(&signer, Signing::Valid)],
-    );
-    let r = lookup_srv(
-        "other-key.test",
-        &ns.addr.to_string(),
-        Some(&anchor.anchor_file()),
-    );
-    assert_unverified(&r, "other-key.test");
+lab_test! {
+    fn the_audit_finds_no_unsigned_off_domain_srv_in_a_validated_zone() {
+        let key = Key::new("audited.test");
+        let ns = Bind::start(
+            &ip(6, 0),
+            &[Zone::new("audited.test", &off_domain_srv()).signed(&key, Signing::Valid)],
+        );
+        let dns = ns.addr.to_string();
+        let codes = |anchor: Option<&Path>| -> Vec<(String, String)> {
+            let r = run(&["check", "audited.test"], &dns, anchor);
+            r.json["findings"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no findings in {}", r.json))
+                .iter()
+                .map(|f| {
+                    (
+                        f["code"].as_str().unwrap_or_default().to_string(),
+                        f["server"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let without = codes(None);
+        assert!(
+            without
+                .iter()
+                .any(|(c, at)| c == "srv-off-domain" && at.contains("_imaps._tcp.audited.test")),
+            "{without:?}"
+        );
+        let with = codes(Some(&key.anchor_file()));
+        assert!(!with.iter().any(|(c, _)| c == "srv-off-domain"), "{with:?}");
+    }
 }
 
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn expired_signatures_are_unverified() {
-    lab::require();
-    let key = Key::new("expired.test");
-    let ns = Bind::start(
-        &ip(4, 0),
-        &[Zone::new("expired.test", &off_domain_srv()).signed(&key, Signing::Expired)],
-    );
-    let r = lookup_srv(
-        "expired.test",
-        &ns.addr.to_string(),
-        Some(&key.anchor_file()),
-    );
-    assert_unverified(&r, "expired.test");
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn a_record_changed_after_signing_is_unverified() {
-    lab::require();
-    let key = Key::new("tampered.test");
-    let ns = Bind::start(
-        &ip(5, 0),
-        &[Zone::new("tampered.test", &off_domain_srv()).signed(&key, Signing::Tampered)],
-    );
-    let r = lookup_srv(
-        "tampered.test",
-        &ns.addr.to_string(),
-        Some(&key.anchor_file()),
-    );
-    // The forged target is what the name server says; it is never
-    // vouched for.
-    assert_eq!(
-        r.urls("incoming"),
-        ["imaps://imap.forged.test:993"],
-        "served:\n{}\nlog:\n{}",
-        ns.zone_text("tampered.test"),
-        ns.log()
-    );
-    assert_unverified(&r, "tampered.test");
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn profile_writes_a_device_file_for_validated_srv_and_refuses_it_without_the_anchor() {
-    lab::require();
-    let key = Key::new("profiled.test");
-    let ns = Bind::start(
-        &ip(8, 0),
-        &[Zone::new("profiled.test", &off_domain_srv()).signed(&key, Signing::Valid)],
-    );
-    let dns = ns.addr.to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("a.mobileconfig");
-    let file_arg = file.to_str().unwrap();
-    let args = ["profile", "a@profiled.test", "-o", file_arg];
-
-    let r = run(&args, &dns, Some(&key.anchor_file()));
-    assert_eq!(r.code, Some(0), "{}\n{}", r.json, r.stderr);
-    let profile = std::fs::read_to_string(&file).unwrap();
-    assert!(profile.contains("imap.hoster-elsewhere.test"), "{profile}");
-    assert!(!r.stderr.contains("unverified"), "{}", r.stderr);
-    std::fs::remove_file(&file).unwrap();
-
-    let r = run(&args, &dns, None);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.json, r.stderr);
-    assert_eq!(r.json["code"], "unverified", "{}", r.json);
-    assert!(
-        !file.exists(),
-        "a device file was written for unverified settings"
-    );
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn the_audit_finds_no_unsigned_off_domain_srv_in_a_validated_zone() {
-    lab::require();
-    let key = Key::new("audited.test");
-    let ns = Bind::start(
-        &ip(6, 0),
-        &[Zone::new("audited.test", &off_domain_srv()).signed(&key, Signing::Valid)],
-    );
-    let dns = ns.addr.to_string();
-    let codes = |anchor: Option<&Path>| -> Vec<(String, String)> {
-        let r = run(&["check", "audited.test"], &dns, anchor);
-        r.json["findings"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no findings in {}", r.json))
-            .iter()
-            .map(|f| {
-                (
-                    f["code"].as_str().unwrap_or_default().to_string(),
-                    f["server"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
-    let without = codes(None);
-    assert!(
-        without
-            .iter()
-            .any(|(c, at)| c == "srv-off-domain" && at.contains("_imaps._tcp.audited.test")),
-        "{without:?}"
-    );
-    let with = codes(Some(&key.anchor_file()));
-    assert!(!with.iter().any(|(c, _)| c == "srv-off-domain"), "{with:?}");
-}
-
-#[test]
-#[ignore = "needs the test lab: run ./scripts/test.sh"]
-fn dnsmasq_forwarding_to_the_signing_server_keeps_the_signatures() {
-    lab::require();
-    let key = Key::new("forwarded.test");
-    let ns = Bind::start(
-        &ip(7, 0),
-        &[Zone::new("forwarded.test", &off_domain_srv()).signed(&key, Signing::Valid)],
-    );
-    // The lab's usual DNS server, forwarding the signed zone to named.
-    let dnsmasq = Dns::start(
-        &ip(7, 1),
-        &[Record::Raw(format!(
-            "--server=/forwarded.test/{}",
-            ns.addr.ip()
-        ))],
-    );
-    let r = lookup_srv(
-        "forwarded.test",
-        &dnsmasq.addr.to_string(),
-        Some(&key.anchor_file()),
-    );
-    assert_eq!(r.json["trust"], "verified", "{}", r.json);
+lab_test! {
+    fn dnsmasq_forwarding_to_the_signing_server_keeps_the_signatures() {
+        let key = Key::new("forwarded.test");
+        let ns = Bind::start(
+            &ip(7, 0),
+            &[Zone::new("forwarded.test", &off_domain_srv()).signed(&key, Signing::Valid)],
+        );
+        // The lab's usual DNS server, forwarding the signed zone to named.
+        let dnsmasq = Dns::start(
+            &ip(7, 1),
+            &[Record::Raw(format!(
+                "--server=/forwarded.test/{}",
+                ns.addr.ip()
+            ))],
+        );
+        let r = lookup_srv(
+            "forwarded.test",
+            &dnsmasq.addr.to_string(),
+            Some(&key.anchor_file()),
+        );
+        assert_eq!(r.json["trust"], "verified", "{}", r.json);
+    }
 }
 
 /// A file that is not a trust anchor is a usage error naming the file and

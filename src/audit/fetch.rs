@@ -6,15 +6,26 @@
 //! are ever sent, redirects are followed only from HTTPS to HTTPS and at
 //! most [`MAX_REDIRECTS`] times, bodies are read up to [`MAX_BODY`] bytes,
 //! and every step has a deadline.
+//!
+//! Where it may connect is discovery's rule for the command line
+//! ([`crate::net::policy`]): private addresses are fine (a person's own
+//! network), but never after a redirect from a host at a public address.
+//! That memory belongs to one request and its redirects, never to the
+//! client: each fetch resolves through a [`GuardedResolver`] of its own,
+//! under the audit's [`Guard`] (one per audited domain), so a scan that
+//! audited a public domain first still reaches the private servers of the
+//! next. The same resolver holds the per-host slots of `--per-host`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use reqwest::{Method, Url};
 use tokio::time::{Instant, timeout_at};
 
 use crate::net::dns::{Dns, DnsError, ResolveError};
-use crate::net::http::{MAX_BODY, MAX_REDIRECTS};
-use crate::scan::limit::HostLimits;
+use crate::net::http::{GuardedResolver, MAX_BODY, MAX_REDIRECTS};
+use crate::net::limit::HostLimits;
+use crate::net::policy::Guard;
 
 /// What a server answered.
 #[derive(Debug, Clone)]
@@ -61,7 +72,8 @@ pub enum Failure {
 /// by itself.
 #[derive(Clone)]
 pub struct Client {
-    client: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
+    dns: Dns,
     limits: HostLimits,
 }
 
@@ -73,39 +85,64 @@ impl Client {
         dns: Dns,
         limits: HostLimits,
     ) -> Result<Client, String> {
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(rustls::ClientConfig::clone(tls))
-            .dns_resolver(Resolver(dns))
+        let c = Client {
+            tls: tls.clone(),
+            dns,
+            limits,
+        };
+        c.client(GuardedResolver::new(c.dns.clone(), Guard::default()))?;
+        Ok(c)
+    }
+
+    /// The client of one request and its redirects.
+    fn client(&self, resolver: GuardedResolver) -> Result<reqwest::Client, String> {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(&self.tls))
+            .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION"), " (audit)"))
             .build()
-            .map_err(|e| format!("cannot set up the HTTPS client: {}", last_source(&e)))?;
-        Ok(Client { client, limits })
+            .map_err(|e| format!("cannot set up the HTTPS client: {}", last_source(&e)))
     }
 
-    /// GETs (or with a body, POSTs XML to) `url`. Redirects are followed
-    /// only while both ends are HTTPS; any other redirect is the answer.
+    /// GETs (or with a body, POSTs XML to) `url`, connecting where `guard`
+    /// (the audited domain's) allows. Redirects are followed only while
+    /// both ends are HTTPS; any other redirect is the answer.
     pub async fn fetch(
         &self,
         mut url: Url,
         body: Option<&[u8]>,
         deadline: Instant,
+        guard: &Guard,
     ) -> Result<Answer, Failure> {
         let mut secure = url.scheme() == "https";
+        let resolver =
+            GuardedResolver::new(self.dns.clone(), guard.clone()).limited(self.limits.clone());
+        let client = self.client(resolver.clone()).map_err(Failure::Failed)?;
         for hop in 0..=MAX_REDIRECTS {
+            // An IP address in the URL is dialled without the resolver:
+            // put it to the same rule here.
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal {
+                resolver
+                    .admit(&[ip])
+                    .map_err(|r| Failure::Failed(r.to_string()))?;
+            }
             let method = if body.is_some() {
                 Method::POST
             } else {
                 Method::GET
             };
-            let mut req = self.client.request(method, url.clone());
+            let mut req = client.request(method, url.clone());
             if let Some(b) = body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
                     .body(b.to_vec());
             }
-            let host = url.host_str().unwrap_or_default().to_string();
-            let _slot = self.limits.acquire(&host).await;
             let resp = timeout_at(deadline, req.send())
                 .await
                 .map_err(|_| Failure::Timeout)?
@@ -160,29 +197,6 @@ impl Client {
         Err(Failure::Failed(format!(
             "more than {MAX_REDIRECTS} redirects"
         )))
-    }
-}
-
-/// The HTTPS client's host lookups, through the audit's resolver (so
-/// `--dns` and the shared cache cover them too). Not the policy guard's
-/// resolver: that one remembers, per request chain, whether a public host
-/// was dialled, and one client here serves every domain of a scan; the
-/// audit is never started by an anonymous visitor of the service.
-#[derive(Clone)]
-struct Resolver(Dns);
-
-impl reqwest::dns::Resolve for Resolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let dns = self.0.clone();
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let ips = dns.ips(&host).await.map_err(|error| {
-                Box::new(ResolveError { host, error }) as Box<dyn std::error::Error + Send + Sync>
-            })?;
-            let addrs: reqwest::dns::Addrs =
-                Box::new(ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0)));
-            Ok(addrs)
-        })
     }
 }
 

@@ -47,9 +47,10 @@ use crate::discover::srv::SERVICES;
 use crate::discover::{SetupError, Shared};
 use crate::lookup::{Options, TryResult};
 use crate::net::dns::DnsError;
+use crate::net::limit::HostLimits;
+use crate::net::policy::Guard;
 use crate::probe::ServerReport;
 use crate::provider::ProviderTable;
-use crate::scan::limit::HostLimits;
 use crate::settings::{Security, Server, ServerUrl, Source};
 use fetch::{Answer, Failure};
 
@@ -155,7 +156,6 @@ impl AuditReport {
 pub struct Auditor {
     shared: Shared,
     http: fetch::Client,
-    limits: HostLimits,
 }
 
 impl Auditor {
@@ -163,26 +163,27 @@ impl Auditor {
     /// `limits` connections per host.
     pub fn new(opts: &Options, shared: Shared, limits: HostLimits) -> Result<Auditor, SetupError> {
         let tls = crate::net::tls::client_config(opts.ca_file.as_deref())?;
-        let http = fetch::Client::new(&tls, shared.dns.clone(), limits.clone())
-            .map_err(SetupError::Http)?;
-        Ok(Auditor {
-            shared,
-            http,
-            limits,
-        })
+        let shared = shared.limited(limits.clone());
+        let http =
+            fetch::Client::new(&tls, shared.dns.clone(), limits).map_err(SetupError::Http)?;
+        Ok(Auditor { shared, http })
     }
 
-    /// Audits `domain` (ASCII) within `opts.timeout`.
+    /// Audits `domain` (ASCII) within `opts.timeout`. Each audit has a
+    /// [`Guard`] of its own (`opts.policy`): nothing one domain's answers
+    /// did decides where the next domain's audit may connect.
     pub async fn audit(&self, domain: &str, opts: &Options) -> AuditReport {
         let deadline = Instant::now() + opts.timeout;
+        let guard = Guard::new(opts.policy);
+        let guard = &guard;
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
         // Placeholders in configs are filled in for a made-up mailbox.
         let email: Option<EmailAddress> = format!("postmaster@{domain}").parse().ok();
         let mut sources = Vec::new();
         if let Some(email) = &email {
             let (a, b, c, d) = tokio::join!(
-                self.autoconfig(&domain, email, deadline),
-                self.autodiscover(&domain, email, deadline),
+                self.autoconfig(&domain, email, deadline, guard),
+                self.autodiscover(&domain, email, deadline, guard),
                 self.srv(&domain, email),
                 self.mx(&domain, email),
             );
@@ -191,7 +192,7 @@ impl Auditor {
             sources.extend(c);
             sources.extend(d);
         }
-        let servers = self.probe_all(&sources, deadline).await;
+        let servers = self.probe_all(&sources, deadline, guard).await;
         let findings = rules::findings(&domain, &sources, &servers);
         let verdict = rules::verdict(&domain, &sources, &findings);
         let unicode = email
@@ -206,7 +207,13 @@ impl Auditor {
         }
     }
 
-    async fn autoconfig(&self, d: &str, email: &EmailAddress, deadline: Instant) -> Vec<Published> {
+    async fn autoconfig(
+        &self,
+        d: &str,
+        email: &EmailAddress,
+        deadline: Instant,
+        guard: &Guard,
+    ) -> Vec<Published> {
         let urls = [
             format!(
                 "https://autoconfig.{d}/mail/config-v1.1.xml?emailaddress={}",
@@ -227,7 +234,7 @@ impl Auditor {
                 };
                 let mut p = Published::new(Source::Autoconfig, url.as_str(), transport);
                 let started = StdInstant::now();
-                let answer = self.http.fetch(url, None, deadline).await;
+                let answer = self.http.fetch(url, None, deadline, guard).await;
                 p.ms = started.elapsed().as_millis() as u64;
                 let Some(a) = answered(&mut p, answer) else {
                     return p;
@@ -243,6 +250,7 @@ impl Auditor {
         d: &str,
         email: &EmailAddress,
         deadline: Instant,
+        guard: &Guard,
     ) -> Vec<Published> {
         let mut urls: Vec<(String, Option<Published>)> = vec![
             (format!("https://{d}/autodiscover/autodiscover.xml"), None),
@@ -299,7 +307,7 @@ impl Auditor {
                 };
                 let mut p = Published::new(Source::Autodiscover, format!("POST {url}"), transport);
                 let started = StdInstant::now();
-                let answer = self.http.fetch(url, Some(body), deadline).await;
+                let answer = self.http.fetch(url, Some(body), deadline, guard).await;
                 p.ms = started.elapsed().as_millis() as u64;
                 let Some(a) = answered(&mut p, answer) else {
                     return p;
@@ -402,7 +410,15 @@ impl Auditor {
 
     /// Probes every server the domain's own sources publish (MX's provider
     /// is not the domain's word), each once.
-    async fn probe_all(&self, sources: &[Published], deadline: Instant) -> Vec<AuditServer> {
+    /// Each probe holds its own slot at the host (`--per-host`).
+    async fn probe_all(
+        &self,
+        sources: &[Published],
+        deadline: Instant,
+        guard: &Guard,
+    ) -> Vec<AuditServer> {
+        let probe = self.shared.probe.clone().guarded(guard.clone());
+        let probe = &probe;
         let mut seen: Vec<(ServerUrl, BTreeSet<Source>)> = Vec::new();
         for p in sources
             .iter()
@@ -418,22 +434,17 @@ impl Auditor {
             }
         }
         let probes = seen.into_iter().map(|(url, by)| async move {
-            let _slot = self.limits.acquire(&url.host).await;
-            let report = match tokio::time::timeout_at(
-                deadline,
-                crate::probe::probe(&url, &self.shared.probe),
-            )
-            .await
-            {
-                Ok(r) => r,
-                Err(_) => {
-                    let mut r = ServerReport::new(url.clone());
-                    r.error = Some(crate::probe::ProbeError::Timeout {
-                        step: "the audit's deadline",
-                    });
-                    r
-                }
-            };
+            let report =
+                match tokio::time::timeout_at(deadline, crate::probe::probe(&url, probe)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        let mut r = ServerReport::new(url.clone());
+                        r.error = Some(crate::probe::ProbeError::Timeout {
+                            step: "the audit's deadline",
+                        });
+                        r
+                    }
+                };
             AuditServer {
                 role: if url.protocol.is_incoming() {
                     Role::Incoming

@@ -273,6 +273,14 @@ impl Shared {
         )?;
         Ok(Shared { dns, http, probe })
     }
+
+    /// The same, every connection (configuration fetches and probes) at
+    /// most `limits` at a time per host.
+    pub fn limited(mut self, limits: crate::net::limit::HostLimits) -> Shared {
+        self.http = self.http.limited(limits.clone());
+        self.probe = self.probe.limited(limits);
+        self
+    }
 }
 
 /// Runs every source for `email` and returns the best answer.

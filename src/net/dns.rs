@@ -36,6 +36,10 @@ use hickory_resolver::{Resolver, TokioResolver};
 
 use super::policy::Guard;
 
+/// How long an SRV answer's DNSSEC validation may take before the answer
+/// counts as not validated.
+pub const VALIDATION_LIMIT: Duration = Duration::from_secs(2);
+
 /// Why a DNS question got no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -286,14 +290,61 @@ impl Dns {
     }
 
     /// The addresses of `host` (two questions: A and AAAA).
+    ///
+    /// A first, AAAA only when the name has no A record (an IPv6-only
+    /// host), as the resolver's own IPv4-then-IPv6 lookup does, except
+    /// that a name that does not exist is not asked again for AAAA
+    /// (RFC 8020): discovery asks after many names that do not exist.
     pub async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
         self.spend(format!("A/AAAA {host}"), 2)?;
-        let found = self.plain.lookup_ip(fqdn(host)).await.map_err(classify)?;
-        let ips: Vec<IpAddr> = found.iter().collect();
-        if ips.is_empty() {
+        let name = fqdn(host);
+        let addrs = |answers: &[hickory_resolver::proto::rr::Record]| -> Vec<IpAddr> {
+            answers
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::A(a) => Some(IpAddr::V4(a.0)),
+                    RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let v4 = match self.plain.ipv4_lookup(name.clone()).await {
+            Ok(found) => addrs(found.answers()),
+            Err(e) if e.is_nx_domain() => return Err(DnsError::NotFound),
+            Err(e) if e.is_no_records_found() => Vec::new(),
+            Err(e) => return Err(classify(e)),
+        };
+        if !v4.is_empty() {
+            return Ok(v4);
+        }
+        let found = self.plain.ipv6_lookup(name).await.map_err(classify)?;
+        let v6 = addrs(found.answers());
+        if v6.is_empty() {
             return Err(DnsError::NotFound);
         }
-        Ok(ips)
+        Ok(v6)
+    }
+
+    /// Whether `domain` exists: `false` only when DNS says there is no
+    /// such name (NXDOMAIN), which means no name under it exists either
+    /// (RFC 8020). Asks for MX and A at once, and believes "no such name"
+    /// only when both say it: some servers (dnsmasq among them) answer
+    /// NXDOMAIN for a type they hold nothing of. Discovery asks both
+    /// anyway, so its questions are then answered from the cache.
+    pub async fn exists(&self, domain: &str) -> bool {
+        if self.spend(format!("MX {domain}"), 1).is_err()
+            || self.spend(format!("A/AAAA {domain}"), 2).is_err()
+        {
+            return true;
+        }
+        let (mx, a) = tokio::join!(
+            self.plain.mx_lookup(fqdn(domain)),
+            self.plain.ipv4_lookup(fqdn(domain))
+        );
+        let nx = |r: &Result<hickory_resolver::lookup::Lookup, NetError>| {
+            r.as_ref().is_err_and(NetError::is_nx_domain)
+        };
+        !(nx(&mx) && nx(&a))
     }
 
     /// The MX records of `domain`, lowest preference first.
@@ -322,16 +373,20 @@ impl Dns {
     /// alongside.
     pub async fn srv(&self, name: &str) -> Result<SrvAnswer, DnsError> {
         self.spend(format!("SRV {name}"), 2)?;
-        let (plain, validated) = tokio::join!(
-            self.plain.srv_lookup(fqdn(name)),
-            self.validating.srv_lookup(fqdn(name))
-        );
-        let plain = plain.map_err(classify)?;
+        // The plain answer first: most SRV names asked do not exist, and
+        // those need no validation (which asks again, and may walk the
+        // chain of trust, several round trips more).
+        let plain = self.plain.srv_lookup(fqdn(name)).await.map_err(classify)?;
         let mut records = srv_records(plain.answers().iter().map(|r| &r.data));
         if records.is_empty() {
             return Err(DnsError::NotFound);
         }
         sort_srv(&mut records);
+        // A chain of trust that cannot be walked in time is no proof.
+        let validated =
+            tokio::time::timeout(VALIDATION_LIMIT, self.validating.srv_lookup(fqdn(name)))
+                .await
+                .unwrap_or(Err(NetError::Timeout));
         let validated = match validated {
             Ok(v) => {
                 let answers = v.answers();

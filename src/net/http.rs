@@ -30,6 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
 use super::dns::{Dns, DnsError, ResolveError};
+use super::limit::{HostLimits, HostPermit};
 use super::policy::{Guard, HTTP_PORTS, Refusal};
 
 /// The most a response body may hold (XML in practice).
@@ -108,6 +109,7 @@ pub struct Http {
     tls: Arc<rustls::ClientConfig>,
     dns: Dns,
     guard: Guard,
+    limits: HostLimits,
 }
 
 impl Http {
@@ -118,6 +120,7 @@ impl Http {
             tls: tls.clone(),
             dns,
             guard,
+            limits: HostLimits::unlimited(),
         };
         http.client(GuardedResolver::new(http.dns.clone(), http.guard.clone()))?;
         Ok(http)
@@ -130,7 +133,15 @@ impl Http {
             tls: self.tls.clone(),
             dns: self.dns.guarded(guard.clone()),
             guard,
+            limits: self.limits.clone(),
         }
+    }
+
+    /// The same client, at most `limits` connections at a time per host
+    /// (shared by every discovery of a scan).
+    pub fn limited(mut self, limits: HostLimits) -> Http {
+        self.limits = limits;
+        self
     }
 
     /// A client for one request and its redirects: the resolver carries
@@ -181,7 +192,8 @@ impl Http {
         allow: &(dyn Fn(&Url) -> Result<(), String> + Sync),
     ) -> Result<Fetched, FetchError> {
         let mut secure = url.scheme() == "https";
-        let resolver = GuardedResolver::new(self.dns.clone(), self.guard.clone());
+        let resolver =
+            GuardedResolver::new(self.dns.clone(), self.guard.clone()).limited(self.limits.clone());
         let client = self.client(resolver.clone()).map_err(FetchError::Failed)?;
         for hop in 0..=MAX_REDIRECTS {
             allow(&url).map_err(|why| FetchError::Refused {
@@ -259,13 +271,23 @@ impl Http {
 /// The HTTPS client's resolver: the discovery's [`Dns`], passing on only
 /// the addresses the [`Guard`] allows, and spending one connection of the
 /// budget per lookup (the client connects right after). One per request
-/// chain, so that it knows whether an earlier hop reached a public host.
+/// chain, so that it knows whether an earlier hop reached a public host:
+/// a client that serves many chains (or many domains) with one resolver
+/// would refuse every private address once any public one was dialled.
+///
+/// With [`HostLimits`], each lookup also waits for a slot at the host
+/// (known by its first allowed address) and keeps it until the chain
+/// ends, that is until the client, and with it the connection, is
+/// dropped.
 #[derive(Clone)]
 pub struct GuardedResolver {
     dns: Dns,
     guard: Guard,
+    limits: HostLimits,
     /// Whether a hop of this chain was dialled at a public address.
     public_before: Arc<Mutex<bool>>,
+    /// The slots this chain holds, by host.
+    permits: Arc<Mutex<Vec<HostPermit>>>,
 }
 
 impl GuardedResolver {
@@ -274,13 +296,43 @@ impl GuardedResolver {
         GuardedResolver {
             dns,
             guard,
+            limits: HostLimits::unlimited(),
             public_before: Arc::new(Mutex::new(false)),
+            permits: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// The same, waiting for a slot at each host under `limits`.
+    pub fn limited(mut self, limits: HostLimits) -> GuardedResolver {
+        self.limits = limits;
+        self
+    }
+
+    /// Waits for a slot at `ip` unless this chain holds one already.
+    async fn hold(&self, ip: IpAddr) {
+        if !self.limits.is_limited() {
+            return;
+        }
+        let host = ip.to_string();
+        let held = |permits: &Vec<HostPermit>| permits.iter().any(|p| p.host() == host);
+        if held(
+            &self
+                .permits
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ) {
+            return;
+        }
+        let permit = self.limits.acquire(&host).await;
+        self.permits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(permit);
     }
 
     /// The addresses of `ips` that may be dialled, spending a connection;
     /// the first refusal when none may.
-    fn admit(&self, ips: &[IpAddr]) -> Result<Vec<IpAddr>, Refusal> {
+    pub(crate) fn admit(&self, ips: &[IpAddr]) -> Result<Vec<IpAddr>, Refusal> {
         let mut public_before = self
             .public_before
             .lock()
@@ -317,6 +369,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
             let allowed = this.admit(&ips).map_err(|r| {
                 Box::new(PolicyError(r)) as Box<dyn std::error::Error + Send + Sync>
             })?;
+            this.hold(allowed[0]).await;
             let addrs: reqwest::dns::Addrs =
                 Box::new(allowed.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 use super::error::ProbeError;
 use crate::net::dns::{Dns, DnsError};
+use crate::net::limit::{HostLimits, HostPermit};
 use crate::net::policy::{Guard, MAIL_PORTS};
 
 /// The addresses of `host` (an IP literal is its own address).
@@ -47,13 +48,15 @@ pub(crate) async fn resolve(
 
 /// Connects to `port` on the first address that accepts and that `guard`
 /// allows, waiting at most `timeout` for each. The error is the last
-/// address's.
+/// address's. With `limits`, each address is dialled only with a slot at
+/// it, which the caller keeps as long as it uses the connection.
 pub(crate) async fn connect(
     addrs: &[IpAddr],
     port: u16,
     timeout: Duration,
     guard: &Guard,
-) -> Result<TcpStream, ProbeError> {
+    limits: &HostLimits,
+) -> Result<(TcpStream, HostPermit), ProbeError> {
     guard
         .check_port(port, &MAIL_PORTS)
         .map_err(ProbeError::NotDialled)?;
@@ -65,11 +68,12 @@ pub(crate) async fn connect(
             continue;
         }
         guard.take_connection().map_err(ProbeError::NotDialled)?;
+        let slot = limits.acquire(&ip.to_string()).await;
         let addr = SocketAddr::new(*ip, port);
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
-                return Ok(s);
+                return Ok((s, slot));
             }
             Ok(Err(e)) => last = Some(connect_error(addr, e)),
             Err(_) => last = Some(ProbeError::ConnectTimedOut { addr }),
@@ -117,6 +121,7 @@ mod tests {
             port,
             Duration::from_secs(2),
             &Guard::default(),
+            &HostLimits::unlimited(),
         )
         .await
         .unwrap_err();
@@ -131,13 +136,25 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         let guard = Guard::new(Policy::service(false));
         let local: IpAddr = "127.0.0.1".parse().unwrap();
-        let e = connect(&[local], 993, Duration::from_secs(2), &guard)
-            .await
-            .unwrap_err();
+        let e = connect(
+            &[local],
+            993,
+            Duration::from_secs(2),
+            &guard,
+            &HostLimits::unlimited(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e, ProbeError::NotDialled(Refusal::NotPublic(local)));
-        let e = connect(&[local], port, Duration::from_secs(2), &guard)
-            .await
-            .unwrap_err();
+        let e = connect(
+            &[local],
+            port,
+            Duration::from_secs(2),
+            &guard,
+            &HostLimits::unlimited(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e, ProbeError::NotDialled(Refusal::Port(port)));
         // Nothing was dialled, so nothing was spent.
         assert_eq!(guard.spent().0, 0);
@@ -145,13 +162,26 @@ mod tests {
         assert!(accepted.is_err(), "a connection reached the listener");
         // The lab's allowance reaches it, spending the budget.
         let lab = Guard::new(Policy::service(true));
-        let e = connect(&[local], port, Duration::from_secs(2), &lab).await;
+        let e = connect(
+            &[local],
+            port,
+            Duration::from_secs(2),
+            &lab,
+            &HostLimits::unlimited(),
+        )
+        .await;
         assert!(matches!(e, Err(ProbeError::NotDialled(Refusal::Port(_)))));
         let cli = Guard::default();
         assert!(
-            connect(&[local], port, Duration::from_secs(2), &cli)
-                .await
-                .is_ok()
+            connect(
+                &[local],
+                port,
+                Duration::from_secs(2),
+                &cli,
+                &HostLimits::unlimited()
+            )
+            .await
+            .is_ok()
         );
     }
 }

@@ -52,7 +52,15 @@ pub(crate) async fn drive<D: Dialect>(
     report.addresses = addrs.iter().map(|a| a.to_string()).collect();
     ctx.transcript
         .note(format!("connecting to {} port {}", url.host, url.port));
-    let tcp = dial::connect(&addrs, url.port, opts.read_timeout, &opts.guard).await?;
+    // The slot at the host is kept until the probe ends.
+    let (tcp, _slot) = dial::connect(
+        &addrs,
+        url.port,
+        opts.read_timeout,
+        &opts.guard,
+        &opts.limits,
+    )
+    .await?;
     report.reachable = true;
     ctx.local = tcp.local_addr().ok().map(|a| a.ip());
     if let Ok(peer) = tcp.peer_addr() {
@@ -142,7 +150,10 @@ async fn sniff_tls(url: &ServerUrl, opts: &ProbeOptions, ctx: &Ctx) -> Option<Pr
     ctx.transcript
         .note("no greeting: trying whether this port expects TLS");
     let addrs = dial::resolve(&url.host, opts.resolver()).await.ok()?;
-    let tcp = dial::connect(&addrs, url.port, opts.read_timeout, &opts.guard)
+    // The probe's own slot at the host covers this second look (waiting
+    // for another slot while holding one could wait for itself).
+    let unlimited = crate::net::limit::HostLimits::unlimited();
+    let (tcp, _) = dial::connect(&addrs, url.port, opts.read_timeout, &opts.guard, &unlimited)
         .await
         .ok()?;
     let (r, _) = tls::handshake(tcp, &url.host, &opts.tls, ctx, Mode::Implicit).await;

@@ -76,6 +76,7 @@ pub use tls::TlsReport;
 pub use verify::verify_settings;
 
 use crate::net::dns::Dns;
+use crate::net::limit::HostLimits;
 use crate::net::policy::Guard;
 use crate::net::tls::TlsSetupError;
 use crate::settings::{Protocol, ServerUrl};
@@ -92,6 +93,7 @@ pub struct ProbeOptions {
     tls: tls::TlsSetup,
     dns: Arc<Result<Dns, String>>,
     guard: Guard,
+    limits: HostLimits,
 }
 
 impl std::fmt::Debug for ProbeOptions {
@@ -142,6 +144,7 @@ impl ProbeOptions {
             tls: tls::TlsSetup::new(ca_file)?,
             dns: Arc::new(dns),
             guard: Guard::default(),
+            limits: HostLimits::unlimited(),
         })
     }
 
@@ -153,6 +156,13 @@ impl ProbeOptions {
             self.dns = Arc::new(Ok(dns.guarded(guard.clone())));
         }
         self.guard = guard;
+        self
+    }
+
+    /// The same options, at most `limits` connections at a time per host
+    /// (a scan's probes, all together).
+    pub fn limited(mut self, limits: HostLimits) -> ProbeOptions {
+        self.limits = limits;
         self
     }
 

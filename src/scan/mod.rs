@@ -11,8 +11,9 @@
 //!   ([`resume`]) skips the lines an earlier run's output holds.
 //! - **work**: at most `jobs` entries at once, each bounded by one
 //!   deadline (`--timeout`); every entry shares one resolver (one DNS
-//!   cache), one HTTPS client and one table of per-host connection limits
-//!   ([`limit`]).
+//!   cache), one trust store and one table of per-host connection limits
+//!   ([`limit`]), which every connection discovery, probes and audits
+//!   make goes through.
 //! - **output**: one JSON object a line, in the order entries finish, each
 //!   with its input line number; every line is written whole and flushed
 //!   at once, so an interrupted scan leaves valid JSON Lines behind. The
@@ -23,8 +24,9 @@
 //! resume set is a bit per line.
 
 pub mod input;
-pub mod limit;
 pub mod resume;
+
+pub use crate::net::limit;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -139,6 +141,10 @@ pub enum ScanError {
     Output(std::io::Error),
 }
 
+/// Why a domain DNS does not know is not looked up further.
+const NO_SUCH_DOMAIN: &str =
+    "the domain does not exist (DNS: no such name), so no name under it does either";
+
 /// What became of one entry.
 enum Outcome {
     Found(Source),
@@ -166,8 +172,8 @@ where
     W: Write + Send + 'static,
 {
     let started = Instant::now();
-    let shared = Shared::new(&opts.lookup)?;
     let limits = HostLimits::new(opts.per_host);
+    let shared = Shared::new(&opts.lookup)?.limited(limits.clone());
     let auditor = if opts.audit {
         Some(crate::audit::Auditor::new(
             &opts.lookup,
@@ -440,6 +446,26 @@ async fn lookup_entry(target: &Target, opts: &Options, shared: &Shared) -> (Outc
             Outcome::NotFound,
             named(
                 json!({"email": email.to_string(), "code": "not-found", "error": "not in the built-in provider table (--offline)", "tried": tried}),
+            ),
+        );
+    }
+    // A domain that does not exist has nothing under it (RFC 8020): one
+    // question instead of the forty discovery would ask. Lists of domains
+    // hold many such; the answer also primes the MX cache for the rest.
+    let started = Instant::now();
+    if !shared.dns.exists(email.domain()).await {
+        tried.push(Tried {
+            source: Source::Mx,
+            url: format!("MX {}", email.domain()),
+            result: TryResult::NotFound,
+            ms: started.elapsed().as_millis() as u64,
+            detail: Some(NO_SUCH_DOMAIN.into()),
+            problem: None,
+        });
+        return (
+            Outcome::NotFound,
+            named(
+                json!({"email": email.to_string(), "code": "not-found", "error": NO_SUCH_DOMAIN, "tried": tried}),
             ),
         );
     }

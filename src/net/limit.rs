@@ -1,6 +1,13 @@
-//! `--per-host N`: at most N connections at a time to any one host, shared
-//! by every entry of a scan, so a million domains hosted at one provider do
-//! not all knock on its door at once.
+//! `scan --per-host N`: at most N connections at a time to any one host,
+//! shared by every entry of a scan, so a million domains hosted at one
+//! provider do not all knock on its door at once.
+//!
+//! A host is the address dialled (as text), not the name: a provider's
+//! customers each have their own `autoconfig.`, `mail.` and `imap.` names,
+//! all pointing at the same machines. Every connection goes through here
+//! where it is made: the HTTPS client's resolver
+//! ([`super::http::GuardedResolver`]) and the probes' dialer hold a
+//! permit for the connection's whole use.
 //!
 //! A host's counter lives only while someone holds or waits for it, so the
 //! table stays as small as the number of hosts in use.
@@ -49,6 +56,11 @@ impl HostLimits {
         HostLimits::new(0)
     }
 
+    /// Whether there is a limit at all.
+    pub fn is_limited(&self) -> bool {
+        self.inner.is_some()
+    }
+
     /// Waits for a free slot at `host` (case-insensitive).
     pub async fn acquire(&self, host: &str) -> HostPermit {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -81,6 +93,13 @@ impl HostLimits {
         self.inner.as_ref().map_or(0, |i| {
             i.hosts.lock().unwrap_or_else(|p| p.into_inner()).len()
         })
+    }
+}
+
+impl HostPermit {
+    /// The host this permit is for.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 }
 
