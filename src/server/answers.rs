@@ -30,9 +30,11 @@ pub enum Kind {
     Autodiscover,
 }
 
+/// By kind, then by address: two levels so that a lookup borrows the
+/// address instead of building a key (this runs on every request).
 #[derive(Default)]
 struct Store {
-    answers: HashMap<(Kind, String), Bytes>,
+    answers: HashMap<Kind, HashMap<String, Bytes>>,
     bytes: usize,
 }
 
@@ -51,8 +53,7 @@ impl Answers {
     /// The answer kept for `kind` and `email`, if any.
     pub fn get(&self, kind: Kind, email: &str) -> Option<Bytes> {
         let store = self.store.read().unwrap_or_else(|p| p.into_inner());
-        // The key is built only to look up; a miss costs one allocation.
-        store.answers.get(&(kind, email.to_string())).cloned()
+        store.answers.get(&kind)?.get(email).cloned()
     }
 
     /// Keeps `answer` for `kind` and `email`.
@@ -69,7 +70,9 @@ impl Answers {
         }
         if store
             .answers
-            .insert((kind, email.to_string()), answer)
+            .entry(kind)
+            .or_default()
+            .insert(email.to_string(), answer)
             .is_none()
         {
             store.bytes += size;
@@ -82,7 +85,9 @@ impl Answers {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .answers
-            .len()
+            .values()
+            .map(HashMap::len)
+            .sum()
     }
 
     /// Whether nothing is kept.
