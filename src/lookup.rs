@@ -230,7 +230,27 @@ pub async fn lookup_observed(
     opts: &Options,
     observer: Option<crate::discover::Observer>,
 ) -> Result<Lookup, LookupError> {
+    let found = match lookup_local(email, opts)? {
+        Some(found) => found,
+        None => discover_settings(email, opts, observer).await?,
+    };
+    finish(found, opts).await
+}
+
+/// The network half of [`lookup_observed`], for a caller that has asked
+/// [`lookup_local`] already and got `Ok(None)`: the table and the typo
+/// check are not asked a second time.
+pub async fn lookup_network(
+    email: &EmailAddress,
+    opts: &Options,
+    observer: Option<crate::discover::Observer>,
+) -> Result<Lookup, LookupError> {
     let found = discover_settings(email, opts, observer).await?;
+    finish(found, opts).await
+}
+
+/// The last step of every lookup: `--verify`'s probe, when asked.
+async fn finish(found: Lookup, opts: &Options) -> Result<Lookup, LookupError> {
     if opts.verify && !opts.offline {
         return verify(found, opts).await;
     }
@@ -254,7 +274,8 @@ async fn verify(mut found: Lookup, opts: &Options) -> Result<Lookup, LookupError
 ///
 /// [`lookup`] starts with exactly this step; a caller that answers most
 /// lookups from the table (the command line) calls it first, and so starts
-/// no async runtime, resolver or TLS configuration for them. `--verify`
+/// no async runtime, resolver or TLS configuration for them, then
+/// [`lookup_network`] when it answers `Ok(None)`. `--verify`
 /// still needs the network after a built-in answer: this does not probe.
 pub fn lookup_local(email: &EmailAddress, opts: &Options) -> Result<Option<Lookup>, LookupError> {
     if let Some(found) = lookup_builtin(email) {
@@ -291,14 +312,12 @@ fn not_built_in(email: &EmailAddress) -> Vec<Tried> {
     }]
 }
 
+/// The network sources, for an address [`lookup_local`] could not answer.
 async fn discover_settings(
     email: &EmailAddress,
     opts: &Options,
     observer: Option<crate::discover::Observer>,
 ) -> Result<Lookup, LookupError> {
-    if let Some(found) = lookup_local(email, opts)? {
-        return Ok(found);
-    }
     let mut tried = not_built_in(email);
     let found = crate::discover::discover(email, opts, observer)
         .await

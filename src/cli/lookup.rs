@@ -27,7 +27,8 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
     };
     let result = match local {
         Some(answer) => answer,
-        None => discover(&email, &opts, g.verbose)?,
+        // With --verify the table was not asked yet: the whole lookup.
+        None => discover(&email, &opts, g.verbose, a.verify)?,
     };
     let mut stdout = std::io::stdout().lock();
     match result {
@@ -77,11 +78,13 @@ pub fn run(a: LookupArgs, g: &Global) -> Result<Outcome, Fatal> {
     }
 }
 
-/// The whole lookup, network included, with a spinner on a terminal.
+/// The lookup's network part (all of it when `whole`: the table not asked
+/// yet), with a spinner on a terminal.
 fn discover(
     email: &EmailAddress,
     opts: &mailsetup::lookup::Options,
     verbose: bool,
+    whole: bool,
 ) -> Result<Result<lookup::Lookup, LookupError>, Fatal> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -92,7 +95,12 @@ fn discover(
             pb.set_message(format!("{}: {}", t.source, t.url));
         }) as mailsetup::discover::Observer
     });
-    let result = rt.block_on(lookup::lookup_observed(email, opts, observer));
+    let result = rt.block_on(async {
+        match whole {
+            true => lookup::lookup_observed(email, opts, observer).await,
+            false => lookup::lookup_network(email, opts, observer).await,
+        }
+    });
     if let Some(pb) = spinner {
         pb.finish_and_clear();
     }
