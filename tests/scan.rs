@@ -939,6 +939,83 @@ lab_test! {
     }
 }
 
+lab_test! {
+    fn per_host_chains_redirecting_to_each_others_hosts_both_finish() {
+        // ra.test's configuration redirects to a name at rb.test's host,
+        // and rb.test's to one at ra.test's. With one slot per host, a
+        // chain that kept its first host's slot while waiting for the
+        // next would wait for the other chain until the deadline, and
+        // find nothing: each hop gives its slot back first.
+        let ca = lab::TestCa::new();
+        let (a, b) = (ip(21, 10), ip(21, 11));
+        let path = "/mail/config-v1.1.xml";
+        let config = |d: &str| {
+            format!(
+                r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
+    <incomingServer type="imap"><hostname>mail.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
+    <outgoingServer type="smtp"><hostname>mail.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
+    </emailProvider></clientConfig>"#
+            )
+        };
+        // Every answer after 300 ms, so both chains hold their first host
+        // at the same time.
+        let web = |ip: &str, own: &str, other: &str| {
+            let leaf = ca.issue(&[&format!("autoconfig.{own}"), &format!("cfg.{own}")]);
+            Web::start_delayed(
+                ip,
+                443,
+                Some(&leaf),
+                vec![
+                    Route::get(
+                        &format!("autoconfig.{own}"),
+                        path,
+                        Reply::Redirect(302, format!("https://cfg.{other}/{own}.xml")),
+                    ),
+                    Route::get(&format!("cfg.{own}"), &format!("/{other}.xml"), Reply::xml(config(other))),
+                ],
+                Duration::from_millis(300),
+            )
+        };
+        let _web_a = web(&a, "ra.test", "rb.test");
+        let _web_b = web(&b, "rb.test", "ra.test");
+        let dns = Dns::start(
+            &ip(21, 53),
+            &[
+                Record::a("autoconfig.ra.test", &a),
+                Record::a("cfg.ra.test", &a),
+                Record::a("autoconfig.rb.test", &b),
+                Record::a("cfg.rb.test", &b),
+            ],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        std::fs::write(&input, "ra.test\nrb.test\n").unwrap();
+        let (code, out, err) = scan(
+            &input,
+            &[
+                "--json",
+                "--jobs",
+                "2",
+                "--per-host",
+                "1",
+                "--timeout",
+                "8",
+                "--dns",
+                &dns.addr.to_string(),
+                "--ca-file",
+                ca.ca_file().to_str().unwrap(),
+                "--ispdb-url",
+                ISPDB,
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let objects = parse_lines(&out);
+        let summary = objects.last().unwrap();
+        assert_eq!(summary["found"], 2, "{out}");
+        assert_eq!(summary["by_source"]["autoconfig"], 2, "{out}");
+    }
+}
+
 /// A public-looking address (11.0.20.0/24 is public address space; it
 /// exists only on this lab's loopback) for the audit test.
 fn add_public(net: &str) {

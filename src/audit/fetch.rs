@@ -100,6 +100,9 @@ impl Client {
             .tls_backend_preconfigured(rustls::ClientConfig::clone(&self.tls))
             .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
+            // As in net::http: no idle connection outlives its response,
+            // so a host's slot can be given back at each hop.
+            .pool_max_idle_per_host(0)
             .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION"), " (audit)"))
             .build()
             .map_err(|e| format!("cannot set up the HTTPS client: {}", last_source(&e)))
@@ -120,6 +123,11 @@ impl Client {
             GuardedResolver::new(self.dns.clone(), guard.clone()).limited(self.limits.clone());
         let client = self.client(resolver.clone()).map_err(Failure::Failed)?;
         for hop in 0..=MAX_REDIRECTS {
+            if hop > 0 {
+                // The last hop's connection is done: its slot goes back
+                // before the next host's is waited for.
+                resolver.release();
+            }
             // An IP address in the URL is dialled without the resolver:
             // put it to the same rule here.
             let literal = match url.host() {

@@ -151,6 +151,10 @@ impl Http {
             .tls_backend_preconfigured(rustls::ClientConfig::clone(&self.tls))
             .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
+            // No connection outlives its response: a chain's slot at a host
+            // (HostLimits) is given back at the next hop, and an idle
+            // connection kept for later would still count at the host.
+            .pool_max_idle_per_host(0)
             .user_agent(concat!("mailsetup/", env!("CARGO_PKG_VERSION")));
         let policy = self.guard.policy();
         if policy.anonymous || !policy.allow_private {
@@ -196,6 +200,13 @@ impl Http {
             GuardedResolver::new(self.dns.clone(), self.guard.clone()).limited(self.limits.clone());
         let client = self.client(resolver.clone()).map_err(FetchError::Failed)?;
         for hop in 0..=MAX_REDIRECTS {
+            if hop > 0 {
+                // The last hop's response is gone, and with it its
+                // connection: give its host's slot back before waiting
+                // for the next host's, so that two chains redirecting
+                // to each other's hosts never wait on each other.
+                resolver.release();
+            }
             allow(&url).map_err(|why| FetchError::Refused {
                 url: url.to_string(),
                 why,
@@ -276,9 +287,9 @@ impl Http {
 /// would refuse every private address once any public one was dialled.
 ///
 /// With [`HostLimits`], each lookup also waits for a slot at the host
-/// (known by its first allowed address) and keeps it until the chain
-/// ends, that is until the client, and with it the connection, is
-/// dropped.
+/// (known by its first allowed address) and keeps it until the response
+/// is done: until the next hop of the chain ([`GuardedResolver::release`])
+/// or the chain's end (the client, and with it the connection, dropped).
 #[derive(Clone)]
 pub struct GuardedResolver {
     dns: Dns,
@@ -328,6 +339,14 @@ impl GuardedResolver {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(permit);
+    }
+
+    /// Gives back every slot this chain holds (its connections are done).
+    pub(crate) fn release(&self) {
+        self.permits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// The addresses of `ips` that may be dialled, spending a connection;
