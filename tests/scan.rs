@@ -31,6 +31,14 @@ fn scan(input: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// [`scan`] of a file holding `text`.
+fn scan_text(text: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, text).unwrap();
+    scan(&input, extra)
+}
+
 fn parse_lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -252,14 +260,6 @@ fn slow_lab(b: u8, delay: Duration) -> (lab::TestCa, Dns, Web, Web) {
             Record::a("autoconfig.fast.test", &ip(b, 11)),
         ],
     );
-    let config = |d: &str| {
-        format!(
-            r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
-<incomingServer type="imap"><hostname>imap.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
-<outgoingServer type="smtp"><hostname>smtp.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
-</emailProvider></clientConfig>"#
-        )
-    };
     let slow_leaf = ca.issue(&["*.slow.test", "autoconfig.a.slow.test"]);
     let slow = Web::start_delayed(
         &ip(b, 10),
@@ -268,7 +268,7 @@ fn slow_lab(b: u8, delay: Duration) -> (lab::TestCa, Dns, Web, Web) {
         vec![Route::get(
             "*",
             "/mail/config-v1.1.xml",
-            Reply::xml(config("slow.test")),
+            Reply::xml(config_xml("slow.test")),
         )],
         delay,
     );
@@ -280,7 +280,7 @@ fn slow_lab(b: u8, delay: Duration) -> (lab::TestCa, Dns, Web, Web) {
         vec![Route::get(
             "autoconfig.fast.test",
             "/mail/config-v1.1.xml",
-            Reply::xml(config("fast.test")),
+            Reply::xml(config_xml("fast.test")),
         )],
     );
     (ca, dns, slow, fast)
@@ -822,6 +822,16 @@ lab_test! {
     }
 }
 
+/// An autoconfig file for `d`: IMAP on 993 and SMTP on 465 at `mail.d`.
+fn config_xml(d: &str) -> String {
+    format!(
+        r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
+    <incomingServer type="imap"><hostname>mail.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
+    <outgoingServer type="smtp"><hostname>mail.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
+    </emailProvider></clientConfig>"#
+    )
+}
+
 /// A host that counts its connections, on every port discovery may use:
 /// each is held `hold`, then closed by the host (so a client's slot is
 /// free only after the host has counted the connection gone).
@@ -949,14 +959,6 @@ lab_test! {
         let ca = lab::TestCa::new();
         let (a, b) = (ip(21, 10), ip(21, 11));
         let path = "/mail/config-v1.1.xml";
-        let config = |d: &str| {
-            format!(
-                r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
-    <incomingServer type="imap"><hostname>mail.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
-    <outgoingServer type="smtp"><hostname>mail.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
-    </emailProvider></clientConfig>"#
-            )
-        };
         // Every answer after 300 ms, so both chains hold their first host
         // at the same time.
         let web = |ip: &str, own: &str, other: &str| {
@@ -971,7 +973,7 @@ lab_test! {
                         path,
                         Reply::Redirect(302, format!("https://cfg.{other}/{own}.xml")),
                     ),
-                    Route::get(&format!("cfg.{own}"), &format!("/{other}.xml"), Reply::xml(config(other))),
+                    Route::get(&format!("cfg.{own}"), &format!("/{other}.xml"), Reply::xml(config_xml(other))),
                 ],
                 Duration::from_millis(300),
             )
@@ -987,11 +989,8 @@ lab_test! {
                 Record::a("cfg.rb.test", &b),
             ],
         );
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in.txt");
-        std::fs::write(&input, "ra.test\nrb.test\n").unwrap();
-        let (code, out, err) = scan(
-            &input,
+        let (code, out, err) = scan_text(
+            "ra.test\nrb.test\n",
             &[
                 "--json",
                 "--jobs",
@@ -1030,14 +1029,6 @@ lab_test! {
         add_public("11.0.20.0/24");
         let (public, private) = ("11.0.20.1", ip(20, 10));
         let ca = lab::TestCa::new();
-        let config = |d: &str| {
-            format!(
-                r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
-    <incomingServer type="imap"><hostname>mail.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
-    <outgoingServer type="smtp"><hostname>mail.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
-    </emailProvider></clientConfig>"#
-            )
-        };
         let path = "/mail/config-v1.1.xml";
         let well_known = "/.well-known/autoconfig/mail/config-v1.1.xml";
         let leaf = ca.issue(&["autoconfig.public.test", "public.test"]);
@@ -1049,7 +1040,7 @@ lab_test! {
                 Route::get(
                     "autoconfig.public.test",
                     path,
-                    Reply::xml(config("public.test")),
+                    Reply::xml(config_xml("public.test")),
                 ),
                 // A public host sending the audit to a private address.
                 Route::get(
@@ -1068,12 +1059,12 @@ lab_test! {
                 Route::get(
                     "autoconfig.private.test",
                     path,
-                    Reply::xml(config("private.test")),
+                    Reply::xml(config_xml("private.test")),
                 ),
                 Route::get(
                     "inside.public.test",
                     well_known,
-                    Reply::xml(config("public.test")),
+                    Reply::xml(config_xml("public.test")),
                 ),
             ],
         );
@@ -1086,12 +1077,9 @@ lab_test! {
                 Record::a("autoconfig.private.test", &private),
             ],
         );
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in.txt");
         // The public domain first, one entry at a time.
-        std::fs::write(&input, "public.test\nprivate.test\n").unwrap();
-        let (code, out, err) = scan(
-            &input,
+        let (code, out, err) = scan_text(
+            "public.test\nprivate.test\n",
             &[
                 "--audit",
                 "--json",
