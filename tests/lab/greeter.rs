@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::Leaf;
+use super::{Leaf, TestCa};
 
 /// The longest command line a greeter keeps waiting for.
 const MAX_LINE: usize = 64 * 1024;
@@ -65,6 +65,35 @@ impl Dialect {
         } else {
             Dialect::Mute
         }
+    }
+}
+
+impl TestCa {
+    /// A greeter on `ip:port`, over TLS from the first byte with a
+    /// certificate of this CA for `names`, greeting with `greeting` after
+    /// `delay` (see [`Greeter::start`]).
+    pub fn greeter(
+        &self,
+        ip: &str,
+        port: u16,
+        names: &[&str],
+        greeting: &str,
+        delay: Duration,
+    ) -> Greeter {
+        Greeter::start(ip, port, Some(&self.issue(names)), greeting, delay)
+    }
+
+    /// A greeter on `ip:port` offering STARTTLS with a certificate of this
+    /// CA for `names` (see [`Greeter::start_starttls`]).
+    pub fn greeter_starttls(
+        &self,
+        ip: &str,
+        port: u16,
+        names: &[&str],
+        greeting: &str,
+        delay: Duration,
+    ) -> Greeter {
+        Greeter::start_starttls(ip, port, &self.issue(names), greeting, delay)
     }
 }
 

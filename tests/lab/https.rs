@@ -25,7 +25,7 @@ use hyper::body::Frame;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use super::Leaf;
+use super::{Leaf, TestCa};
 
 /// What a route answers.
 #[derive(Clone, Debug)]
@@ -117,6 +117,25 @@ pub struct Web {
     state: Arc<State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestCa {
+    /// An HTTPS server on `ip`, port 443, with a certificate of this CA for
+    /// `names`, serving `routes`.
+    pub fn web(&self, ip: &str, names: &[&str], routes: Vec<Route>) -> Web {
+        self.web_delayed(ip, names, routes, Duration::ZERO)
+    }
+
+    /// Like [`TestCa::web`], answering every request only after `delay`.
+    pub fn web_delayed(
+        &self,
+        ip: &str,
+        names: &[&str],
+        routes: Vec<Route>,
+        delay: Duration,
+    ) -> Web {
+        Web::start_delayed(ip, 443, Some(&self.issue(names)), routes, delay)
+    }
 }
 
 impl Web {

@@ -195,21 +195,74 @@ impl Lab {
     }
 
     fn json(&self, subcommand: &str, args: &[&str]) -> Run {
-        let start = Instant::now();
-        let out = self.run(subcommand, &[&["--json"], args].concat());
-        let elapsed = start.elapsed();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            !stderr.contains("panicked"),
-            "mailsetup panicked:\n{stderr}"
-        );
-        let json = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr:\n{stderr}"));
-        Run {
-            code: out.status.code(),
-            json,
-            stderr,
-            elapsed,
-        }
+        json_run(self.command(subcommand, &[&["--json"], args].concat()))
+    }
+}
+
+/// Runs `command` (a `mailsetup … --json`), which must not panic and must
+/// print one JSON document. `MAILSETUP_TEST_SHOW=1` prints what it printed
+/// (with `--nocapture`).
+pub fn json_run(mut command: Command) -> Run {
+    let start = Instant::now();
+    let out = command.output().expect("the binary runs");
+    let elapsed = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if std::env::var_os("MAILSETUP_TEST_SHOW").is_some() {
+        eprintln!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    }
+    assert!(
+        !stderr.contains("panicked"),
+        "mailsetup panicked:\n{stderr}"
+    );
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr:\n{stderr}"));
+    Run {
+        code: out.status.code(),
+        json,
+        stderr,
+        elapsed,
+    }
+}
+
+impl Run {
+    /// Asserts the command exited 0 (settings found).
+    pub fn found(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "{}\n{}", self.json, self.stderr);
+        self
+    }
+
+    /// The `tried` entries whose url contains `part`.
+    pub fn tried(&self, part: &str) -> Vec<&Value> {
+        self.json["tried"]
+            .as_array()
+            .expect("a tried list")
+            .iter()
+            .filter(|t| t["url"].as_str().unwrap_or_default().contains(part))
+            .collect()
+    }
+
+    /// The one `tried` entry whose url contains `part`.
+    pub fn entry(&self, part: &str) -> &Value {
+        let t = self.tried(part);
+        assert_eq!(t.len(), 1, "entries for {part}: {}", self.json["tried"]);
+        t[0]
+    }
+
+    /// The `detail` of [`Run::entry`], or "".
+    pub fn detail(&self, part: &str) -> String {
+        self.entry(part)["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The urls of the servers under `key` (`incoming` or `outgoing`).
+    pub fn urls(&self, key: &str) -> Vec<String> {
+        self.json[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {}", self.json))
+            .iter()
+            .map(|s| s["url"].as_str().unwrap().to_string())
+            .collect()
     }
 }
