@@ -73,13 +73,12 @@ fn mailsetup(args: &[&str], stdin: Option<&str>) -> Out {
 const NOWHERE_DNS: &str = "127.0.2.53";
 const NOWHERE_ISPDB: &str = "http://127.0.2.99/";
 
-/// `check --json` with `args` (and `--ca-file`, a short timeout, DNS and
-/// ISPDB on loopback unless given).
-fn check(args: &[&str], stdin: Option<&str>) -> (Out, Value) {
+/// `check` with `args` (and `--ca-file`, a short timeout, DNS and ISPDB on
+/// loopback unless given), as people read it.
+fn check_human(args: &[&str], stdin: Option<&str>) -> Out {
     let ca = shared().ca.ca_file();
     let mut all = vec![
         "check",
-        "--json",
         "--timeout",
         "3",
         "--ca-file",
@@ -91,9 +90,29 @@ fn check(args: &[&str], stdin: Option<&str>) -> (Out, Value) {
         all.extend_from_slice(&["--dns", NOWHERE_DNS]);
     }
     all.extend_from_slice(args);
-    let out = mailsetup(&all, stdin);
+    mailsetup(&all, stdin)
+}
+
+/// [`check_human`] with `--json`.
+fn check(args: &[&str], stdin: Option<&str>) -> (Out, Value) {
+    let out = check_human(&[&["--json"], args].concat(), stdin);
     let v = out.json();
     (out, v)
+}
+
+/// [`check`] of `a@lab.test` with `args` (its servers, and flags), no
+/// secret given.
+fn check_servers(args: &[&str]) -> (Out, Value) {
+    check(&[&["a@lab.test"], args].concat(), None)
+}
+
+/// [`check`] of `a@lab.test` with the servers in `args`, typing `secret`
+/// as the password.
+fn check_password(args: &[&str], secret: &str) -> (Out, Value) {
+    check(
+        &[&["a@lab.test"], args, &["--password-stdin"]].concat(),
+        Some(secret),
+    )
 }
 
 fn codes(v: &Value) -> Vec<String> {
@@ -248,16 +267,8 @@ lab_test! {
 lab_test! {
     fn human_output_puts_a_plain_verdict_first() {
         let d = &shared().dovecot;
-        let ca = shared().ca.ca_file();
-        let out = mailsetup(
+        let out = check_human(
             &[
-                "check",
-                "--ca-file",
-                ca.to_str().unwrap(),
-                "--dns",
-                NOWHERE_DNS,
-                "--ispdb-url",
-                NOWHERE_ISPDB,
                 d.user,
                 "--incoming",
                 "imaps://127.0.2.10:993",
@@ -284,10 +295,7 @@ lab_test! {
 
 lab_test! {
     fn implicit_tls_to_a_plaintext_port_is_tls_mismatch() {
-        let (out, v) = check(
-            &["a@lab.test", "--incoming", "imaps://127.0.2.10:143"],
-            None,
-        );
+        let (out, v) = check_servers(&["--incoming", "imaps://127.0.2.10:143"]);
         assert_eq!(out.code, 1);
         let f = finding(&v, "tls-mismatch");
         let fix = f["fix"].as_str().unwrap();
@@ -300,7 +308,7 @@ lab_test! {
 
 lab_test! {
     fn plaintext_to_an_implicit_tls_port_is_tls_mismatch() {
-        let (out, v) = check(&["a@lab.test", "--outgoing", "smtp://127.0.2.10:465"], None);
+        let (out, v) = check_servers(&["--outgoing", "smtp://127.0.2.10:465"]);
         assert_eq!(out.code, 1);
         let f = finding(&v, "tls-mismatch");
         assert!(
@@ -319,31 +327,19 @@ lab_test! {
     fn unknown_host_is_dns_not_found_and_known_names_work() {
         shared();
         let _dns = Dns::start("127.0.2.55", &[Record::a("mail.lab.test", "127.0.2.10")]);
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--dns",
-                "127.0.2.55",
-                "--incoming",
-                "imaps://imap.nowhere.test",
-            ],
-            None,
-        );
+        let (out, v) = check_servers(&[
+            "--dns",
+            "127.0.2.55",
+            "--incoming",
+            "imaps://imap.nowhere.test",
+        ]);
         assert_eq!(out.code, 1);
         let f = finding(&v, "dns-not-found");
         assert!(f["message"].as_str().unwrap().contains("imap.nowhere.test"));
         assert!(f["fix"].as_str().unwrap().contains("spelling"));
         // The name the certificate holds resolves and validates.
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--dns",
-                "127.0.2.55",
-                "--incoming",
-                "imaps://mail.lab.test",
-            ],
-            None,
-        );
+        let (out, v) =
+            check_servers(&["--dns", "127.0.2.55", "--incoming", "imaps://mail.lab.test"]);
         assert_eq!(out.code, 0, "{}", out.stdout);
         assert_eq!(server(&v, "incoming")["addresses"][0], "127.0.2.10");
     }
@@ -352,10 +348,7 @@ lab_test! {
 lab_test! {
     fn refused_and_timed_out_connections_are_told_apart() {
         shared();
-        let (_, v) = check(
-            &["a@lab.test", "--incoming", "imaps://127.0.2.11:993"],
-            None,
-        );
+        let (_, v) = check_servers(&["--incoming", "imaps://127.0.2.11:993"]);
         let f = finding(&v, "tcp-unreachable");
         assert!(f["message"].as_str().unwrap().contains("refused"), "{f:#}");
         assert!(
@@ -364,10 +357,7 @@ lab_test! {
         );
 
         let _hole = Blackhole::start("127.0.2.12:993");
-        let (_, v) = check(
-            &["a@lab.test", "--incoming", "imaps://127.0.2.12:993"],
-            None,
-        );
+        let (_, v) = check_servers(&["--incoming", "imaps://127.0.2.12:993"]);
         let f = finding(&v, "tcp-unreachable");
         assert!(
             f["message"].as_str().unwrap().contains("timed out"),
@@ -376,7 +366,7 @@ lab_test! {
         assert!(f["fix"].as_str().unwrap().contains("firewall"), "{f:#}");
 
         let _hole25 = Blackhole::start("127.0.2.12:25");
-        let (_, v) = check(&["a@lab.test", "--outgoing", "smtp://127.0.2.12:25"], None);
+        let (_, v) = check_servers(&["--outgoing", "smtp://127.0.2.12:25"]);
         let f = finding(&v, "tcp-unreachable");
         assert!(
             f["fix"].as_str().unwrap().contains("block port 25"),
@@ -392,7 +382,7 @@ lab_test! {
             "127.0.2.13:25",
             Smtp::default().starttls(tls_for(&["127.0.2.13"])),
         );
-        let (out, v) = check(&["a@lab.test", "--outgoing", "smtp://127.0.2.13:25"], None);
+        let (out, v) = check_servers(&["--outgoing", "smtp://127.0.2.13:25"]);
         assert_eq!(out.code, 0, "{}", out.stdout);
         let f = finding(&v, "port-25-submission");
         assert_eq!(f["severity"], "warning");
@@ -413,15 +403,7 @@ lab_test! {
             }
             .plain(),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imap://127.0.2.14:143",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--incoming", "imap://127.0.2.14:143"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         finding(&v, "starttls-missing");
         assert_eq!(server(&v, "incoming")["login"], "refused-insecure");
@@ -447,15 +429,7 @@ lab_test! {
             .starttls(tls_for(&["127.0.2.15"])),
         );
         // The fake's STARTTLS answer is 454, so it never switches.
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--outgoing",
-                "smtp://127.0.2.15:587",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--outgoing", "smtp://127.0.2.15:587"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         let f = finding(&v, "starttls-missing");
         assert!(f["message"].as_str().unwrap().contains("454"), "{f:#}");
@@ -477,15 +451,7 @@ lab_test! {
             }
             .plain(),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "pop3://127.0.2.28:110",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--incoming", "pop3://127.0.2.28:110"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         let f = finding(&v, "starttls-missing");
         assert!(
@@ -501,20 +467,13 @@ lab_test! {
         let fake = Fake::start(
             "127.0.2.16:143",
             Imap {
-                starttls_reply: "{tag} OK Begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n".into(),
+                starttls_reply: "{tag} OK Begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n"
+                    .into(),
                 ..Imap::default()
             }
             .starttls(tls_for(&["127.0.2.16"])),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imap://127.0.2.16:143",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--incoming", "imap://127.0.2.16:143"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         let f = finding(&v, "starttls-injection");
         assert_eq!(f["severity"], "error");
@@ -539,10 +498,7 @@ lab_test! {
             }
             .starttls(tls_for(&["127.0.2.17"])),
         );
-        let (out, v) = check(
-            &["a@lab.test", "--incoming", "imap://127.0.2.17:143", "-v"],
-            None,
-        );
+        let (out, v) = check_servers(&["--incoming", "imap://127.0.2.17:143", "-v"]);
         let s = server(&v, "incoming");
         let caps: Vec<&str> = s["capabilities"]
             .as_array()
@@ -584,15 +540,7 @@ lab_test! {
             }
             .starttls(tls_for(&["127.0.2.18"])),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imap://127.0.2.18:143",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--incoming", "imap://127.0.2.18:143"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         finding(&v, "preauth");
         // Give the fake a moment to record anything that might have come.
@@ -613,15 +561,7 @@ lab_test! {
             "127.0.2.19:993",
             Imap::default().implicit(leaf.server_config()),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imaps://127.0.2.19:993",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--incoming", "imaps://127.0.2.19:993"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         let f = finding(&v, "cert-expired");
         assert!(
@@ -643,16 +583,12 @@ lab_test! {
             "127.0.2.20:993",
             Imap::default().implicit(tls_for(&["mail.provider.test"])),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--dns",
-                "127.0.2.54",
-                "--incoming",
-                "imaps://imap.alias.test:993",
-            ],
-            None,
-        );
+        let (out, v) = check_servers(&[
+            "--dns",
+            "127.0.2.54",
+            "--incoming",
+            "imaps://imap.alias.test:993",
+        ]);
         assert_eq!(out.code, 1);
         let f = finding(&v, "cert-name-mismatch");
         let msg = f["message"].as_str().unwrap();
@@ -685,10 +621,7 @@ lab_test! {
             "127.0.2.21:993",
             Imap::default().implicit(leaf.server_config()),
         );
-        let (out, v) = check(
-            &["a@lab.test", "--incoming", "imaps://127.0.2.21:993"],
-            None,
-        );
+        let (out, v) = check_servers(&["--incoming", "imaps://127.0.2.21:993"]);
         assert_eq!(out.code, 1);
         let f = finding(&v, "cert-untrusted");
         assert!(
@@ -707,23 +640,17 @@ lab_test! {
             "127.0.2.22:993",
             &[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46],
         );
-        let (out, v) = check(
-            &["a@lab.test", "--incoming", "imaps://127.0.2.22:993"],
-            None,
-        );
+        let (out, v) = check_servers(&["--incoming", "imaps://127.0.2.22:993"]);
         assert_eq!(out.code, 1);
         finding(&v, "tls-outdated");
         // One that answers with a TLS 1.0 ServerHello.
         const HELLO: &[u8] = &[
-            0x16, 0x03, 0x01, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, 0x03, 0x01, 1, 2, 3, 4, 5, 6, 7, 8,
-            9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-            32, 0x00, 0x00, 0x2f, 0x00,
+            0x16, 0x03, 0x01, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, 0x03, 0x01, 1, 2, 3, 4, 5, 6, 7,
+            8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+            30, 31, 32, 0x00, 0x00, 0x2f, 0x00,
         ];
         let _hello = Fake::raw("127.0.2.22:995", HELLO);
-        let (_, v) = check(
-            &["a@lab.test", "--incoming", "pop3s://127.0.2.22:995"],
-            None,
-        );
+        let (_, v) = check_servers(&["--incoming", "pop3s://127.0.2.22:995"]);
         let f = finding(&v, "tls-outdated");
         assert!(f["fix"].as_str().unwrap().contains("TLS 1.2"), "{f:#}");
     }
@@ -741,14 +668,9 @@ lab_test! {
             }
             .plain(),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imap://127.0.2.23:143?security=none",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
+        let (out, v) = check_password(
+            &["--incoming", "imap://127.0.2.23:143?security=none"],
+            FAKE_SECRET,
         );
         assert_eq!(out.code, 1);
         let f = finding(&v, "plaintext-auth");
@@ -779,15 +701,7 @@ lab_test! {
             }
             .implicit(tls_for(&["127.0.2.24"])),
         );
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imaps://127.0.2.24:993",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--incoming", "imaps://127.0.2.24:993"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         let f = finding(&v, "auth-unsupported");
         assert!(f["message"].as_str().unwrap().contains("XOAUTH2"));
@@ -969,15 +883,7 @@ lab_test! {
             }
             .implicit(tls_for(&["127.0.2.26"])),
         );
-        let (_, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imaps://127.0.2.26:1993",
-                "--password-stdin",
-            ],
-            Some(WRONG),
-        );
+        let (_, v) = check_password(&["--incoming", "imaps://127.0.2.26:1993"], WRONG);
         let f = finding(&v, "auth-failed");
         assert!(
             f["message"].as_str().unwrap().contains("does not follow"),
@@ -1088,26 +994,11 @@ lab_test! {
             (user, &["--incoming", "imaps://127.0.2.10:143"]),
             (user, &["--incoming", "imaps://127.0.2.11:993"]),
         ];
-        let ca = shared().ca.ca_file();
         for (who, servers) in cases {
             for mode in [&["-v", "--json"][..], &["-v"][..]] {
                 for flag in ["--password-stdin", "--oauth-token-stdin"] {
-                    let mut args = vec![
-                        "check",
-                        "--timeout",
-                        "3",
-                        "--ca-file",
-                        ca.to_str().unwrap(),
-                        "--dns",
-                        NOWHERE_DNS,
-                        "--ispdb-url",
-                        NOWHERE_ISPDB,
-                        who,
-                        flag,
-                    ];
-                    args.extend_from_slice(mode);
-                    args.extend_from_slice(servers);
-                    let out = mailsetup(&args, Some(secret));
+                    let args = [&[who, flag], mode, servers].concat();
+                    let out = check_human(&args, Some(secret));
                     for text in [&out.stdout, &out.stderr] {
                         let found = leaks(secret, who, text);
                         assert!(found.is_empty(), "{args:?} leaked {found:?}:\n{text}");
@@ -1340,7 +1231,9 @@ lab_test! {
                     Box::new(|line: &str, _| {
                         if line.ends_with("CAPABILITY") {
                             let tag = line.split(' ').next().unwrap_or("*");
-                            Action::Reply(format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK\r\n"))
+                            Action::Reply(format!(
+                                "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK\r\n"
+                            ))
                         } else {
                             Action::Reply("+ more\r\n".into())
                         }
@@ -1349,7 +1242,8 @@ lab_test! {
             },
         );
         // A greeting line of 100 kB.
-        let huge: &'static str = Box::leak(format!("+OK {}\r\n", "x".repeat(100_000)).into_boxed_str());
+        let huge: &'static str =
+            Box::leak(format!("+OK {}\r\n", "x".repeat(100_000)).into_boxed_str());
         let _huge = Fake::start(
             "127.0.2.34:110",
             Script {
@@ -1360,22 +1254,14 @@ lab_test! {
             },
         );
         let started = Instant::now();
-        let (out, v) = check(
-            &[
-                "a@lab.test",
-                "--incoming",
-                "imaps://127.0.2.34:993",
-                "--password-stdin",
-            ],
-            Some(FAKE_SECRET),
-        );
+        let (out, v) = check_password(&["--incoming", "imaps://127.0.2.34:993"], FAKE_SECRET);
         assert_eq!(out.code, 1);
         let f = finding(&v, "server-error");
         assert!(
             f["message"].as_str().unwrap().contains("longer than"),
             "{f:#}"
         );
-        let (out, v) = check(&["a@lab.test", "--incoming", "pop3://127.0.2.34:110"], None);
+        let (out, v) = check_servers(&["--incoming", "pop3://127.0.2.34:110"]);
         assert_eq!(out.code, 1);
         let f = finding(&v, "server-error");
         assert!(f["message"].as_str().unwrap().contains("8192"), "{f:#}");
@@ -1495,22 +1381,7 @@ lab_test! {
             "{v:#}"
         );
         // For people: the finding, not "no settings found".
-        let ca = shared().ca.ca_file();
-        let human = mailsetup(
-            &[
-                "check",
-                "--timeout",
-                "3",
-                "--ca-file",
-                ca.to_str().unwrap(),
-                "--ispdb-url",
-                NOWHERE_ISPDB,
-                "--dns",
-                "127.0.3.53",
-                "bob@expired.test",
-            ],
-            None,
-        );
+        let human = check_human(&["--dns", "127.0.3.53", "bob@expired.test"], None);
         assert_eq!(human.code, 1);
         assert!(
             human
@@ -1802,20 +1673,14 @@ lab_test! {
             "127.0.3.60:993",
             Imap::default().implicit(leaf.server_config()),
         );
-        let (out, v) = check(
-            &["a@lab.test", "--incoming", "imaps://127.0.3.60:993"],
-            None,
-        );
+        let (out, v) = check_servers(&["--incoming", "imaps://127.0.3.60:993"]);
         assert_eq!(out.code, 0, "{}", out.stdout);
         let f = finding(&v, "cert-expiring");
         assert_eq!(f["severity"], "warning");
         assert!(f["message"].as_str().unwrap().contains(&end[..10]), "{f:#}");
         assert_eq!(server(&v, "incoming")["tls"]["cert_valid"], true);
         // A year ahead is nothing to warn about.
-        let (_, v) = check(
-            &["a@lab.test", "--incoming", "imaps://127.0.2.10:993"],
-            None,
-        );
+        let (_, v) = check_servers(&["--incoming", "imaps://127.0.2.10:993"]);
         assert!(!codes(&v).contains(&"cert-expiring".to_string()));
     }
 }
@@ -1827,7 +1692,7 @@ lab_test! {
             "127.0.3.70:465",
             Smtp::default().implicit(tls_for(&["127.0.3.70"])),
         );
-        let (out, v) = check(&["a@lab.test", "--outgoing", "smtp://127.0.3.70:587"], None);
+        let (out, v) = check_servers(&["--outgoing", "smtp://127.0.3.70:587"]);
         assert_eq!(out.code, 1, "{}", out.stdout);
         let f = finding(&v, "tcp-unreachable");
         assert_eq!(f["server"], "smtp://127.0.3.70:587");
@@ -1843,14 +1708,8 @@ lab_test! {
         assert_eq!(alt["url"], "smtps://127.0.3.70:465");
         assert_eq!(alt["reachable"], true);
         assert!(v["verdict"].as_str().unwrap().contains("port 465"), "{v:#}");
-        let ca = shared().ca.ca_file();
-        let human = mailsetup(
+        let human = check_human(
             &[
-                "check",
-                "--timeout",
-                "3",
-                "--ca-file",
-                ca.to_str().unwrap(),
                 "--offline",
                 "a@lab.test",
                 "--outgoing",
@@ -1864,23 +1723,7 @@ lab_test! {
             "{}",
             human.stdout
         );
-        let human = mailsetup(
-            &[
-                "check",
-                "--timeout",
-                "3",
-                "--ca-file",
-                ca.to_str().unwrap(),
-                "--dns",
-                NOWHERE_DNS,
-                "--ispdb-url",
-                NOWHERE_ISPDB,
-                "a@lab.test",
-                "--outgoing",
-                "smtp://127.0.3.70:587",
-            ],
-            None,
-        );
+        let human = check_human(&["a@lab.test", "--outgoing", "smtp://127.0.3.70:587"], None);
         assert!(
             human.stdout.contains(
                 "Outgoing (SMTP) smtps://127.0.3.70:465 (tried instead of smtp://127.0.3.70:587)"
@@ -1891,7 +1734,7 @@ lab_test! {
         // Both blocked: the fix says the other was tried too.
         let _hole2 = Blackhole::start("127.0.3.71:587");
         let _hole3 = Blackhole::start("127.0.3.71:465");
-        let (_, v) = check(&["a@lab.test", "--outgoing", "smtp://127.0.3.71:587"], None);
+        let (_, v) = check_servers(&["--outgoing", "smtp://127.0.3.71:587"]);
         let fix = finding(&v, "tcp-unreachable")["fix"]
             .as_str()
             .unwrap()
