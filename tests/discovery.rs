@@ -11,15 +11,13 @@
 mod lab;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lab::TestCa;
 use lab::dns::{Dns, GarbageDns, Record};
 use lab::greeter::Greeter;
 use lab::https::{Reply, Route, Web};
-use serde_json::Value;
-
-const ISPDB: &str = "https://ispdb.lab.test/v1.1/";
+use lab::scenario::{ISPDB, Run, json_run};
 
 /// The `n`th address of block `b`.
 fn ip(b: u8, n: u8) -> String {
@@ -48,17 +46,10 @@ impl Lab {
     }
 }
 
-struct Run {
-    code: Option<i32>,
-    json: Value,
-    stderr: String,
-    elapsed: Duration,
-}
-
+/// `lookup --json EMAIL` asking the DNS server `dns` and trusting `ca`.
 fn lookup_with_dns(dns: &str, ca: &TestCa, email: &str, extra: &[&str]) -> Run {
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-        .args(["lookup", "--json", "--dns", dns, "--ispdb-url", ISPDB])
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mailsetup"));
+    c.args(["lookup", "--json", "--dns", dns, "--ispdb-url", ISPDB])
         .args(if extra.contains(&"--timeout") {
             &[][..]
         } else {
@@ -68,60 +59,8 @@ fn lookup_with_dns(dns: &str, ca: &TestCa, email: &str, extra: &[&str]) -> Run {
         .arg(ca.ca_file())
         .args(extra)
         .arg(email)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("the binary runs");
-    let elapsed = start.elapsed();
-    if std::env::var_os("MAILSETUP_TEST_SHOW").is_some() {
-        eprintln!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "mailsetup panicked:\n{stderr}"
-    );
-    let json = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr:\n{stderr}"));
-    Run {
-        code: out.status.code(),
-        json,
-        stderr,
-        elapsed,
-    }
-}
-
-impl Run {
-    fn found(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "{}\n{}", self.json, self.stderr);
-        self
-    }
-    /// The `tried` entries whose url contains `part`.
-    fn tried(&self, part: &str) -> Vec<&Value> {
-        self.json["tried"]
-            .as_array()
-            .expect("a tried list")
-            .iter()
-            .filter(|t| t["url"].as_str().unwrap_or_default().contains(part))
-            .collect()
-    }
-    /// The one entry for `part`.
-    fn entry(&self, part: &str) -> &Value {
-        let t = self.tried(part);
-        assert_eq!(t.len(), 1, "entries for {part}: {}", self.json["tried"]);
-        t[0]
-    }
-    fn urls(&self, key: &str) -> Vec<String> {
-        self.json[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["url"].as_str().unwrap().to_string())
-            .collect()
-    }
+        .env("RUST_BACKTRACE", "1");
+    json_run(c)
 }
 
 /// An autoconfig file: IMAP over TLS at `imap`, submission at `smtp`.
@@ -182,11 +121,9 @@ lab_test! {
                 Record::a("imap.ac.test", &ip(b, 2)),
             ],
         );
-        let leaf = lab.ca.issue(&["autoconfig.ac.test"]);
-        let web = Web::start(
+        let web = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["autoconfig.ac.test"],
             vec![Route::get(
                 "autoconfig.ac.test",
                 CONFIG_PATH,
@@ -194,11 +131,10 @@ lab_test! {
             )],
         );
         // A guessable server that answers only after 4 s: it must not be waited for.
-        let imap_leaf = lab.ca.issue(&["imap.ac.test"]);
-        let _slow = Greeter::start(
+        let _slow = lab.ca.greeter(
             &ip(b, 2),
             993,
-            Some(&imap_leaf),
+            &["imap.ac.test"],
             "* OK",
             Duration::from_secs(4),
         );
@@ -230,11 +166,9 @@ lab_test! {
     fn the_well_known_autoconfig_url_at_the_domain_itself_answers_too() {
         let b = 2;
         let lab = Lab::new(b, vec![Record::a("wk.test", &ip(b, 1))]);
-        let leaf = lab.ca.issue(&["wk.test"]);
-        let _web = Web::start(
+        let _web = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["wk.test"],
             vec![Route::get(
                 "wk.test",
                 WELL_KNOWN,
@@ -261,11 +195,9 @@ lab_test! {
     fn the_ispdb_answers_for_a_domain_without_a_config_of_its_own() {
         let b = 3;
         let lab = Lab::new(b, vec![]);
-        let leaf = lab.ca.issue(&["ispdb.lab.test"]);
-        let web = Web::start(
+        let web = lab.ca.web(
             &ip(b, 9),
-            443,
-            Some(&leaf),
+            &["ispdb.lab.test"],
             vec![Route::get(
                 "ispdb.lab.test",
                 "/v1.1/isp.test",
@@ -321,11 +253,9 @@ lab_test! {
                 Record::mx("custom.test", "mx1.mail.hoster.test", 10),
             ],
         );
-        let leaf = lab.ca.issue(&["ispdb.lab.test"]);
-        let web = Web::start(
+        let web = lab.ca.web(
             &ip(b, 9),
-            443,
-            Some(&leaf),
+            &["ispdb.lab.test"],
             vec![Route::get(
                 "ispdb.lab.test",
                 "/v1.1/hoster.test",
@@ -376,11 +306,9 @@ lab_test! {
                 ),
             ],
         );
-        let leaf = lab.ca.issue(&["autodiscover.mail.adisc.test"]);
-        let web = Web::start_delayed(
+        let web = lab.ca.web_delayed(
             &own,
-            443,
-            Some(&leaf),
+            &["autodiscover.mail.adisc.test"],
             vec![Route::post(
                 "autodiscover.mail.adisc.test",
                 AUTODISCOVER,
@@ -388,13 +316,9 @@ lab_test! {
             )],
             Duration::from_millis(300),
         );
-        let trap_leaf = lab
-            .ca
-            .issue(&["adisc.test", "autodiscover.adisc.test", "autodiscover.test"]);
-        let trap = Web::start(
+        let trap = lab.ca.web(
             &parent,
-            443,
-            Some(&trap_leaf),
+            &["adisc.test", "autodiscover.adisc.test", "autodiscover.test"],
             vec![Route::any(
                 "*",
                 AUTODISCOVER,
@@ -445,11 +369,9 @@ lab_test! {
                 Record::a("autodiscover.evil.test", &ip(b, 2)),
             ],
         );
-        let leaf = lab.ca.issue(&["rd.test", "autodiscover.rd.test"]);
-        let _web = Web::start(
+        let _web = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["rd.test", "autodiscover.rd.test"],
             vec![
                 Route::post(
                     "rd.test",
@@ -471,11 +393,9 @@ lab_test! {
                 ),
             ],
         );
-        let evil_leaf = lab.ca.issue(&["autodiscover.evil.test"]);
-        let evil = Web::start(
+        let evil = lab.ca.web(
             &ip(b, 2),
-            443,
-            Some(&evil_leaf),
+            &["autodiscover.evil.test"],
             vec![Route::any(
                 "*",
                 AUTODISCOVER,
@@ -538,8 +458,7 @@ lab_test! {
             ],
             Duration::from_millis(200),
         );
-        let trap_leaf = lab.ca.issue(&["autodiscover.test"]);
-        let trap = Web::start(&ip(b, 2), 443, Some(&trap_leaf), vec![]);
+        let trap = lab.ca.web(&ip(b, 2), &["autodiscover.test"], vec![]);
         let r = lab.lookup("jane@hr.test", &[]);
         r.found();
         assert_eq!(r.json["source"], "autodiscover");
@@ -638,11 +557,10 @@ lab_test! {
                 Record::a("mail.guess.test", &ip(b, 3)),
             ],
         );
-        let leaf = lab.ca.issue(&["imap.guess.test"]);
-        let imap = Greeter::start(
+        let imap = lab.ca.greeter(
             &ip(b, 1),
             993,
-            Some(&leaf),
+            &["imap.guess.test"],
             "* OK IMAP4rev1 ready",
             Duration::ZERO,
         );
@@ -655,11 +573,10 @@ lab_test! {
             "220 smtp.guess.test ESMTP",
             Duration::ZERO,
         );
-        let mail_leaf = lab.ca.issue(&["mail.guess.test"]);
-        let mail = Greeter::start_starttls(
+        let mail = lab.ca.greeter_starttls(
             &ip(b, 3),
             587,
-            &mail_leaf,
+            &["mail.guess.test"],
             "220 mail.guess.test ESMTP",
             Duration::ZERO,
         );
@@ -720,8 +637,13 @@ lab_test! {
         let smtp = Greeter::start_starttls(&ip(b, 2), 587, &st, "220 ready", Duration::ZERO);
         // A POP3 server whose certificate names someone else, seen only after
         // STLS: disqualified.
-        let wrong = lab.ca.issue(&["someone-else.test"]);
-        let pop = Greeter::start_starttls(&ip(b, 3), 110, &wrong, "+OK ready", Duration::ZERO);
+        let pop = lab.ca.greeter_starttls(
+            &ip(b, 3),
+            110,
+            &["someone-else.test"],
+            "+OK ready",
+            Duration::ZERO,
+        );
         let r = lab.lookup("a@starttls.test", &[]);
         r.found();
         assert_eq!(r.json["source"], "guess");
@@ -769,8 +691,13 @@ lab_test! {
                 Record::a("imap.hosting.test", &ip(b, 1)),
             ],
         );
-        let leaf = lab.ca.issue(&["imap.hosting.test"]);
-        let imap = Greeter::start(&ip(b, 1), 993, Some(&leaf), "* OK", Duration::ZERO);
+        let imap = lab.ca.greeter(
+            &ip(b, 1),
+            993,
+            &["imap.hosting.test"],
+            "* OK",
+            Duration::ZERO,
+        );
         let r = lab.lookup("a@mxg.test", &[]);
         r.found();
         assert_eq!(r.json["source"], "guess");
@@ -830,11 +757,9 @@ lab_test! {
     fn an_https_to_http_redirect_is_refused() {
         let b = 13;
         let lab = Lab::new(b, vec![Record::a("autoconfig.down.test", &ip(b, 1))]);
-        let leaf = lab.ca.issue(&["autoconfig.down.test"]);
-        let https = Web::start(
+        let https = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["autoconfig.down.test"],
             vec![Route::get(
                 "autoconfig.down.test",
                 CONFIG_PATH,
@@ -870,11 +795,9 @@ lab_test! {
     fn a_redirect_loop_is_followed_at_most_five_times() {
         let b = 14;
         let lab = Lab::new(b, vec![Record::a("autoconfig.loop.test", &ip(b, 1))]);
-        let leaf = lab.ca.issue(&["autoconfig.loop.test"]);
-        let web = Web::start(
+        let web = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["autoconfig.loop.test"],
             vec![
                 Route::get(
                     "autoconfig.loop.test",
@@ -913,13 +836,9 @@ lab_test! {
                 Record::a("autodiscover.bad.test", &ip(b, 1)),
             ],
         );
-        let leaf = lab
-            .ca
-            .issue(&["autoconfig.bad.test", "autodiscover.bad.test"]);
-        let _web = Web::start(
+        let _web = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["autoconfig.bad.test", "autodiscover.bad.test"],
             vec![
                 Route::get(
                     "autoconfig.bad.test",
@@ -933,11 +852,9 @@ lab_test! {
                 ),
             ],
         );
-        let ispdb_leaf = lab.ca.issue(&["ispdb.lab.test"]);
-        let _ispdb = Web::start(
+        let _ispdb = lab.ca.web(
             &ip(b, 9),
-            443,
-            Some(&ispdb_leaf),
+            &["ispdb.lab.test"],
             vec![Route::get(
                 "ispdb.lab.test",
                 "/v1.1/bad.test",
@@ -1009,11 +926,9 @@ lab_test! {
     fn a_server_that_never_answers_hits_the_deadline() {
         let b = 17;
         let lab = Lab::new(b, vec![Record::a("autoconfig.hang.test", &ip(b, 1))]);
-        let leaf = lab.ca.issue(&["autoconfig.hang.test"]);
-        let _web = Web::start(
+        let _web = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["autoconfig.hang.test"],
             vec![Route::get(
                 "autoconfig.hang.test",
                 CONFIG_PATH,
@@ -1076,8 +991,7 @@ lab_test! {
     fn offline_asks_nothing() {
         let b = 19;
         let lab = Lab::new(b, vec![Record::a("autoconfig.off.test", &ip(b, 1))]);
-        let leaf = lab.ca.issue(&["autoconfig.off.test"]);
-        let web = Web::start(&ip(b, 1), 443, Some(&leaf), vec![]);
+        let web = lab.ca.web(&ip(b, 1), &["autoconfig.off.test"], vec![]);
         let r = lab.lookup("a@off.test", &["--offline"]);
         assert_eq!(r.code, Some(1));
         assert_eq!(r.json["tried"].as_array().unwrap().len(), 1);
@@ -1089,11 +1003,9 @@ lab_test! {
     fn a_certificate_for_another_name_is_refused() {
         let b = 20;
         let lab = Lab::new(b, vec![Record::a("autoconfig.wrongcert.test", &ip(b, 1))]);
-        let leaf = lab.ca.issue(&["something-else.test"]);
-        let web = Web::start(
+        let web = lab.ca.web(
             &ip(b, 1),
-            443,
-            Some(&leaf),
+            &["something-else.test"],
             vec![Route::get(
                 "autoconfig.wrongcert.test",
                 CONFIG_PATH,
