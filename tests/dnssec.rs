@@ -18,7 +18,7 @@ use std::process::Command;
 
 use lab::bind::{Bind, Key, Signing, Zone};
 use lab::dns::{Dns, Record};
-use serde_json::Value;
+use lab::scenario::{Run, json_run};
 
 /// The `n`th address of block `b`.
 fn ip(b: u8, n: u8) -> String {
@@ -33,12 +33,6 @@ fn off_domain_srv() -> [&'static str; 2] {
     ]
 }
 
-struct Run {
-    code: Option<i32>,
-    json: Value,
-    stderr: String,
-}
-
 /// `mailsetup ARGS --json --dns DNS [--trust-anchor ANCHOR]`.
 fn run(args: &[&str], dns: &str, anchor: Option<&Path>) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailsetup"));
@@ -49,53 +43,8 @@ fn run(args: &[&str], dns: &str, anchor: Option<&Path>) -> Run {
     if let Some(a) = anchor {
         cmd.arg("--trust-anchor").arg(a);
     }
-    let out = cmd
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("the binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if std::env::var_os("MAILSETUP_TEST_SHOW").is_some() {
-        eprintln!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
-    }
-    assert!(
-        !stderr.contains("panicked"),
-        "mailsetup panicked:\n{stderr}"
-    );
-    let json = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr:\n{stderr}"));
-    Run {
-        code: out.status.code(),
-        json,
-        stderr,
-    }
-}
-
-impl Run {
-    /// The one `tried` entry whose url contains `part`.
-    fn entry(&self, part: &str) -> &Value {
-        let t: Vec<&Value> = self.json["tried"]
-            .as_array()
-            .expect("a tried list")
-            .iter()
-            .filter(|t| t["url"].as_str().unwrap_or_default().contains(part))
-            .collect();
-        assert_eq!(t.len(), 1, "entries for {part}: {}", self.json["tried"]);
-        t[0]
-    }
-    fn urls(&self, key: &str) -> Vec<String> {
-        self.json[key]
-            .as_array()
-            .unwrap_or_else(|| panic!("no {key} in {}", self.json))
-            .iter()
-            .map(|s| s["url"].as_str().unwrap().to_string())
-            .collect()
-    }
-    fn detail(&self, part: &str) -> String {
-        self.entry(part)["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
+    cmd.env("RUST_BACKTRACE", "1");
+    json_run(cmd)
 }
 
 /// A lookup of `a@ZONE` whose answer came from the SRV records.
