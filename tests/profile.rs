@@ -121,61 +121,51 @@ fn get<'a>(d: &'a plist::Dictionary, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("the payload has no {key}"))
 }
 
+/// Asserts that the payload `d` holds each `(key, value)` of `want`.
+fn assert_payload(d: &plist::Dictionary, want: &[(&str, Value)]) {
+    for (key, value) in want {
+        assert_eq!(get(d, key), value, "{key}");
+    }
+}
+
+/// `mailsetup profile --offline ARGS`.
+fn offline(args: &[&str]) -> Output {
+    mailsetup(&[&["profile", "--offline"], args].concat())
+}
+
+/// [`offline`], which must succeed.
+fn offline_ok(args: &[&str]) -> Output {
+    let o = offline(args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
 // --- the issue's done-when -----------------------------------------------------
 
 #[test]
 fn posteo_profile_written_with_dash_o_satisfies_apples_schema() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("alice.mobileconfig");
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
-        "alice@posteo.de",
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = offline_ok(&["alice@posteo.de", "-o", file.to_str().unwrap()]);
     assert!(o.stdout.is_empty(), "-o writes nothing on stdout");
     let bytes = std::fs::read(&file).unwrap();
     assert_valid_profile(&bytes);
     let p = parse(&bytes);
     let mail = payload(&p);
     // Posteo's own help page: IMAP posteo.de:993 SSL, SMTP posteo.de:465 SSL.
-    assert_eq!(
-        get(mail, "PayloadType").as_string(),
-        Some("com.apple.mail.managed")
-    );
-    assert_eq!(
-        get(mail, "EmailAccountType").as_string(),
-        Some("EmailTypeIMAP")
-    );
-    assert_eq!(
-        get(mail, "EmailAddress").as_string(),
-        Some("alice@posteo.de")
-    );
-    assert_eq!(
-        get(mail, "IncomingMailServerHostName").as_string(),
-        Some("posteo.de")
-    );
-    assert_eq!(
-        get(mail, "IncomingMailServerPortNumber").as_unsigned_integer(),
-        Some(993)
-    );
-    assert_eq!(
-        get(mail, "IncomingMailServerUseSSL").as_boolean(),
-        Some(true)
-    );
-    assert_eq!(
-        get(mail, "OutgoingMailServerPortNumber").as_unsigned_integer(),
-        Some(465)
-    );
-    assert_eq!(
-        get(mail, "OutgoingMailServerUseSSL").as_boolean(),
-        Some(true)
-    );
-    assert_eq!(
-        get(mail, "IncomingMailServerUsername").as_string(),
-        Some("alice@posteo.de")
+    assert_payload(
+        mail,
+        &[
+            ("PayloadType", "com.apple.mail.managed".into()),
+            ("EmailAccountType", "EmailTypeIMAP".into()),
+            ("EmailAddress", "alice@posteo.de".into()),
+            ("IncomingMailServerHostName", "posteo.de".into()),
+            ("IncomingMailServerPortNumber", 993u64.into()),
+            ("IncomingMailServerUseSSL", true.into()),
+            ("OutgoingMailServerPortNumber", 465u64.into()),
+            ("OutgoingMailServerUseSSL", true.into()),
+            ("IncomingMailServerUsername", "alice@posteo.de".into()),
+        ],
     );
     assert_eq!(
         get(mail, "OutgoingPasswordSameAsIncomingPassword").as_boolean(),
@@ -197,14 +187,7 @@ fn an_existing_output_file_is_replaced() {
         "old contents that are much longer than nothing at all",
     )
     .unwrap();
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
-        "a@posteo.de",
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    offline_ok(&["a@posteo.de", "-o", file.to_str().unwrap()]);
     let bytes = std::fs::read(&file).unwrap();
     assert!(!String::from_utf8_lossy(&bytes).contains("old contents"));
     assert_valid_profile(&bytes);
@@ -318,15 +301,14 @@ fn microsoft_providers_get_a_valid_exchange_oauth_profile() {
         assert_valid_profile(&bytes);
         let parsed = parse(&bytes);
         let eas = payload(&parsed);
-        assert_eq!(
-            get(eas, "PayloadType").as_string(),
-            Some("com.apple.eas.account")
-        );
-        assert_eq!(get(eas, "OAuth").as_boolean(), Some(true));
-        assert_eq!(get(eas, "Host").as_string(), Some("outlook.office365.com"));
-        assert_eq!(
-            get(eas, "EmailAddress").as_string(),
-            Some(address_of(p).as_str())
+        assert_payload(
+            eas,
+            &[
+                ("PayloadType", "com.apple.eas.account".into()),
+                ("OAuth", true.into()),
+                ("Host", "outlook.office365.com".into()),
+                ("EmailAddress", address_of(p).as_str().into()),
+            ],
         );
     }
     assert!(seen > 0);
@@ -336,7 +318,7 @@ fn microsoft_providers_get_a_valid_exchange_oauth_profile() {
 
 #[test]
 fn msn_mobileconfig_is_refused_with_the_iphone_path() {
-    let o = mailsetup(&["profile", "--offline", "someone@msn.com"]);
+    let o = offline(&["someone@msn.com"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty(), "nothing is written");
     let e = stderr(&o);
@@ -351,7 +333,7 @@ fn msn_mobileconfig_is_refused_with_the_iphone_path() {
     assert!(e.contains("--exchange"), "{e}");
     insta::assert_snapshot!("msn_mobileconfig_refused", e);
 
-    let o = mailsetup(&["profile", "--offline", "--json", "someone@msn.com"]);
+    let o = offline(&["--json", "someone@msn.com"]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["code"], "oauth-required");
@@ -360,50 +342,28 @@ fn msn_mobileconfig_is_refused_with_the_iphone_path() {
 
 #[test]
 fn msn_exchange_profile() {
-    let o = mailsetup(&["profile", "--offline", "someone@msn.com", "--exchange"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = offline_ok(&["someone@msn.com", "--exchange"]);
     assert_valid_profile(&o.stdout);
     insta::assert_snapshot!("msn_exchange_mobileconfig", stdout(&o));
 }
 
 #[test]
 fn msn_autoconfig() {
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
-        "someone@msn.com",
-        "--format",
-        "autoconfig",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = offline_ok(&["someone@msn.com", "--format", "autoconfig"]);
     relaxng(&stdout(&o)).unwrap();
     insta::assert_snapshot!("msn_autoconfig", stdout(&o));
 }
 
 #[test]
 fn msn_autodiscover() {
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
-        "someone@msn.com",
-        "--format",
-        "autodiscover",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = offline_ok(&["someone@msn.com", "--format", "autodiscover"]);
     pox(&stdout(&o));
     insta::assert_snapshot!("msn_autodiscover", stdout(&o));
 }
 
 #[test]
 fn msn_ios_steps() {
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
-        "someone@msn.com",
-        "--format",
-        "ios-steps",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = offline_ok(&["someone@msn.com", "--format", "ios-steps"]);
     let text = stdout(&o);
     assert!(
         !text.contains("INCOMING MAIL SERVER"),
@@ -416,7 +376,7 @@ fn msn_ios_steps() {
 
 #[test]
 fn gmail_goes_to_the_google_account_type_unless_servers_are_given() {
-    let o = mailsetup(&["profile", "--offline", "jane@gmail.com"]);
+    let o = offline(&["jane@gmail.com"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
     let e = stderr(&o);
@@ -426,26 +386,25 @@ fn gmail_goes_to_the_google_account_type_unless_servers_are_given() {
 
     // Servers typed by hand are the app-password route: that profile is
     // written, with password login (the iPhone has no OAuth for IMAP).
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline_ok(&[
         "jane@gmail.com",
         "--incoming",
         "imaps://imap.gmail.com",
         "--outgoing",
         "smtp://smtp.gmail.com",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_valid_profile(&o.stdout);
     let parsed = parse(&o.stdout);
     let mail = payload(&parsed);
-    assert_eq!(
-        get(mail, "IncomingMailServerAuthentication").as_string(),
-        Some("EmailAuthPassword")
-    );
-    assert_eq!(
-        get(mail, "OutgoingMailServerPortNumber").as_unsigned_integer(),
-        Some(587)
+    assert_payload(
+        mail,
+        &[
+            (
+                "IncomingMailServerAuthentication",
+                "EmailAuthPassword".into(),
+            ),
+            ("OutgoingMailServerPortNumber", 587u64.into()),
+        ],
     );
 }
 
@@ -453,60 +412,43 @@ fn gmail_goes_to_the_google_account_type_unless_servers_are_given() {
 
 #[test]
 fn starttls_keeps_use_ssl_on_and_only_unencrypted_servers_turn_it_off() {
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline_ok(&[
         "alice@posteo.de",
         "--incoming",
         "imap://posteo.de",
         "--outgoing",
         "smtp://posteo.de",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_valid_profile(&o.stdout);
     let parsed = parse(&o.stdout);
     let mail = payload(&parsed);
-    assert_eq!(
-        get(mail, "IncomingMailServerPortNumber").as_unsigned_integer(),
-        Some(143)
-    );
-    assert_eq!(
-        get(mail, "IncomingMailServerUseSSL").as_boolean(),
-        Some(true)
-    );
-    assert_eq!(
-        get(mail, "OutgoingMailServerPortNumber").as_unsigned_integer(),
-        Some(587)
-    );
-    assert_eq!(
-        get(mail, "OutgoingMailServerUseSSL").as_boolean(),
-        Some(true)
+    assert_payload(
+        mail,
+        &[
+            ("IncomingMailServerPortNumber", 143u64.into()),
+            ("IncomingMailServerUseSSL", true.into()),
+            ("OutgoingMailServerPortNumber", 587u64.into()),
+            ("OutgoingMailServerUseSSL", true.into()),
+        ],
     );
 
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline_ok(&[
         "me@home.example",
         "--incoming",
         "pop3://mail.home.example?security=none",
         "--outgoing",
         "smtp://mail.home.example:25?security=none",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_valid_profile(&o.stdout);
     let parsed = parse(&o.stdout);
     let mail = payload(&parsed);
-    assert_eq!(
-        get(mail, "EmailAccountType").as_string(),
-        Some("EmailTypePOP")
-    );
-    assert_eq!(
-        get(mail, "IncomingMailServerUseSSL").as_boolean(),
-        Some(false)
-    );
-    assert_eq!(
-        get(mail, "OutgoingMailServerUseSSL").as_boolean(),
-        Some(false)
+    assert_payload(
+        mail,
+        &[
+            ("EmailAccountType", "EmailTypePOP".into()),
+            ("IncomingMailServerUseSSL", false.into()),
+            ("OutgoingMailServerUseSSL", false.into()),
+        ],
     );
 }
 
@@ -547,17 +489,13 @@ fn names_with_markup_and_non_ascii_are_escaped_in_every_xml_format() {
     assert!(raw.contains("Bücher &amp; &lt;Söhne&gt;"), "{raw}");
     let parsed = parse(&profile);
     let mail = payload(&parsed);
-    assert_eq!(
-        get(mail, "EmailAccountDescription").as_string(),
-        Some(clean_name)
-    );
-    assert_eq!(
-        get(mail, "IncomingMailServerUsername").as_string(),
-        Some("o'brien&<co>")
-    );
-    assert_eq!(
-        get(mail, "EmailAddress").as_string(),
-        Some("o'brien+news@xn--bcher-kva.example")
+    assert_payload(
+        mail,
+        &[
+            ("EmailAccountDescription", clean_name.into()),
+            ("IncomingMailServerUsername", "o'brien&<co>".into()),
+            ("EmailAddress", "o'brien+news@xn--bcher-kva.example".into()),
+        ],
     );
     let shown = get(&parsed, "PayloadDisplayName").as_string().unwrap();
     assert!(shown.contains("bücher.example"), "{shown}");
@@ -585,12 +523,10 @@ fn names_with_markup_and_non_ascii_are_escaped_in_every_xml_format() {
 
 #[test]
 fn profiles_are_identified_by_the_address_alone() {
-    let a = mailsetup(&["profile", "--offline", "alice@posteo.de"]);
-    let b = mailsetup(&["profile", "--offline", "ALICE@Posteo.DE"]);
-    let c = mailsetup(&["profile", "--offline", "bob@posteo.de"]);
-    let moved = mailsetup(&[
-        "profile",
-        "--offline",
+    let a = offline(&["alice@posteo.de"]);
+    let b = offline(&["ALICE@Posteo.DE"]);
+    let c = offline(&["bob@posteo.de"]);
+    let moved = offline(&[
         "alice@posteo.de",
         "--incoming",
         "imap://posteo.de",
@@ -621,10 +557,7 @@ fn profiles_are_identified_by_the_address_alone() {
     }
     let uuid = uuid::Uuid::parse_str(&ia[0]).unwrap();
     assert_eq!(uuid.get_version_num(), 5);
-    assert_eq!(
-        a.stdout,
-        mailsetup(&["profile", "--offline", "alice@posteo.de"]).stdout
-    );
+    assert_eq!(a.stdout, offline(&["alice@posteo.de"]).stdout);
 }
 
 // --- autoconfig and Autodiscover for the whole table -------------------------------
@@ -968,9 +901,7 @@ fn signed_profiles_verify_with_openssl_and_carry_the_unsigned_profile_byte_for_b
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("signed.mobileconfig");
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    offline_ok(&[
         "alice@posteo.de",
         "--sign-cert",
         cert.to_str().unwrap(),
@@ -979,11 +910,10 @@ fn signed_profiles_verify_with_openssl_and_carry_the_unsigned_profile_byte_for_b
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let signed = std::fs::read(&out).unwrap();
     // Only the root is trusted: the intermediate must travel in the profile.
     let content = cms_verify(&signed, &pki.root_file).unwrap();
-    let unsigned = mailsetup(&["profile", "--offline", "alice@posteo.de"]).stdout;
+    let unsigned = offline(&["alice@posteo.de"]).stdout;
     assert_eq!(
         content, unsigned,
         "the signed content is the unsigned profile"
@@ -1112,9 +1042,7 @@ fn signing_problems_name_the_file_and_what_is_wrong() {
     );
 
     // Through the command: exit 2, one line, both files named.
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline(&[
         "a@posteo.de",
         "--sign-cert",
         cert.to_str().unwrap(),
@@ -1212,20 +1140,21 @@ fn dav_accounts_in_the_profile_follow_apples_schema_without_passwords() {
     let mail = content[0].as_dictionary().unwrap();
     // Host and port taken apart from the URL, which stays whole as the
     // principal URL; the user name is the mail account's.
-    assert_eq!(
-        get(cal, "CalDAVHostName").as_string(),
-        Some("dav.posteo.de")
+    assert_payload(
+        cal,
+        &[
+            ("CalDAVHostName", "dav.posteo.de".into()),
+            ("CalDAVPort", 443u64.into()),
+            ("CalDAVUseSSL", true.into()),
+            ("CalDAVPrincipalURL", CALDAV_ALICE.into()),
+        ],
     );
-    assert_eq!(get(cal, "CalDAVPort").as_unsigned_integer(), Some(443));
-    assert_eq!(get(cal, "CalDAVUseSSL").as_boolean(), Some(true));
-    assert_eq!(
-        get(cal, "CalDAVPrincipalURL").as_string(),
-        Some(CALDAV_ALICE)
-    );
-    assert_eq!(get(card, "CardDAVPort").as_unsigned_integer(), Some(8443));
-    assert_eq!(
-        get(card, "CardDAVPrincipalURL").as_string(),
-        Some(CARDDAV_ALICE)
+    assert_payload(
+        card,
+        &[
+            ("CardDAVPort", 8443u64.into()),
+            ("CardDAVPrincipalURL", CARDDAV_ALICE.into()),
+        ],
     );
     let login = get(mail, "IncomingMailServerUsername").as_string();
     assert_eq!(login, Some("alice@posteo.de"));
@@ -1261,7 +1190,7 @@ fn dav_payload_uuids_are_stable_per_address_and_distinct() {
     assert_eq!(unique.len(), 4, "{uuids:?}");
     // Without DAV the mail payload keeps its UUID: adding a calendar does not
     // turn the installed mail account into a second one.
-    let plain = mailsetup(&["profile", "--offline", "alice+cal@posteo.de"]);
+    let plain = offline(&["alice+cal@posteo.de"]);
     assert_eq!(
         payload(&parse(&plain.stdout))["PayloadUUID"].as_string(),
         Some(uuids[0])
@@ -1281,9 +1210,7 @@ fn dav_servers_in_autoconfig_pass_the_grammar_and_read_back() {
     let cfg = autoconfig::parse(xml.as_bytes()).unwrap();
     assert_eq!(cfg.providers.len(), 1);
     // Only one CalDAV URL given: only the calendar section.
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline(&[
         "alice@posteo.de",
         "--format",
         "autoconfig",
@@ -1342,24 +1269,19 @@ fn dav_accounts_in_the_iphone_steps() {
 
 #[test]
 fn dav_with_an_exchange_profile_is_valid_too() {
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline_ok(&[
         "someone@msn.com",
         "--exchange",
         "--caldav",
         "https://dav.example.org/%EMAILADDRESS%/",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_valid_profile(&o.stdout);
     assert!(stdout(&o).contains("https://dav.example.org/someone@msn.com/"));
 }
 
 #[test]
 fn dav_placeholders_cannot_move_the_url_for_odd_local_parts() {
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline_ok(&[
         "a/b?c#d@example.org",
         "--incoming",
         "imaps://imap.example.org",
@@ -1370,7 +1292,6 @@ fn dav_placeholders_cannot_move_the_url_for_odd_local_parts() {
         "--caldav",
         "https://dav.example.org/%EMAILLOCALPART%/cal/",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let xml = stdout(&o);
     relaxng(&xml).unwrap();
     assert!(
@@ -1389,7 +1310,7 @@ fn dav_urls_that_would_expose_passwords_are_refused() {
         ),
         ("dav.posteo.de", "is not a URL"),
     ] {
-        let o = mailsetup(&["profile", "--offline", "alice@posteo.de", "--caldav", url]);
+        let o = offline(&["alice@posteo.de", "--caldav", url]);
         assert_eq!(o.status.code(), Some(2), "{url}");
         assert!(o.stdout.is_empty(), "{url}");
         let e = stderr(&o);
@@ -1486,7 +1407,7 @@ fn usage_mistakes_exit_2_with_one_line() {
 
 #[test]
 fn an_unknown_domain_offline_exits_1_and_says_how_to_give_servers() {
-    let o = mailsetup(&["profile", "--offline", "me@unknown-company.test"]);
+    let o = offline(&["me@unknown-company.test"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
     assert!(
@@ -1495,16 +1416,13 @@ fn an_unknown_domain_offline_exits_1_and_says_how_to_give_servers() {
         stderr(&o)
     );
     // With both servers given it needs no lookup at all.
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
+    let o = offline_ok(&[
         "me@unknown-company.test",
         "--incoming",
         "imaps://mail.unknown-company.test",
         "--outgoing",
         "smtps://mail.unknown-company.test",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert_valid_profile(&o.stdout);
     let parsed = parse(&o.stdout);
     assert_eq!(
@@ -1515,29 +1433,13 @@ fn an_unknown_domain_offline_exits_1_and_says_how_to_give_servers() {
 
 #[test]
 fn json_carries_text_formats_and_names_written_files() {
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
-        "--json",
-        "a@posteo.de",
-        "--format",
-        "autoconfig",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = offline_ok(&["--json", "a@posteo.de", "--format", "autoconfig"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["format"], "autoconfig");
     relaxng(v["content"].as_str().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.mobileconfig");
-    let o = mailsetup(&[
-        "profile",
-        "--offline",
-        "--json",
-        "a@posteo.de",
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = offline_ok(&["--json", "a@posteo.de", "-o", file.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["file"], file.to_str().unwrap());
     assert_eq!(v["bytes"], std::fs::metadata(&file).unwrap().len());
@@ -1619,26 +1521,14 @@ fn a_signed_profile_is_not_written_to_a_terminal() {
 
 mod discovered {
     use super::*;
-    use lab::TestCa;
-    use lab::dns::{Dns, Record};
+    use lab::dns::Record;
     use lab::https::{Reply, Route, Web};
+    use lab::scenario::Scenario;
 
     /// The `n`th address of this file's block (127.0.3.0/24, `b` a group
     /// of ten per test).
     fn ip(b: u8, n: u8) -> String {
         lab::ip(3, b * 10 + n)
-    }
-
-    fn run(dns: &Dns, ca: &TestCa, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-            .arg("profile")
-            .args(["--dns", &dns.addr.to_string(), "--timeout", "6"])
-            .args(["--ispdb-url", "https://ispdb.lab.test/v1.1/"])
-            .arg("--ca-file")
-            .arg(ca.ca_file())
-            .args(args)
-            .output()
-            .expect("the binary runs")
     }
 
     fn config(domain: &str) -> String {
@@ -1663,21 +1553,18 @@ mod discovered {
 
     lab_test! {
         fn a_profile_from_the_domains_own_https_autoconfig_file() {
-            let b = 1;
-            let ca = TestCa::new();
-            let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.shop.test", &ip(b, 1))]);
-            let leaf = ca.issue(&["autoconfig.shop.test"]);
-            let _web = Web::start(
-                &ip(b, 1),
-                443,
-                Some(&leaf),
-                vec![Route::get(
-                    "autoconfig.shop.test",
-                    "/mail/config-v1.1.xml",
-                    Reply::xml(config("shop.test")),
-                )],
-            );
-            let o = run(&dns, &ca, &["jo@shop.test"]);
+            let lab = Scenario::new(&ip(1, 0))
+                .https(
+                    1,
+                    &["autoconfig.shop.test"],
+                    vec![Route::get(
+                        "autoconfig.shop.test",
+                        "/mail/config-v1.1.xml",
+                        Reply::xml(config("shop.test")),
+                    )],
+                )
+                .start();
+            let o = lab.profile(&["jo@shop.test"]);
             assert!(o.status.success(), "{}", stderr(&o));
             assert!(
                 o.stderr.is_empty(),
@@ -1687,25 +1574,15 @@ mod discovered {
             assert_valid_profile(&o.stdout);
             let parsed = parse(&o.stdout);
             let mail = payload(&parsed);
-            assert_eq!(
-                get(mail, "EmailAccountDescription").as_string(),
-                Some("Shop & Co Mail")
-            );
-            assert_eq!(
-                get(mail, "IncomingMailServerHostName").as_string(),
-                Some("imap.shop.test")
-            );
-            assert_eq!(
-                get(mail, "IncomingMailServerUsername").as_string(),
-                Some("jo")
-            );
-            assert_eq!(
-                get(mail, "IncomingMailServerUseSSL").as_boolean(),
-                Some(true)
-            );
-            assert_eq!(
-                get(mail, "OutgoingMailServerUsername").as_string(),
-                Some("jo@shop.test")
+            assert_payload(
+                mail,
+                &[
+                    ("EmailAccountDescription", "Shop & Co Mail".into()),
+                    ("IncomingMailServerHostName", "imap.shop.test".into()),
+                    ("IncomingMailServerUsername", "jo".into()),
+                    ("IncomingMailServerUseSSL", true.into()),
+                    ("OutgoingMailServerUsername", "jo@shop.test".into()),
+                ],
             );
             assert_eq!(
                 get(mail, "OutgoingPasswordSameAsIncomingPassword").as_boolean(),
@@ -1718,8 +1595,9 @@ mod discovered {
     lab_test! {
         fn a_profile_from_a_plain_http_config_comes_with_a_warning() {
             let b = 2;
-            let ca = TestCa::new();
-            let dns = Dns::start(&ip(b, 0), &[Record::a("autoconfig.plain.test", &ip(b, 1))]);
+            let lab = Scenario::new(&ip(b, 0))
+                .record(Record::a("autoconfig.plain.test", &ip(b, 1)))
+                .start();
             let _web = Web::start(
                 &ip(b, 1),
                 80,
@@ -1730,7 +1608,7 @@ mod discovered {
                     Reply::xml(config("plain.test")),
                 )],
             );
-            let o = run(&dns, &ca, &["jo@plain.test", "--format", "ios-steps"]);
+            let o = lab.profile(&["jo@plain.test", "--format", "ios-steps"]);
             assert!(o.status.success(), "{}", stderr(&o));
             assert!(stderr(&o).contains("unverified source"), "{}", stderr(&o));
             assert!(stdout(&o).contains("unverified source"), "{}", stdout(&o));
@@ -1739,32 +1617,31 @@ mod discovered {
 
     lab_test! {
         fn a_custom_domain_at_microsoft_365_is_known_by_its_mx_and_gets_no_password_profile() {
-            let b = 3;
-            let ca = TestCa::new();
-            let dns = Dns::start(
-                &ip(b, 0),
-                &[Record::mx(
+            let lab = Scenario::new(&ip(3, 0))
+                .record(Record::mx(
                     "contoso.test",
                     "contoso-test.mail.protection.outlook.com",
                     0,
-                )],
-            );
-            let o = run(&dns, &ca, &["alex@contoso.test"]);
+                ))
+                .start();
+            let o = lab.profile(&["alex@contoso.test"]);
             assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
             assert!(o.stdout.is_empty());
             let e = stderr(&o);
             assert!(e.contains("Add Account › Microsoft Exchange"), "{e}");
             assert!(e.contains("--exchange"), "{e}");
 
-            let o = run(&dns, &ca, &["alex@contoso.test", "--exchange"]);
+            let o = lab.profile(&["alex@contoso.test", "--exchange"]);
             assert!(o.status.success(), "{}", stderr(&o));
             assert_valid_profile(&o.stdout);
             let parsed = parse(&o.stdout);
             let eas = payload(&parsed);
-            assert_eq!(get(eas, "OAuth").as_boolean(), Some(true));
-            assert_eq!(
-                get(eas, "EmailAddress").as_string(),
-                Some("alex@contoso.test")
+            assert_payload(
+                eas,
+                &[
+                    ("OAuth", true.into()),
+                    ("EmailAddress", "alex@contoso.test".into()),
+                ],
             );
         }
     }
