@@ -47,6 +47,33 @@ pub struct Script {
     pub respond: Arc<dyn Fn() -> Respond + Send + Sync>,
 }
 
+/// A line-by-line dialogue without state of its own between lines.
+trait Dialogue: Clone + Send + Sync + 'static {
+    /// Sent on connect.
+    fn greeting(&self) -> String;
+    /// The answer to one line (`tls`: inside TLS).
+    fn answer(&self, line: &str, tls: bool) -> Action;
+}
+
+impl Script {
+    /// A script speaking `dialogue` on every connection.
+    fn dialogue(
+        dialogue: impl Dialogue,
+        implicit_tls: Option<Arc<rustls::ServerConfig>>,
+        starttls_tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Script {
+        Script {
+            greeting: dialogue.greeting(),
+            implicit_tls,
+            starttls_tls,
+            respond: Arc::new(move || {
+                let d = dialogue.clone();
+                Box::new(move |line: &str, tls: bool| d.answer(line, tls))
+            }),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Log {
     clear: Mutex<Vec<u8>>,
@@ -94,21 +121,15 @@ impl Fake {
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Log::default());
         let task_log = log.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    task_log.connections.fetch_add(1, Ordering::SeqCst);
-                    tokio::spawn(handler(stream, task_log.clone()));
-                }
-            });
+        super::spawn_runtime(move || async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                task_log.connections.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(handler(stream, task_log.clone()));
+            }
         });
         Fake { addr, log }
     }
@@ -244,30 +265,28 @@ impl Default for Imap {
 impl Imap {
     /// A script on a STARTTLS port (143) with `tls` for the upgrade.
     pub fn starttls(self, tls: Arc<rustls::ServerConfig>) -> Script {
-        Script {
-            greeting: self.greeting.clone(),
-            implicit_tls: None,
-            starttls_tls: Some(tls),
-            respond: self.responder(),
-        }
+        self.script(None, Some(tls))
     }
 
     /// A script on an implicit-TLS port (993).
     pub fn implicit(self, tls: Arc<rustls::ServerConfig>) -> Script {
-        Script {
-            greeting: self.greeting.clone(),
-            implicit_tls: Some(tls),
-            starttls_tls: None,
-            respond: self.responder(),
-        }
+        self.script(Some(tls), None)
     }
 
     /// A script with no TLS at all.
     pub fn plain(self) -> Script {
+        self.script(None, None)
+    }
+
+    fn script(
+        self,
+        implicit_tls: Option<Arc<rustls::ServerConfig>>,
+        starttls_tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Script {
         Script {
             greeting: self.greeting.clone(),
-            implicit_tls: None,
-            starttls_tls: None,
+            implicit_tls,
+            starttls_tls,
             respond: self.responder(),
         }
     }
@@ -360,62 +379,56 @@ impl Default for Pop3 {
 impl Pop3 {
     /// A script with no TLS at all (a secret typed here arrives in clear).
     pub fn plain(self) -> Script {
-        self.script(None, None)
+        Script::dialogue(self, None, None)
     }
 
     /// A script with STLS.
     pub fn starttls(self, tls: Arc<rustls::ServerConfig>) -> Script {
-        self.script(None, Some(tls))
+        Script::dialogue(self, None, Some(tls))
+    }
+}
+
+impl Dialogue for Pop3 {
+    fn greeting(&self) -> String {
+        self.greeting.clone()
     }
 
-    fn script(
-        self,
-        implicit: Option<Arc<rustls::ServerConfig>>,
-        starttls: Option<Arc<rustls::ServerConfig>>,
-    ) -> Script {
-        let greeting = self.greeting.clone();
-        Script {
-            greeting,
-            implicit_tls: implicit,
-            starttls_tls: starttls,
-            respond: Arc::new(move || {
-                let s = self.clone();
-                Box::new(move |line: &str, tls: bool| {
-                    let upper = line.to_ascii_uppercase();
-                    let capa = if tls { &s.tls_capa } else { &s.plain_capa };
-                    if upper == "CAPA" {
-                        Action::Reply(format!("+OK\r\n{}\r\n.\r\n", capa.join("\r\n")))
-                    } else if upper == "STLS" && capa.iter().any(|c| c == "STLS") {
-                        Action::StartTls("+OK Begin TLS\r\n".into())
-                    } else if upper.starts_with("USER ") {
-                        Action::Reply("+OK\r\n".into())
-                    } else if let Some(p) = line.strip_prefix("PASS ") {
-                        Action::Reply(
-                            if p == s.secret {
-                                "+OK in\r\n"
-                            } else {
-                                "-ERR [AUTH] no\r\n"
-                            }
-                            .into(),
-                        )
-                    } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..])
-                    {
-                        let ok = decode_plain(ir).is_some_and(|(_, p)| p == s.secret);
-                        Action::Reply(
-                            if ok {
-                                "+OK in\r\n"
-                            } else {
-                                "-ERR [AUTH] no\r\n"
-                            }
-                            .into(),
-                        )
-                    } else if upper == "QUIT" {
-                        Action::Close("+OK bye\r\n".into())
-                    } else {
-                        Action::Reply("-ERR unknown\r\n".into())
-                    }
-                })
-            }),
+    fn answer(&self, line: &str, tls: bool) -> Action {
+        let upper = line.to_ascii_uppercase();
+        let capa = if tls {
+            &self.tls_capa
+        } else {
+            &self.plain_capa
+        };
+        if upper == "CAPA" {
+            Action::Reply(format!("+OK\r\n{}\r\n.\r\n", capa.join("\r\n")))
+        } else if upper == "STLS" && capa.iter().any(|c| c == "STLS") {
+            Action::StartTls("+OK Begin TLS\r\n".into())
+        } else if upper.starts_with("USER ") {
+            Action::Reply("+OK\r\n".into())
+        } else if let Some(p) = line.strip_prefix("PASS ") {
+            Action::Reply(
+                if p == self.secret {
+                    "+OK in\r\n"
+                } else {
+                    "-ERR [AUTH] no\r\n"
+                }
+                .into(),
+            )
+        } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..]) {
+            let ok = decode_plain(ir).is_some_and(|(_, p)| p == self.secret);
+            Action::Reply(
+                if ok {
+                    "+OK in\r\n"
+                } else {
+                    "-ERR [AUTH] no\r\n"
+                }
+                .into(),
+            )
+        } else if upper == "QUIT" {
+            Action::Close("+OK bye\r\n".into())
+        } else {
+            Action::Reply("-ERR unknown\r\n".into())
         }
     }
 }
@@ -450,59 +463,53 @@ impl Default for Smtp {
 impl Smtp {
     /// A script with STARTTLS.
     pub fn starttls(self, tls: Arc<rustls::ServerConfig>) -> Script {
-        self.script(None, Some(tls))
+        Script::dialogue(self, None, Some(tls))
     }
 
     /// A script on an implicit-TLS port (465).
     pub fn implicit(self, tls: Arc<rustls::ServerConfig>) -> Script {
-        self.script(Some(tls), None)
+        Script::dialogue(self, Some(tls), None)
+    }
+}
+
+impl Dialogue for Smtp {
+    fn greeting(&self) -> String {
+        self.greeting.clone()
     }
 
-    fn script(
-        self,
-        implicit: Option<Arc<rustls::ServerConfig>>,
-        starttls: Option<Arc<rustls::ServerConfig>>,
-    ) -> Script {
-        let greeting = self.greeting.clone();
-        Script {
-            greeting,
-            implicit_tls: implicit,
-            starttls_tls: starttls,
-            respond: Arc::new(move || {
-                let s = self.clone();
-                Box::new(move |line: &str, tls: bool| {
-                    let upper = line.to_ascii_uppercase();
-                    let ehlo = if tls { &s.tls_ehlo } else { &s.plain_ehlo };
-                    if upper.starts_with("EHLO ") {
-                        let mut r = String::from("250-fake.lab.test\r\n");
-                        for (i, k) in ehlo.iter().enumerate() {
-                            let sep = if i + 1 == ehlo.len() { ' ' } else { '-' };
-                            r.push_str(&format!("250{sep}{k}\r\n"));
-                        }
-                        if ehlo.is_empty() {
-                            r = "250 fake.lab.test\r\n".into();
-                        }
-                        Action::Reply(r)
-                    } else if upper == "STARTTLS" && ehlo.iter().any(|k| k == "STARTTLS") {
-                        Action::StartTls(s.starttls_reply.clone())
-                    } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..])
-                    {
-                        let ok = decode_plain(ir).is_some_and(|(_, p)| p == s.secret);
-                        Action::Reply(
-                            if ok {
-                                "235 2.7.0 Authenticated\r\n"
-                            } else {
-                                "535 5.7.8 Authentication failed\r\n"
-                            }
-                            .into(),
-                        )
-                    } else if upper == "QUIT" {
-                        Action::Close("221 bye\r\n".into())
-                    } else {
-                        Action::Reply("502 unknown\r\n".into())
-                    }
-                })
-            }),
+    fn answer(&self, line: &str, tls: bool) -> Action {
+        let upper = line.to_ascii_uppercase();
+        let ehlo = if tls {
+            &self.tls_ehlo
+        } else {
+            &self.plain_ehlo
+        };
+        if upper.starts_with("EHLO ") {
+            let mut r = String::from("250-fake.lab.test\r\n");
+            for (i, k) in ehlo.iter().enumerate() {
+                let sep = if i + 1 == ehlo.len() { ' ' } else { '-' };
+                r.push_str(&format!("250{sep}{k}\r\n"));
+            }
+            if ehlo.is_empty() {
+                r = "250 fake.lab.test\r\n".into();
+            }
+            Action::Reply(r)
+        } else if upper == "STARTTLS" && ehlo.iter().any(|k| k == "STARTTLS") {
+            Action::StartTls(self.starttls_reply.clone())
+        } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..]) {
+            let ok = decode_plain(ir).is_some_and(|(_, p)| p == self.secret);
+            Action::Reply(
+                if ok {
+                    "235 2.7.0 Authenticated\r\n"
+                } else {
+                    "535 5.7.8 Authentication failed\r\n"
+                }
+                .into(),
+            )
+        } else if upper == "QUIT" {
+            Action::Close("221 bye\r\n".into())
+        } else {
+            Action::Reply("502 unknown\r\n".into())
         }
     }
 }
@@ -523,21 +530,15 @@ impl Blackhole {
         let addr: SocketAddr = addr.parse().unwrap();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (keep_tx, keep_rx) = std::sync::mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let socket = tokio::net::TcpSocket::new_v4().unwrap();
-                socket.bind(addr).unwrap();
-                let _listener = socket.listen(0).unwrap();
-                // Take the one slot of the queue.
-                let _filler = std::net::TcpStream::connect(addr).unwrap();
-                ready_tx.send(()).unwrap();
-                // Live until the handle drops.
-                let _ = tokio::task::spawn_blocking(move || keep_rx.recv()).await;
-            });
+        super::spawn_runtime(move || async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(addr).unwrap();
+            let _listener = socket.listen(0).unwrap();
+            // Take the one slot of the queue.
+            let _filler = std::net::TcpStream::connect(addr).unwrap();
+            ready_tx.send(()).unwrap();
+            // Live until the handle drops.
+            let _ = tokio::task::spawn_blocking(move || keep_rx.recv()).await;
         });
         ready_rx.recv().unwrap();
         Blackhole {

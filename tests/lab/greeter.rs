@@ -82,19 +82,6 @@ impl TestCa {
     ) -> Greeter {
         Greeter::start(ip, port, Some(&self.issue(names)), greeting, delay)
     }
-
-    /// A greeter on `ip:port` offering STARTTLS with a certificate of this
-    /// CA for `names` (see [`Greeter::start_starttls`]).
-    pub fn greeter_starttls(
-        &self,
-        ip: &str,
-        port: u16,
-        names: &[&str],
-        greeting: &str,
-        delay: Duration,
-    ) -> Greeter {
-        Greeter::start_starttls(ip, port, &self.issue(names), greeting, delay)
-    }
 }
 
 impl Greeter {
@@ -134,41 +121,21 @@ impl Greeter {
         let greeting = greeting.to_string();
         let received = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(0));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (rx, conns) = (received.clone(), connections.clone());
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
-                ready_tx.send(()).unwrap();
-                let serve = async move {
-                    loop {
-                        let Ok((tcp, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        *conns.lock().unwrap() += 1;
-                        let (tls, greeting, rx) = (tls.clone(), greeting.clone(), rx.clone());
-                        tokio::spawn(async move {
-                            tokio::time::sleep(delay).await;
-                            serve(tcp, tls, &greeting, &rx).await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = serve => {}
-                    _ = stop_rx => {}
+        let (stop_tx, thread) =
+            super::spawn_listener(addr, "the greeter", move |listener| async move {
+                loop {
+                    let Ok((tcp, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    *conns.lock().unwrap() += 1;
+                    let (tls, greeting, rx) = (tls.clone(), greeting.clone(), rx.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        serve(tcp, tls, &greeting, &rx).await;
+                    });
                 }
             });
-        });
-        ready_rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("the greeter starts");
         Greeter {
             addr,
             received,

@@ -160,28 +160,10 @@ impl Web {
             delay,
             seen: Mutex::new(Vec::new()),
         });
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let st = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
-                ready_tx.send(()).unwrap();
-                tokio::select! {
-                    _ = accept_loop(listener, tls, st) => {}
-                    _ = stop_rx => {}
-                }
-            });
+        let (stop_tx, thread) = super::spawn_listener(addr, "the web server", move |listener| {
+            accept_loop(listener, tls, st)
         });
-        ready_rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("the web server starts");
         Web {
             addr,
             state,

@@ -116,6 +116,55 @@ pub fn require() {
     );
 }
 
+/// Runs `task` on a thread of its own with a single-threaded runtime, so
+/// the test can run the binary synchronously meanwhile.
+pub fn spawn_runtime<F, Fut>(task: F) -> std::thread::JoinHandle<()>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(task())
+    })
+}
+
+/// Binds a TCP listener on `addr` and runs `serve` with it on
+/// [`spawn_runtime`] until the returned sender is used or dropped. Returns
+/// once the listener is bound; panics, naming `what`, if it cannot be.
+pub fn spawn_listener<F, Fut>(
+    addr: std::net::SocketAddr,
+    what: &str,
+    serve: F,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = spawn_runtime(move || async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+        ready_tx.send(()).unwrap();
+        tokio::select! {
+            _ = serve(listener) => {}
+            _ = stop_rx => {}
+        }
+    });
+    ready_rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("{what} starts"));
+    (stop_tx, thread)
+}
+
 /// A throwaway certificate authority made at test time.
 pub struct TestCa {
     dir: tempfile::TempDir,
