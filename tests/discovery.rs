@@ -573,10 +573,10 @@ lab_test! {
             "220 smtp.guess.test ESMTP",
             Duration::ZERO,
         );
-        let mail = lab.ca.greeter_starttls(
+        let mail = Greeter::start_starttls(
             &ip(b, 3),
             587,
-            &["mail.guess.test"],
+            &lab.ca.issue(&["mail.guess.test"]),
             "220 mail.guess.test ESMTP",
             Duration::ZERO,
         );
@@ -637,10 +637,10 @@ lab_test! {
         let smtp = Greeter::start_starttls(&ip(b, 2), 587, &st, "220 ready", Duration::ZERO);
         // A POP3 server whose certificate names someone else, seen only after
         // STLS: disqualified.
-        let pop = lab.ca.greeter_starttls(
+        let pop = Greeter::start_starttls(
             &ip(b, 3),
             110,
-            &["someone-else.test"],
+            &lab.ca.issue(&["someone-else.test"]),
             "+OK ready",
             Duration::ZERO,
         );
