@@ -60,6 +60,23 @@ pub fn client_trusting(ca_file: Option<&Path>) -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// The response schema Outlook asks Autodiscover for.
+pub const OUTLOOK_2006A: &str =
+    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+
+/// A POX Autodiscover request for `email`, accepting `schema`.
+pub fn pox_request(email: &str, schema: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+  <Request>
+    <EMailAddress>{email}</EMailAddress>
+    <AcceptableResponseSchema>{schema}</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>"#
+    )
+}
+
 /// An HTTP client for plain-HTTP tests.
 pub fn client() -> reqwest::Client {
     client_trusting(None)
@@ -104,6 +121,15 @@ impl Running {
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The answer to `GET path`, asked with a fresh [`client`].
+    pub async fn fetch(&self, path: &str) -> reqwest::Response {
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers")
     }
 
     /// Asks the server to shut down; returns when it has.
