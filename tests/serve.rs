@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lab::server::{Binary, OPERATOR_TOML, Running, client, config, offline};
+use lab::server::{
+    Binary, OPERATOR_TOML, OUTLOOK_2006A, Running, client, config, offline, pox_request,
+};
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, Lookup};
 use mailsetup::server::resolve::DiscoverFn;
@@ -23,21 +25,6 @@ const RNG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/autoconfig/autoconfig.rng"
 );
-
-const OUTLOOK_2006A: &str =
-    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
-
-fn pox_request(email: &str, schema: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>{email}</EMailAddress>
-    <AcceptableResponseSchema>{schema}</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>"#
-    )
-}
 
 /// Validates `xml` with `xmllint --relaxng` against the autoconfig grammar.
 fn assert_valid_autoconfig(xml: &str) {
@@ -451,11 +438,9 @@ async fn providers_with_their_own_iphone_account_get_a_422_that_names_it() {
     // Words for a web page: no command-line flags.
     assert!(!text.contains("--format"), "{text}");
     // The page offers no download then, and says why.
-    let html = client()
-        .get(s.url("/?email=jane%40gmail.com"))
-        .send()
+    let html = s
+        .fetch("/?email=jane%40gmail.com")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -739,37 +724,18 @@ async fn a_burst_for_one_domain_costs_one_discovery() {
         "concurrent lookups coalesce"
     );
     // Later requests are served from the cache; another domain is its own.
-    let r = c
-        .get(s.url("/api/v1/lookup?email=late@slow.test"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/api/v1/lookup?email=late@slow.test").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let r = c
-        .get(s.url("/api/v1/lookup?email=x@other.test"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/api/v1/lookup?email=x@other.test").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // Built-in providers never reach discovery.
-    let r = c
-        .get(s.url("/api/v1/lookup?email=x@gmail.com"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/api/v1/lookup?email=x@gmail.com").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // Each discovery's sources are counted once, cache hits not at all.
-    let text = c
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.fetch("/metrics").await.text().await.unwrap();
     assert!(
         text.contains(r#"mailsetup_discovery_sources_total{source="autoconfig",result="found"} 2"#),
         "{text}"
@@ -781,11 +747,7 @@ async fn a_burst_for_one_domain_costs_one_discovery() {
 async fn the_page_answers_without_javascript_with_escaped_values() {
     let s = help_desk().await;
     // Reached at its listen address, which links may be made from.
-    let r = client()
-        .get(s.url("/?email=alice%40posteo.de"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/?email=alice%40posteo.de").await;
     assert_eq!(r.status(), StatusCode::OK);
     let csp = r.headers()["content-security-policy"]
         .to_str()
@@ -809,11 +771,7 @@ async fn the_page_answers_without_javascript_with_escaped_values() {
     assert!(html.contains("<svg role=\"img\""), "an inline QR code");
     assert!(html.contains(r#"id="steps""#));
 
-    let r = client()
-        .get(s.url("/?email=someone%40msn.com"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/?email=someone%40msn.com").await;
     let html = r.text().await.unwrap();
     assert!(
         html.contains(r#"id="builtin""#),
@@ -834,11 +792,7 @@ async fn the_page_answers_without_javascript_with_escaped_values() {
     assert!(html.contains(r#"<code class="value">outlook.office365.com</code>"#));
 
     // Errors are written for people.
-    let r = client()
-        .get(s.url("/?email=someone%40nowhere.invalid"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/?email=someone%40nowhere.invalid").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let html = r.text().await.unwrap();
     assert!(
@@ -1122,11 +1076,9 @@ async fn operator_domains_may_be_discovered_under_the_operators_name() {
         "127.0.0.1",
     )
     .await;
-    let v: serde_json::Value = client()
-        .get(s.url("/api/v1/lookup?email=ann@found.test"))
-        .send()
+    let v: serde_json::Value = s
+        .fetch("/api/v1/lookup?email=ann@found.test")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -1135,11 +1087,7 @@ async fn operator_domains_may_be_discovered_under_the_operators_name() {
     assert_eq!(v["provider"]["name"], "Found Mail");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Operator mode: other domains are not discovered on anyone's behalf.
-    let r = client()
-        .get(s.url("/api/v1/lookup?email=ann@other.test"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/api/v1/lookup?email=ann@other.test").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     s.stop().await;
@@ -1155,11 +1103,7 @@ async fn a_request_over_its_deadline_gets_408() {
     )
     .await;
     let start = std::time::Instant::now();
-    let r = client()
-        .get(s.url("/api/v1/lookup?email=a@slow.test"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/api/v1/lookup?email=a@slow.test").await;
     assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
     assert!(start.elapsed() < Duration::from_secs(4));
     s.stop().await;
