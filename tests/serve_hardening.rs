@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lab::server::{Binary, OPERATOR_TOML, Running, client, config, offline};
+use lab::server::{
+    Binary, OPERATOR_TOML, OUTLOOK_2006A, Running, client, config, offline, pox_request,
+};
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, Lookup};
 use mailsetup::server::resolve::DiscoverFn;
@@ -22,21 +24,6 @@ use mailsetup::settings::{AuthMethod, Protocol, Security, Server, Settings, Sour
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-const OUTLOOK_2006A: &str =
-    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
-
-fn pox_request(email: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>{email}</EMailAddress>
-    <AcceptableResponseSchema>{OUTLOOK_2006A}</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>"#
-    )
-}
 
 /// Waits until the server closes `stream` (EOF or reset), up to `limit`;
 /// the time it took, or `None` if it stayed open.
@@ -91,7 +78,7 @@ async fn a_client_that_sends_no_headers_is_dropped_after_the_header_timeout() {
         "a trickling client is closed by the header timeout too: {t:?}"
     );
     // Meanwhile, and after, everyone else is served.
-    let r = client().get(s.url("/healthz")).send().await.unwrap();
+    let r = s.fetch("/healthz").await;
     assert_eq!(r.status(), StatusCode::OK);
     s.stop().await;
 }
@@ -152,14 +139,7 @@ async fn connections_over_the_per_client_cap_are_closed_at_once_and_counted() {
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Places are freed when connections close.
-    let metrics = client()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.fetch("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains(r#"mailsetup_connections_refused_total{reason="per-client"} 1"#),
         "{metrics}"
@@ -208,6 +188,11 @@ fn discovery(trust: Trust, make: fn(&str) -> (Vec<Server>, Vec<Server>)) -> Disc
             Ok::<Lookup, _>(Lookup::build(&email, settings, tried))
         })
     })
+}
+
+/// A server with no configuration whose discovery is [`discovery`].
+async fn discovering(trust: Trust, make: fn(&str) -> (Vec<Server>, Vec<Server>)) -> Running {
+    Running::start(config(""), discovery(trust, make), "127.0.0.1").await
 }
 
 fn server(protocol: Protocol, host: String, port: u16, security: Security) -> Server {
@@ -261,7 +246,7 @@ async fn device_files(s: &Running, email: &str) -> Vec<(&'static str, reqwest::R
             "autodiscover",
             c.post(s.url("/autodiscover/autodiscover.xml"))
                 .header("content-type", "text/xml")
-                .body(pox_request(email))
+                .body(pox_request(email, OUTLOOK_2006A))
                 .send()
                 .await
                 .unwrap(),
@@ -271,12 +256,7 @@ async fn device_files(s: &Running, email: &str) -> Vec<(&'static str, reqwest::R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unverified_settings_are_never_handed_to_a_device() {
-    let s = Running::start(
-        config(""),
-        discovery(Trust::Unverified, encrypted),
-        "127.0.0.1",
-    )
-    .await;
+    let s = discovering(Trust::Unverified, encrypted).await;
     for (what, r) in device_files(&s, "jane@plain-http.test").await {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{what}");
         let text = r.text().await.unwrap();
@@ -290,11 +270,7 @@ async fn unverified_settings_are_never_handed_to_a_device() {
     }
     // A person still sees them on the page, with the warning and no
     // profile to download.
-    let r = client()
-        .get(s.url("/?email=jane%40plain-http.test"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/?email=jane%40plain-http.test").await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     assert!(html.contains("imap.plain-http.test"), "{html}");
@@ -330,12 +306,7 @@ fn plaintext_only_outgoing(d: &str) -> (Vec<Server>, Vec<Server>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_without_encryption_are_left_out_of_device_files() {
-    let s = Running::start(
-        config(""),
-        discovery(Trust::Verified, plaintext_fallbacks),
-        "127.0.0.1",
-    )
-    .await;
+    let s = discovering(Trust::Verified, plaintext_fallbacks).await;
     for (what, r) in device_files(&s, "jane@fallback.test").await {
         assert_eq!(r.status(), StatusCode::OK, "{what}");
         let body = r.bytes().await.unwrap();
@@ -345,12 +316,7 @@ async fn servers_without_encryption_are_left_out_of_device_files() {
     }
     s.stop().await;
 
-    let s = Running::start(
-        config(""),
-        discovery(Trust::Verified, plaintext_only_outgoing),
-        "127.0.0.1",
-    )
-    .await;
+    let s = discovering(Trust::Verified, plaintext_only_outgoing).await;
     for (what, r) in device_files(&s, "jane@cleartext.test").await {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{what}");
         let text = r.text().await.unwrap();
@@ -622,32 +588,28 @@ fn autoconfig_file(domain: &str, smtp: (&str, u16, &str)) -> String {
     )
 }
 
-/// `mailsetup profile ARGS` against the lab's DNS server and CA.
-fn profile(dns: &lab::dns::Dns, ca: &lab::TestCa, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mailsetup"))
-        .args(["profile", "--timeout", "6", "--dns"])
-        .arg(dns.addr.to_string())
-        .args(["--ispdb-url", "https://ispdb.lab.test/v1.1/", "--ca-file"])
-        .arg(ca.ca_file())
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
 lab_test! {
     fn the_cli_writes_unverified_or_unencrypted_settings_only_when_told() {
-        use lab::dns::{Dns, Record};
+        use lab::dns::Record;
         use lab::https::{Reply, Route, Web};
-        lab::require();
-        let ca = lab::TestCa::new();
-        let dns = Dns::start(
-            "127.0.4.60",
-            &[
-                Record::a("autoconfig.plain.test", "127.0.4.61"),
-                Record::a("autoconfig.clear.test", "127.0.4.62"),
-            ],
-        );
+        use lab::scenario::Scenario;
         let path = "/mail/config-v1.1.xml";
+        // clear.test over HTTPS (verified), with SMTP only without encryption.
+        let lab = Scenario::new("127.0.4.60")
+            .record(Record::a("autoconfig.plain.test", "127.0.4.61"))
+            .https(
+                2,
+                &["autoconfig.clear.test"],
+                vec![Route::get(
+                    "autoconfig.clear.test",
+                    path,
+                    Reply::xml(autoconfig_file(
+                        "clear.test",
+                        ("smtp.clear.test", 25, "plain"),
+                    )),
+                )],
+            )
+            .start();
         // plain.test publishes its config over plain HTTP only: unverified.
         let _plain = Web::start(
             "127.0.4.61",
@@ -662,23 +624,8 @@ lab_test! {
                 )),
             )],
         );
-        // clear.test over HTTPS (verified), with SMTP only without encryption.
-        let leaf = ca.issue(&["autoconfig.clear.test"]);
-        let _clear = Web::start(
-            "127.0.4.62",
-            443,
-            Some(&leaf),
-            vec![Route::get(
-                "autoconfig.clear.test",
-                path,
-                Reply::xml(autoconfig_file(
-                    "clear.test",
-                    ("smtp.clear.test", 25, "plain"),
-                )),
-            )],
-        );
 
-        let o = profile(&dns, &ca, &["jane@plain.test"]);
+        let o = lab.profile(&["jane@plain.test"]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(o.stdout.is_empty(), "nothing written");
@@ -686,11 +633,11 @@ lab_test! {
             err.contains("unverified") && err.contains("--allow-unverified"),
             "{err}"
         );
-        let o = profile(&dns, &ca, &["--json", "jane@plain.test"]);
+        let o = lab.profile(&["--json", "jane@plain.test"]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["code"], "unverified", "{v}");
 
-        let o = profile(&dns, &ca, &["--allow-unverified", "jane@plain.test"]);
+        let o = lab.profile(&["--allow-unverified", "jane@plain.test"]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{err}");
         assert!(err.contains("warning"), "{err}");
@@ -699,7 +646,7 @@ lab_test! {
         // Unencrypted SMTP found by discovery: refused, even when allowing
         // unverified settings...
         for extra in [&[][..], &["--allow-unverified"][..]] {
-            let o = profile(&dns, &ca, &[extra, &["jane@clear.test"]].concat());
+            let o = lab.profile(&[extra, &["jane@clear.test"]].concat());
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(1), "{err}");
             assert!(
@@ -710,15 +657,11 @@ lab_test! {
             assert!(o.stdout.is_empty());
         }
         // ...and written only when the user names it.
-        let o = profile(
-            &dns,
-            &ca,
-            &[
-                "--outgoing",
-                "smtp://smtp.clear.test:25?security=none",
-                "jane@clear.test",
-            ],
-        );
+        let o = lab.profile(&[
+            "--outgoing",
+            "smtp://smtp.clear.test:25?security=none",
+            "jane@clear.test",
+        ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{err}");
         assert!(err.contains("no encryption"), "the warning stays: {err}");
@@ -766,7 +709,7 @@ async fn fixed_answers_are_rendered_once_and_discovered_ones_never_kept() {
     let r = c
         .post(s.url("/autodiscover/autodiscover.xml"))
         .header("content-type", "text/xml")
-        .body(pox_request("jane@example.test"))
+        .body(pox_request("jane@example.test", OUTLOOK_2006A))
         .send()
         .await
         .unwrap();
