@@ -242,29 +242,11 @@ lab_test! {
         // OAuth note, and the settings table is shown.
         type_address(&c, "someone@msn.com").await;
         wait_for_heading(&c, "Outlook.com").await;
-        let lead = c
-            .find(Locator::Id("builtin"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let lead = text_of(&c, "#builtin").await;
         assert!(lead.contains("built-in Outlook.com account"), "{lead}");
-        let note = c
-            .find(Locator::Css(".note.important[data-code=oauth-required]"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let note = text_of(&c, ".note.important[data-code=oauth-required]").await;
         assert!(note.contains("Add Account › Outlook.com"), "{note}");
-        let table = c
-            .find(Locator::Css("table.settings"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let table = text_of(&c, "table.settings").await;
         assert!(table.contains("outlook.office365.com"), "{table}");
         let exchange = c.find(Locator::Id("profile-link")).await.unwrap();
         assert!(exchange.text().await.unwrap().contains("Exchange (OAuth)"));
@@ -308,13 +290,7 @@ lab_test! {
         let copies = c.find_all(Locator::Css("button.copy")).await.unwrap();
         assert!(!copies.is_empty());
         assert!(copies[0].is_displayed().await.unwrap());
-        let steps = c
-            .find(Locator::Id("steps"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let steps = text_of(&c, "#steps").await;
         assert!(steps.contains("posteo.de"), "{steps}");
 
         let shot = c.screenshot().await.unwrap();
@@ -331,13 +307,7 @@ lab_test! {
         let url = c.current_url().await.unwrap();
         assert_eq!(url.path(), "/");
         assert_eq!(url.query(), Some("email=alice%40posteo.de"));
-        let table = c
-            .find(Locator::Css("table.settings"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let table = text_of(&c, "table.settings").await;
         assert!(table.contains("posteo.de"), "{table}");
         let href = c
             .find(Locator::Id("profile-link"))
