@@ -107,109 +107,37 @@ fn lab() -> Lab {
     ] {
         records.push(Record::a(host, &ip(n)));
     }
-    // clean.test: autoconfig over HTTPS and SRV, naming the same servers.
-    records.push(Record::srv(
-        "_imaps._tcp.clean.test",
-        "mail.clean.test",
-        993,
-        0,
-        1,
-    ));
-    records.push(Record::srv(
-        "_submissions._tcp.clean.test",
-        "mail.clean.test",
-        465,
-        0,
-        1,
-    ));
-    // srvoff.test: SRV outside the domain, unsigned.
-    records.push(Record::srv(
-        "_imaps._tcp.srvoff.test",
-        "mail.elsewhere.test",
-        993,
-        0,
-        1,
-    ));
-    records.push(Record::srv(
-        "_submissions._tcp.srvoff.test",
-        "mail.elsewhere.test",
-        465,
-        0,
-        1,
-    ));
-    // disagree.test: SRV names another IMAP host than autoconfig.
-    records.push(Record::srv(
-        "_imaps._tcp.disagree.test",
-        "imap2.disagree.test",
-        993,
-        0,
-        1,
-    ));
+    for (name, target, port) in [
+        // clean.test: autoconfig over HTTPS and SRV, naming the same servers.
+        ("_imaps._tcp.clean.test", "mail.clean.test", 993),
+        ("_submissions._tcp.clean.test", "mail.clean.test", 465),
+        // srvoff.test: SRV outside the domain, unsigned.
+        ("_imaps._tcp.srvoff.test", "mail.elsewhere.test", 993),
+        ("_submissions._tcp.srvoff.test", "mail.elsewhere.test", 465),
+        // disagree.test: SRV names another IMAP host than autoconfig.
+        ("_imaps._tcp.disagree.test", "imap2.disagree.test", 993),
+    ] {
+        records.push(Record::srv(name, target, port, 0, 1));
+    }
     let dns = Dns::start(&ip(53), &records);
 
-    let ssl = |d: &str| config(d, &format!("mail.{d}"), 993, "SSL", &format!("mail.{d}"));
-    let with_imap = |d: &str, port: u16, socket: &str| {
-        config(d, &format!("imap.{d}"), port, socket, &format!("mail.{d}"))
-    };
     let path = "/mail/config-v1.1.xml";
-    let https_routes = vec![
-        Route::get("autoconfig.clean.test", path, Reply::xml(ssl("clean.test"))),
-        Route::get(
-            "autoconfig.plaintext.test",
-            path,
-            Reply::xml(config(
-                "plaintext.test",
-                "mail.plaintext.test",
-                143,
-                "plain",
-                "mail.plaintext.test",
-            )),
-        ),
-        Route::get(
-            "autoconfig.disagree.test",
-            path,
-            Reply::xml(ssl("disagree.test")),
-        ),
-        Route::get(
-            "autoconfig.adauth.test",
-            path,
-            Reply::xml(ssl("adauth.test")),
-        ),
+    // A domain's autoconfig file, with its IMAP server and SMTP at mail.
+    let autoconfig = |d: &str, imap: &str, port: u16, socket: &str| {
+        let xml = config(d, imap, port, socket, &format!("mail.{d}"));
+        Route::get(&format!("autoconfig.{d}"), path, Reply::xml(xml))
+    };
+    // adauth.test's Autodiscover asks for a password (Basic).
+    let challenge = || {
         Route::post(
             "autodiscover.adauth.test",
             "/autodiscover/autodiscover.xml",
             Reply::Challenge(401, "Basic realm=\"adauth\""),
-        ),
-        Route::get(
-            "autoconfig.mismatch.test",
-            path,
-            Reply::xml(with_imap("mismatch.test", 993, "SSL")),
-        ),
-        Route::get(
-            "autoconfig.expired.test",
-            path,
-            Reply::xml(with_imap("expired.test", 993, "SSL")),
-        ),
-        Route::get(
-            "autoconfig.untrusted.test",
-            path,
-            Reply::xml(with_imap("untrusted.test", 993, "SSL")),
-        ),
-        Route::get(
-            "autoconfig.expiring.test",
-            path,
-            Reply::xml(with_imap("expiring.test", 993, "SSL")),
-        ),
-        Route::get(
-            "autoconfig.nostarttls.test",
-            path,
-            Reply::xml(with_imap("nostarttls.test", 143, "STARTTLS")),
-        ),
-        Route::get(
-            "autoconfig.tlsport.test",
-            path,
-            Reply::xml(with_imap("tlsport.test", 993, "SSL")),
-        ),
+        )
+    };
+    let mut https_routes = vec![
+        autoconfig("plaintext.test", "mail.plaintext.test", 143, "plain"),
+        challenge(),
         // Line 4 closes an element that was never opened.
         Route::get(
             "autoconfig.invalid.test",
@@ -219,17 +147,22 @@ fn lab() -> Lab {
             ),
         ),
     ];
+    for d in ["clean.test", "disagree.test", "adauth.test"] {
+        https_routes.push(autoconfig(d, &format!("mail.{d}"), 993, "SSL"));
+    }
+    for (d, port, socket) in [
+        ("mismatch.test", 993, "SSL"),
+        ("expired.test", 993, "SSL"),
+        ("untrusted.test", 993, "SSL"),
+        ("expiring.test", 993, "SSL"),
+        ("nostarttls.test", 143, "STARTTLS"),
+        ("tlsport.test", 993, "SSL"),
+    ] {
+        https_routes.push(autoconfig(d, &format!("imap.{d}"), port, socket));
+    }
     let http_routes = vec![
-        Route::get(
-            "autoconfig.httponly.test",
-            path,
-            Reply::xml(ssl("httponly.test")),
-        ),
-        Route::post(
-            "autodiscover.adauth.test",
-            "/autodiscover/autodiscover.xml",
-            Reply::Challenge(401, "Basic realm=\"adauth\""),
-        ),
+        autoconfig("httponly.test", "mail.httponly.test", 993, "SSL"),
+        challenge(),
     ];
     let names: Vec<&str> = web_names.iter().map(String::as_str).collect();
     let web_leaf = ca.issue(&names);
