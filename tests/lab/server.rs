@@ -132,6 +132,18 @@ impl Running {
             .expect("the server answers")
     }
 
+    /// The answer to Outlook's POX Autodiscover request for `email`,
+    /// posted with `client`.
+    pub async fn autodiscover(&self, client: &reqwest::Client, email: &str) -> reqwest::Response {
+        client
+            .post(self.url("/autodiscover/autodiscover.xml"))
+            .header("content-type", "text/xml")
+            .body(pox_request(email, OUTLOOK_2006A))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
     /// Asks the server to shut down; returns when it has.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
