@@ -319,13 +319,7 @@ async fn hostile_and_malformed_autodiscover_bodies_get_4xx_and_nothing_expanded(
         );
     }
     // Values echoed into the error document are escaped.
-    let r = c
-        .post(s.url("/autodiscover/autodiscover.xml"))
-        .header("Content-Type", "text/xml")
-        .body(pox_request("&lt;script&gt;@x", OUTLOOK_2006A))
-        .send()
-        .await
-        .unwrap();
+    let r = s.autodiscover(&c, "&lt;script&gt;@x").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let xml = r.text().await.unwrap();
     assert!(!xml.contains("<script>"), "{xml}");
@@ -606,13 +600,7 @@ async fn the_limit_counts_discoveries_connections_and_spares_static_answers() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let r = c
-        .post(s.url("/autodiscover/autodiscover.xml"))
-        .header("content-type", "text/xml")
-        .body(pox_request("jane@four.test", OUTLOOK_2006A))
-        .send()
-        .await
-        .unwrap();
+    let r = s.autodiscover(&c, "jane@four.test").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
     assert!(r.text().await.unwrap().contains("try again"));
@@ -1147,13 +1135,7 @@ async fn a_domains_dav_urls_and_short_name_reach_every_output_expanded() {
     expanded("autoconfig", &xml);
     assert_eq!(elements(&xml, "displayShortName"), ["Dav &amp; Co"]);
 
-    let r = c
-        .post(s.url("/autodiscover/autodiscover.xml"))
-        .header("Content-Type", "text/xml")
-        .body(pox_request("Jo+x@dav.test", OUTLOOK_2006A))
-        .send()
-        .await
-        .unwrap();
+    let r = s.autodiscover(&c, "Jo+x@dav.test").await;
     assert_eq!(r.status(), StatusCode::OK);
     let xml = r.text().await.unwrap();
     expanded("autodiscover", &xml);
