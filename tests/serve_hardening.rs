@@ -14,9 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lab::server::{
-    Binary, OPERATOR_TOML, OUTLOOK_2006A, Running, client, config, offline, pox_request,
-};
+use lab::server::{Binary, OPERATOR_TOML, Running, client, config, offline};
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, Lookup};
 use mailsetup::server::resolve::DiscoverFn;
@@ -225,32 +223,11 @@ fn encrypted(d: &str) -> (Vec<Server>, Vec<Server>) {
 
 async fn device_files(s: &Running, email: &str) -> Vec<(&'static str, reqwest::Response)> {
     let c = client();
+    let get = |path| c.get(s.url(path)).query(&[("emailaddress", email)]).send();
     vec![
-        (
-            "mobileconfig",
-            c.get(s.url("/apple/mobileconfig"))
-                .query(&[("emailaddress", email)])
-                .send()
-                .await
-                .unwrap(),
-        ),
-        (
-            "autoconfig",
-            c.get(s.url("/mail/config-v1.1.xml"))
-                .query(&[("emailaddress", email)])
-                .send()
-                .await
-                .unwrap(),
-        ),
-        (
-            "autodiscover",
-            c.post(s.url("/autodiscover/autodiscover.xml"))
-                .header("content-type", "text/xml")
-                .body(pox_request(email, OUTLOOK_2006A))
-                .send()
-                .await
-                .unwrap(),
-        ),
+        ("mobileconfig", get("/apple/mobileconfig").await.unwrap()),
+        ("autoconfig", get("/mail/config-v1.1.xml").await.unwrap()),
+        ("autodiscover", s.autodiscover(&c, email).await),
     ]
 }
 
@@ -706,13 +683,7 @@ async fn fixed_answers_are_rendered_once_and_discovered_ones_never_kept() {
         other.contains("joe@example.test") && !other.contains("jane@"),
         "{other}"
     );
-    let r = c
-        .post(s.url("/autodiscover/autodiscover.xml"))
-        .header("content-type", "text/xml")
-        .body(pox_request("jane@example.test", OUTLOOK_2006A))
-        .send()
-        .await
-        .unwrap();
+    let r = s.autodiscover(&c, "jane@example.test").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("<Autodiscover"));
     // A built-in provider is fixed too.
