@@ -23,7 +23,7 @@ use reqwest::{Method, Url};
 use tokio::time::{Instant, timeout_at};
 
 use crate::net::dns::{Dns, DnsError, ResolveError};
-use crate::net::http::{GuardedResolver, MAX_BODY, MAX_REDIRECTS};
+use crate::net::http::{FetchError, GuardedResolver, MAX_BODY, MAX_REDIRECTS};
 use crate::net::limit::HostLimits;
 use crate::net::policy::Guard;
 
@@ -208,22 +208,17 @@ impl Client {
     }
 }
 
-async fn read_limited(mut resp: reqwest::Response, deadline: Instant) -> Result<Vec<u8>, Failure> {
-    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(Failure::TooLarge);
-    }
-    let mut body = Vec::new();
-    loop {
-        let chunk = timeout_at(deadline, resp.chunk())
-            .await
-            .map_err(|_| Failure::Timeout)?
-            .map_err(|e| classify(&e))?;
-        match chunk {
-            Some(c) if body.len() + c.len() > MAX_BODY => return Err(Failure::TooLarge),
-            Some(c) => body.extend_from_slice(&c),
-            None => return Ok(body),
-        }
-    }
+/// The body, through the discovery client's reader (the same limit and
+/// deadline), its errors in the audit's terms.
+async fn read_limited(resp: reqwest::Response, deadline: Instant) -> Result<Vec<u8>, Failure> {
+    crate::net::http::read_limited(resp, MAX_BODY, deadline)
+        .await
+        .map_err(|e| match e {
+            FetchError::TooLarge(_) => Failure::TooLarge,
+            FetchError::Timeout => Failure::Timeout,
+            FetchError::NoSuchHost(host) => Failure::NoSuchHost(host),
+            other => Failure::Failed(other.to_string()),
+        })
 }
 
 fn classify(e: &reqwest::Error) -> Failure {

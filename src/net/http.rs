@@ -426,7 +426,7 @@ fn location(url: &Url, resp: &reqwest::Response) -> Result<Url, FetchError> {
 }
 
 /// Reads the body, stopping as soon as it exceeds `limit`.
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut resp: reqwest::Response,
     limit: usize,
     deadline: Instant,
