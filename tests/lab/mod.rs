@@ -12,6 +12,7 @@
 //! the lab. A [`scenario::Scenario`] sets up what a test needs (DNS
 //! records, certificates from the one throwaway [`TestCa`], HTTPS routes,
 //! mail greeters) and runs `lookup`, `check` or `profile` against it;
+//! [`autoconfig::Autoconfig`] writes the autoconfig files they serve;
 //! [`mailsetup`], [`stdout`] and [`ip`] are the helpers every test file
 //! used to write for itself.
 //!
@@ -33,6 +34,7 @@
 
 #![allow(dead_code)]
 
+pub mod autoconfig;
 pub mod bind;
 pub mod dns;
 pub mod dovecot;
