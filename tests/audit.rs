@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lab::TestCa;
+use lab::autoconfig::Autoconfig;
 use lab::dns::{Dns, Record};
 use lab::greeter::Greeter;
 use lab::https::{Reply, Route, Web};
@@ -33,24 +34,12 @@ const GOOD: [&str; 6] = [
     "adauth.test",
 ];
 
+/// An autoconfig file of `domain`: IMAP at `imap`, SMTP over TLS at `smtp`.
 fn config(domain: &str, imap: &str, port: u16, socket: &str, smtp: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<clientConfig version="1.1">
-  <emailProvider id="{domain}">
-    <domain>{domain}</domain>
-    <incomingServer type="imap">
-      <hostname>{imap}</hostname><port>{port}</port><socketType>{socket}</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>{smtp}</hostname><port>465</port><socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </outgoingServer>
-  </emailProvider>
-</clientConfig>
-"#
-    )
+    Autoconfig::new(domain)
+        .imap(imap, port, socket)
+        .smtp(smtp, 465, "SSL")
+        .xml()
 }
 
 /// Y-M-D of a Unix time (for a certificate's end date).
