@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use lab::TestCa;
+use lab::autoconfig::Autoconfig;
 use lab::dns::{Dns, GarbageDns, Record};
 use lab::greeter::Greeter;
 use lab::https::{Reply, Route, Web};
@@ -63,25 +64,15 @@ fn lookup_with_dns(dns: &str, ca: &TestCa, email: &str, extra: &[&str]) -> Run {
     json_run(c)
 }
 
-/// An autoconfig file: IMAP over TLS at `imap`, submission at `smtp`.
+/// An autoconfig file: IMAP over TLS at `imap` (the local part as user
+/// name), submission at `smtp`.
 fn config(id: &str, imap: &str, smtp: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<clientConfig version="1.1">
-  <emailProvider id="{id}">
-    <domain>{id}</domain>
-    <displayName>{id} mail</displayName>
-    <incomingServer type="imap">
-      <hostname>{imap}</hostname><port>993</port><socketType>SSL</socketType>
-      <username>%EMAILLOCALPART%</username><authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>{smtp}</hostname><port>465</port><socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </outgoingServer>
-  </emailProvider>
-</clientConfig>"#
-    )
+    Autoconfig::new(id)
+        .display_name(&format!("{id} mail"))
+        .imap(imap, 993, "SSL")
+        .incoming_username("%EMAILLOCALPART%")
+        .smtp(smtp, 465, "SSL")
+        .xml()
 }
 
 /// A POX Autodiscover answer with IMAP at `imap` and SMTP at `smtp`.
