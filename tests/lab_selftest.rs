@@ -86,20 +86,10 @@ lab_test! {
     fn a_scenario_serves_dns_https_and_a_greeter_to_lookup() {
         use lab::https::{Reply, Route};
         use lab::scenario::Scenario;
-        let config = r#"<?xml version="1.0" encoding="UTF-8"?>
-<clientConfig version="1.1">
-  <emailProvider id="scenario.test">
-    <domain>scenario.test</domain>
-    <incomingServer type="imap">
-      <hostname>imap.scenario.test</hostname><port>993</port><socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>imap.scenario.test</hostname><port>465</port><socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </outgoingServer>
-  </emailProvider>
-</clientConfig>"#;
+        // One host for both, as a small provider's.
+        let config = lab::autoconfig::Autoconfig::new("scenario.test")
+            .smtp("imap.scenario.test", 465, "SSL")
+            .xml();
         let lab = Scenario::new("127.0.9.20")
             .https(
                 1,
