@@ -330,7 +330,8 @@ lab_test! {
         assert!(
             tried
                 .iter()
-                .any(|t| t.url.contains("int.srv.test:6379") && t.result == TryResult::RefusedInsecure),
+                .any(|t| t.url.contains("int.srv.test:6379")
+                    && t.result == TryResult::RefusedInsecure),
             "{}",
             show(&tried)
         );
@@ -462,22 +463,10 @@ lab_test! {
     }
 }
 
-const GOOD_CONFIG: &str = r#"<?xml version="1.0"?>
-<clientConfig version="1.1">
-  <emailProvider id="good.test">
-    <domain>good.test</domain>
-    <incomingServer type="imap">
-      <hostname>imap.good.test</hostname><port>993</port>
-      <socketType>SSL</socketType><authentication>password-cleartext</authentication>
-      <username>%EMAILADDRESS%</username>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>smtp.good.test</hostname><port>465</port>
-      <socketType>SSL</socketType><authentication>password-cleartext</authentication>
-      <username>%EMAILADDRESS%</username>
-    </outgoingServer>
-  </emailProvider>
-</clientConfig>"#;
+/// good.test's autoconfig file: IMAP and SMTP over TLS at imap. and smtp.
+fn good_config() -> String {
+    lab::autoconfig::Autoconfig::new("good.test").xml()
+}
 
 lab_test! {
     #[tokio::test(flavor = "multi_thread")]
@@ -492,7 +481,7 @@ lab_test! {
             vec![Route::get(
                 "autoconfig.good.test",
                 "/mail/config-v1.1.xml",
-                Reply::xml(GOOD_CONFIG),
+                Reply::xml(good_config()),
             )],
         );
         let dns = Dns::start(
@@ -675,7 +664,7 @@ lab_test! {
             vec![Route::any(
                 "*",
                 "/mail/config-v1.1.xml",
-                Reply::xml(GOOD_CONFIG.replace("good.test", "home.test")),
+                Reply::xml(good_config().replace("good.test", "home.test")),
             )],
         );
         let dns = Dns::start(
