@@ -1521,6 +1521,7 @@ fn a_signed_profile_is_not_written_to_a_terminal() {
 
 mod discovered {
     use super::*;
+    use lab::autoconfig::Autoconfig;
     use lab::dns::Record;
     use lab::https::{Reply, Route, Web};
     use lab::scenario::Scenario;
@@ -1531,24 +1532,14 @@ mod discovered {
         lab::ip(3, b * 10 + n)
     }
 
+    /// An autoconfig file with STARTTLS servers and two user names.
     fn config(domain: &str) -> String {
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>
-<clientConfig version="1.1">
-  <emailProvider id="{domain}">
-    <domain>{domain}</domain>
-    <displayName>Shop &amp; Co Mail</displayName>
-    <incomingServer type="imap">
-      <hostname>imap.{domain}</hostname><port>143</port><socketType>STARTTLS</socketType>
-      <username>%EMAILLOCALPART%</username><authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>smtp.{domain}</hostname><port>587</port><socketType>STARTTLS</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </outgoingServer>
-  </emailProvider>
-</clientConfig>"#
-        )
+        Autoconfig::new(domain)
+            .display_name("Shop &amp; Co Mail")
+            .imap(&format!("imap.{domain}"), 143, "STARTTLS")
+            .incoming_username("%EMAILLOCALPART%")
+            .smtp(&format!("smtp.{domain}"), 587, "STARTTLS")
+            .xml()
     }
 
     lab_test! {
