@@ -824,12 +824,11 @@ lab_test! {
 
 /// An autoconfig file for `d`: IMAP on 993 and SMTP on 465 at `mail.d`.
 fn config_xml(d: &str) -> String {
-    format!(
-        r#"<clientConfig version="1.1"><emailProvider id="{d}"><domain>{d}</domain>
-    <incomingServer type="imap"><hostname>mail.{d}</hostname><port>993</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></incomingServer>
-    <outgoingServer type="smtp"><hostname>mail.{d}</hostname><port>465</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication></outgoingServer>
-    </emailProvider></clientConfig>"#
-    )
+    let mail = format!("mail.{d}");
+    lab::autoconfig::Autoconfig::new(d)
+        .imap(&mail, 993, "SSL")
+        .smtp(&mail, 465, "SSL")
+        .xml()
 }
 
 /// A host that counts its connections, on every port discovery may use:
@@ -973,7 +972,11 @@ lab_test! {
                         path,
                         Reply::Redirect(302, format!("https://cfg.{other}/{own}.xml")),
                     ),
-                    Route::get(&format!("cfg.{own}"), &format!("/{other}.xml"), Reply::xml(config_xml(other))),
+                    Route::get(
+                        &format!("cfg.{own}"),
+                        &format!("/{other}.xml"),
+                        Reply::xml(config_xml(other)),
+                    ),
                 ],
                 Duration::from_millis(300),
             )
