@@ -545,24 +545,10 @@ lab_test! {
 /// An autoconfig file for `domain` whose SMTP server is `smtp`
 /// (`host:port:socketType`).
 fn autoconfig_file(domain: &str, smtp: (&str, u16, &str)) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<clientConfig version="1.1">
-  <emailProvider id="{domain}">
-    <domain>{domain}</domain>
-    <displayName>{domain} mail</displayName>
-    <incomingServer type="imap">
-      <hostname>imap.{domain}</hostname><port>993</port><socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>{}</hostname><port>{}</port><socketType>{}</socketType>
-      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
-    </outgoingServer>
-  </emailProvider>
-</clientConfig>"#,
-        smtp.0, smtp.1, smtp.2
-    )
+    lab::autoconfig::Autoconfig::new(domain)
+        .display_name(&format!("{domain} mail"))
+        .smtp(smtp.0, smtp.1, smtp.2)
+        .xml()
 }
 
 lab_test! {
