@@ -31,6 +31,26 @@ fn scan(input: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// [`scan_text`] asking the lab's `dns`, trusting `ca`, with the lab's
+/// ISPDB.
+fn scan_lab(
+    text: &str,
+    dns: &Dns,
+    ca: &lab::TestCa,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let (dns, ca_file) = (dns.addr.to_string(), ca.ca_file());
+    let lab = [
+        "--dns",
+        &dns,
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+        "--ispdb-url",
+        ISPDB,
+    ];
+    scan_text(text, &[extra, &lab[..]].concat())
+}
+
 /// [`scan`] of a file holding `text`.
 fn scan_text(text: &str, extra: &[&str]) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -289,26 +309,11 @@ fn slow_lab(b: u8, delay: Duration) -> (lab::TestCa, Dns, Web, Web) {
 lab_test! {
     fn entries_are_written_as_they_finish_with_their_line_numbers() {
         let (ca, dns, _slow, _fast) = slow_lab(15, Duration::from_millis(1500));
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in.txt");
-        std::fs::write(
-            &input,
+        let (code, out, err) = scan_lab(
             "a.slow.test\nfast.test\ngmail.com\nsomeone@fast.test\n",
-        )
-        .unwrap();
-        let (code, out, err) = scan(
-            &input,
-            &[
-                "--json",
-                "--timeout",
-                "6",
-                "--dns",
-                &dns.addr.to_string(),
-                "--ca-file",
-                ca.ca_file().to_str().unwrap(),
-                "--ispdb-url",
-                ISPDB,
-            ],
+            &dns,
+            &ca,
+            &["--json", "--timeout", "6"],
         );
         assert_eq!(code, Some(0), "{err}");
         let objects = parse_lines(&out);
@@ -992,23 +997,11 @@ lab_test! {
                 Record::a("cfg.rb.test", &b),
             ],
         );
-        let (code, out, err) = scan_text(
+        let (code, out, err) = scan_lab(
             "ra.test\nrb.test\n",
-            &[
-                "--json",
-                "--jobs",
-                "2",
-                "--per-host",
-                "1",
-                "--timeout",
-                "8",
-                "--dns",
-                &dns.addr.to_string(),
-                "--ca-file",
-                ca.ca_file().to_str().unwrap(),
-                "--ispdb-url",
-                ISPDB,
-            ],
+            &dns,
+            &ca,
+            &["--json", "--jobs", "2", "--per-host", "1", "--timeout", "8"],
         );
         assert_eq!(code, Some(0), "{err}");
         let objects = parse_lines(&out);
@@ -1081,22 +1074,11 @@ lab_test! {
             ],
         );
         // The public domain first, one entry at a time.
-        let (code, out, err) = scan_text(
+        let (code, out, err) = scan_lab(
             "public.test\nprivate.test\n",
-            &[
-                "--audit",
-                "--json",
-                "--jobs",
-                "1",
-                "--timeout",
-                "10",
-                "--dns",
-                &dns.addr.to_string(),
-                "--ca-file",
-                ca.ca_file().to_str().unwrap(),
-                "--ispdb-url",
-                ISPDB,
-            ],
+            &dns,
+            &ca,
+            &["--audit", "--json", "--jobs", "1", "--timeout", "10"],
         );
         assert!(matches!(code, Some(0 | 1)), "{err}");
         let objects = parse_lines(&out);
