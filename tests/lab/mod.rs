@@ -100,6 +100,27 @@ pub fn mailsetup(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs the `mailsetup` binary with `args`, writing `input` to its
+/// standard input (empty when `None`), backtraces on.
+pub fn mailsetup_with_input(args: &[&str], input: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(s) = input {
+        stdin.write_all(s.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 /// A command's standard output, which must be UTF-8.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("standard output is UTF-8")
