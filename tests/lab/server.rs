@@ -132,6 +132,17 @@ impl Running {
             .expect("the server answers")
     }
 
+    /// The answer to `GET path` sent with `Host: host`, asked with a fresh
+    /// [`client`].
+    pub async fn fetch_as(&self, path: &str, host: &str) -> reqwest::Response {
+        client()
+            .get(self.url(path))
+            .header("Host", host)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
     /// The answer to Outlook's POX Autodiscover request for `email`,
     /// posted with `client`.
     pub async fn autodiscover(&self, client: &reqwest::Client, email: &str) -> reqwest::Response {
