@@ -64,16 +64,15 @@ fn elements(xml: &str, name: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_answers_and_metrics_count_requests_by_endpoint_and_status() {
     let s = help_desk().await;
-    let c = client();
     for _ in 0..3 {
-        let r = c.get(s.url("/healthz")).send().await.unwrap();
+        let r = s.fetch("/healthz").await;
         assert_eq!(r.status(), StatusCode::OK);
     }
-    let r = c.get(s.url("/api/v1/lookup")).send().await.unwrap();
+    let r = s.fetch("/api/v1/lookup").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = c.get(s.url("/no/such/path")).send().await.unwrap();
+    let r = s.fetch("/no/such/path").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = c.get(s.url("/metrics")).send().await.unwrap();
+    let r = s.fetch("/metrics").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
         r.headers()["content-type"]
@@ -131,12 +130,9 @@ async fn autoconfig_on_both_paths_validates_against_the_grammar() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autoconfig_without_an_address_takes_the_domain_from_the_host_header() {
     let s = operator().await;
-    let r = client()
-        .get(s.url("/mail/config-v1.1.xml"))
-        .header("Host", "autoconfig.example.test")
-        .send()
-        .await
-        .unwrap();
+    let r = s
+        .fetch_as("/mail/config-v1.1.xml", "autoconfig.example.test")
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let xml = r.text().await.unwrap();
     assert_valid_autoconfig(&xml);
@@ -144,12 +140,9 @@ async fn autoconfig_without_an_address_takes_the_domain_from_the_host_header() {
     assert!(xml.contains("smtp.example.test"));
 
     // A host that names no domain of the operator is a 404, not a guess.
-    let r = client()
-        .get(s.url("/mail/config-v1.1.xml"))
-        .header("Host", "autoconfig.elsewhere.test")
-        .send()
-        .await
-        .unwrap();
+    let r = s
+        .fetch_as("/mail/config-v1.1.xml", "autoconfig.elsewhere.test")
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(r.text().await.unwrap().contains("example.test"));
     s.stop().await;
@@ -205,11 +198,7 @@ async fn autodiscover_round_trip_on_every_spelling_of_the_path() {
         assert_eq!(elements(&smtps, "Encryption"), ["SSL"]);
     }
     // Autodiscover is POST only.
-    let r = c
-        .get(s.url("/autodiscover/autodiscover.xml"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.fetch("/autodiscover/autodiscover.xml").await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     s.stop().await;
 }
@@ -329,18 +318,12 @@ async fn hostile_and_malformed_autodiscover_bodies_get_4xx_and_nothing_expanded(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autodiscover_json_points_new_outlook_at_the_pox_url() {
     let s = operator().await;
-    let c = client();
     for path in [
         "/autodiscover/autodiscover.json?Email=jane@example.test&Protocol=AutodiscoverV1",
         "/autodiscover/autodiscover.json/v1.0/jane@example.test?Protocol=AutodiscoverV1",
         "/Autodiscover/Autodiscover.json/V1.0/jane@example.test?Protocol=autodiscoverv1",
     ] {
-        let r = c
-            .get(s.url(path))
-            .header("Host", "autodiscover.example.test")
-            .send()
-            .await
-            .unwrap();
+        let r = s.fetch_as(path, "autodiscover.example.test").await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(
@@ -356,7 +339,7 @@ async fn autodiscover_json_points_new_outlook_at_the_pox_url() {
         "/autodiscover/autodiscover.json?Email=jane@example.test&Protocol=ActiveSync",
         "/autodiscover/autodiscover.json/v1.0/jane@example.test",
     ] {
-        let r = c.get(s.url(path)).send().await.unwrap();
+        let r = s.fetch(path).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["ErrorCode"], "InvalidProtocol", "{path}");
@@ -519,7 +502,6 @@ async fn the_lookup_api_answers_what_the_cli_prints() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_class_gets_a_4xx_that_says_what_to_do() {
     let s = operator().await;
-    let c = client();
     let cases: &[(&str, u16, &str)] = &[
         ("/api/v1/lookup", 400, "no email address"),
         ("/api/v1/lookup?email=", 400, "empty"),
@@ -545,14 +527,14 @@ async fn every_bad_input_class_gets_a_4xx_that_says_what_to_do() {
         ("/?email=%3Cb%3Eoops", 400, "&lt;b&gt;oops"),
     ];
     for (path, want, says) in cases {
-        let r = c.get(s.url(path)).send().await.unwrap();
+        let r = s.fetch(path).await;
         assert_eq!(r.status().as_u16(), *want, "{path}");
         let text = r.text().await.unwrap();
         assert!(text.contains(says), "{path}: {text}");
         assert!(!text.contains("<b>oops"), "{path}: echoed unescaped");
     }
     // The API's errors are JSON.
-    let r = c.get(s.url("/api/v1/lookup")).send().await.unwrap();
+    let r = s.fetch("/api/v1/lookup").await;
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["error"].as_str().unwrap().contains("?email="));
     s.stop().await;
@@ -1160,12 +1142,9 @@ async fn a_domains_dav_urls_and_short_name_reach_every_output_expanded() {
 
     // Without an address the client fills in the placeholders itself: the
     // domain is known, the user is not.
-    let xml = c
-        .get(s.url("/mail/config-v1.1.xml"))
-        .header("Host", "autoconfig.dav.test")
-        .send()
+    let xml = s
+        .fetch_as("/mail/config-v1.1.xml", "autoconfig.dav.test")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
