@@ -925,19 +925,8 @@ async fn sighup_reloads_the_tls_certificate() {
     // A broken file on reload keeps the old certificate, and the log
     // names the configuration's line that names the file.
     std::fs::write(&cert, "garbage").unwrap();
-    b.signal("HUP");
-    let line = b
-        .wait_for_log(
-            "still serving the previous configuration",
-            Duration::from_secs(5),
-        )
-        .expect("the failed reload is logged");
-    let cert_line = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .position(|l| l.starts_with("cert ="))
-        .unwrap()
-        + 1;
+    let line = failed_reload(&b, Duration::from_secs(5));
+    let cert_line = line_number(&file, "cert =");
     assert!(
         line.contains(&format!("{}:{cert_line}: [tls]", file.display())),
         "{line}"
@@ -1159,6 +1148,24 @@ async fn a_domains_dav_urls_and_short_name_reach_every_output_expanded() {
     s.stop().await;
 }
 
+/// The number (from 1) of the first line of `file` that starts with
+/// `prefix`.
+fn line_number(file: &std::path::Path, prefix: &str) -> usize {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix}"))
+        + 1
+}
+
+/// Sends SIGHUP to `b`, whose reload must fail; the log line that says so.
+fn failed_reload(b: &Binary, limit: Duration) -> String {
+    b.signal("HUP");
+    b.wait_for_log("still serving the previous configuration", limit)
+        .expect("the failed reload is logged")
+}
+
 /// A configuration file in a fresh directory.
 fn config_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -1225,19 +1232,8 @@ async fn sighup_reloads_the_whole_configuration_and_keeps_the_old_one_on_a_mista
         format!("request_timeout_secs = 0\n{OPERATOR_TOML}{NEW_DOMAIN_TOML}"),
     )
     .unwrap();
-    b.signal("HUP");
-    let line = b
-        .wait_for_log(
-            "still serving the previous configuration",
-            Duration::from_secs(10),
-        )
-        .expect("the failed reload is logged");
-    let bad_line = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .position(|l| l.starts_with("request_timeout_secs"))
-        .unwrap()
-        + 1;
+    let line = failed_reload(&b, Duration::from_secs(10));
+    let bad_line = line_number(&file, "request_timeout_secs");
     assert!(
         line.contains(&format!(
             "{}:{bad_line}: request_timeout_secs",
@@ -1324,12 +1320,7 @@ fn check_config_exits_0_or_2_without_listening() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    let line = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .position(|l| l.starts_with("cert ="))
-        .unwrap()
-        + 1;
+    let line = line_number(&file, "cert =");
     assert!(
         err.contains(&format!("{}:{line}: [signing]", file.display())),
         "{err}"
