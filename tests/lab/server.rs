@@ -194,6 +194,18 @@ impl Binary {
         Binary::start_full(&[], args, Some("info"))
     }
 
+    /// Runs `mailsetup serve --offline` with the configuration `file` on a
+    /// free loopback port (see [`Binary::start`]).
+    pub fn start_offline(file: &std::path::Path) -> Binary {
+        Binary::start(&[
+            "--offline",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            file.to_str().expect("a UTF-8 path"),
+        ])
+    }
+
     /// Runs `mailsetup serve ARGS` with `RUST_LOG` set to `rust_log` (or
     /// unset) and waits for its "listening on" line.
     pub fn start_with(args: &[&str], rust_log: Option<&str>) -> Binary {
