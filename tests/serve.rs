@@ -896,13 +896,7 @@ async fn sighup_reloads_the_tls_certificate() {
         ),
     )
     .unwrap();
-    let b = Binary::start(&[
-        "--offline",
-        "--listen",
-        "127.0.0.1:0",
-        "--config",
-        file.to_str().unwrap(),
-    ]);
+    let b = Binary::start_offline(&file);
     let name = "autoconfig.example.test";
     assert_eq!(
         served_certificate(b.addr, &ca.ca_file(), name).await,
@@ -1185,13 +1179,7 @@ outgoing = [{ url = "smtps://smtp.new.test", auth = ["password"] }]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_whole_configuration_and_keeps_the_old_one_on_a_mistake() {
     let (_dir, file) = config_file(OPERATOR_TOML);
-    let b = Binary::start(&[
-        "--offline",
-        "--listen",
-        "127.0.0.1:0",
-        "--config",
-        file.to_str().unwrap(),
-    ]);
+    let b = Binary::start_offline(&file);
     let c = client();
     let lookup = |email: &str| {
         c.get(format!("http://{}/api/v1/lookup", b.addr))
@@ -1266,13 +1254,7 @@ fn sighup_never_kills_a_server_without_tls_or_configuration() {
     assert!(std::net::TcpStream::connect(b.addr).is_ok());
 
     let (_dir, file) = config_file(OPERATOR_TOML);
-    let mut b = Binary::start(&[
-        "--offline",
-        "--listen",
-        "127.0.0.1:0",
-        "--config",
-        file.to_str().unwrap(),
-    ]);
+    let mut b = Binary::start_offline(&file);
     b.signal("HUP");
     assert!(
         b.wait_for_log("configuration reloaded", Duration::from_secs(5))
