@@ -384,13 +384,7 @@ fn serve_warns_at_start_when_links_follow_the_host_header() {
         format!("public_url = \"https://mail.example.test\"\n{OPERATOR_TOML}"),
     )
     .unwrap();
-    let b = Binary::start(&[
-        "--offline",
-        "--listen",
-        "127.0.0.1:0",
-        "--config",
-        file.to_str().unwrap(),
-    ]);
+    let b = Binary::start_offline(&file);
     assert!(!b.start_log.join("\n").contains("no public_url"));
 }
 
