@@ -810,13 +810,9 @@ async fn shutdown_lets_requests_in_flight_finish() {
 
 #[test]
 fn configuration_errors_name_file_and_line_and_refuse_to_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("mail.toml");
-    std::fs::write(
-        &file,
+    let (dir, file) = config_file(
         "[[domain]]\nname = \"example.test\"\nincoming = [{ url = \"imaps://imap.example.test\", auth = [\"password\"] }]\noutgoing = [{ url = \"smtp://smtp.example.test:25\", auth = [\"password\"] }]\n",
-    )
-    .unwrap();
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_mailsetup"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&file)
