@@ -121,6 +121,16 @@ pub fn mailsetup_with_input(args: &[&str], input: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The codes of the findings of a `check --json` report, in order.
+pub fn codes(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .expect("a findings list")
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A command's standard output, which must be UTF-8.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("standard output is UTF-8")
