@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use lab::codes;
 use lab::dns::{Dns, Record};
 use lab::dovecot::Dovecot;
 use lab::fake::{Blackhole, Fake, Imap, Pop3, Smtp};
@@ -97,15 +98,6 @@ fn check_password(args: &[&str], secret: &str) -> (Out, Value) {
         &[&["a@lab.test"], args, &["--password-stdin"]].concat(),
         Some(secret),
     )
-}
-
-fn codes(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn finding<'a>(v: &'a Value, code: &str) -> &'a Value {
