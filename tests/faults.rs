@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lab::TestCa;
+use lab::codes;
 use lab::dns::{Dns, Record};
 use lab::fake::{Action, Fake, Imap, Script};
 use serde_json::Value;
@@ -391,15 +392,6 @@ fn check(ca: &TestCa, incoming: &[&str]) -> Run {
         args.extend(["--incoming", i]);
     }
     run(&args)
-}
-
-fn codes(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_string())
-        .collect()
 }
 
 lab_test! {
