@@ -129,18 +129,21 @@ impl Drop for Dns {
     }
 }
 
-/// A DNS server that answers every UDP query with its query id followed by
-/// garbage: a header claiming answers that are not there.
-pub struct GarbageDns {
+/// A DNS server on UDP port 53 that answers each query with what a
+/// function makes of it (nothing, when it makes `None`), until dropped.
+pub struct ScriptedDns {
     /// Where it listens (UDP, port 53).
     pub addr: SocketAddr,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl GarbageDns {
-    /// Starts it on `ip`:53.
-    pub fn start(ip: &str) -> GarbageDns {
+impl ScriptedDns {
+    /// Starts one on `ip`:53 answering a query with `answer(query)`.
+    pub fn start(
+        ip: &str,
+        answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+    ) -> ScriptedDns {
         super::require();
         let addr: SocketAddr = format!("{ip}:53").parse().expect("an IP address");
         let socket = std::net::UdpSocket::bind(addr).expect("bind UDP 53");
@@ -150,30 +153,64 @@ impl GarbageDns {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
+            let mut buf = [0u8; 1500];
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
                 let Ok((n, from)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
-                if n < 2 {
-                    continue;
+                if let Some(reply) = answer(&buf[..n]) {
+                    let _ = socket.send_to(&reply, from);
                 }
-                // Same id, "response, no error", 1 question, 3 answers —
-                // then bytes that are neither.
-                let mut reply = vec![buf[0], buf[1], 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
-                reply.extend_from_slice(&[0xc0, 0xff, 0x3f, 0x00, 0x21, 0xde, 0xad, 0xbe, 0xef]);
-                let _ = socket.send_to(&reply, from);
             }
         });
-        GarbageDns {
+        ScriptedDns {
             addr,
             stop,
             thread: Some(thread),
         }
     }
+
+    /// One that answers every query with its query id followed by garbage:
+    /// a header claiming answers that are not there.
+    pub fn garbage(ip: &str) -> ScriptedDns {
+        ScriptedDns::start(ip, |query| {
+            if query.len() < 2 {
+                return None;
+            }
+            // Same id, "response, no error", 1 question, 3 answers — then
+            // bytes that are neither.
+            let mut reply = vec![query[0], query[1], 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
+            reply.extend_from_slice(&[0xc0, 0xff, 0x3f, 0x00, 0x21, 0xde, 0xad, 0xbe, 0xef]);
+            Some(reply)
+        })
+    }
+
+    /// One that answers every query with the response code `rcode`
+    /// (REFUSED = 5, SERVFAIL = 2), or never answers (`None`).
+    pub fn rcode(ip: &str, rcode: Option<u8>) -> ScriptedDns {
+        ScriptedDns::start(ip, move |query| {
+            let rcode = rcode?;
+            let n = query.len();
+            // Header and question only: skip the name's labels, then type
+            // and class.
+            let mut end = 12;
+            while end < n && query[end] != 0 {
+                end += 1 + query[end] as usize;
+            }
+            end += 5;
+            if n < 12 || end > n {
+                return None;
+            }
+            let mut reply = query[..end].to_vec();
+            reply[2] = 0x80 | (query[2] & 0x01);
+            reply[3] = 0x80 | rcode;
+            reply[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+            Some(reply)
+        })
+    }
 }
 
-impl Drop for GarbageDns {
+impl Drop for ScriptedDns {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
