@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lab::codes;
-use lab::dns::{Dns, Record};
+use lab::dns::{Dns, Record, ScriptedDns};
 use lab::dovecot::Dovecot;
 use lab::fake::{Blackhole, Fake, Imap, Pop3, Smtp};
 use serde_json::Value;
@@ -1466,62 +1466,6 @@ lab_test! {
     }
 }
 
-/// A DNS server that answers every UDP query with one response code
-/// (REFUSED = 5, SERVFAIL = 2), or never answers (`None`).
-struct RcodeDns {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RcodeDns {
-    fn start(ip: &str, rcode: Option<u8>) -> RcodeDns {
-        lab::require();
-        let socket = std::net::UdpSocket::bind(format!("{ip}:53")).expect("bind UDP 53");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 1500];
-            while !s.load(std::sync::atomic::Ordering::Relaxed) {
-                let Ok((n, from)) = socket.recv_from(&mut buf) else {
-                    continue;
-                };
-                let Some(rcode) = rcode else { continue };
-                // Header and question only: skip the name's labels, then
-                // type and class.
-                let mut end = 12;
-                while end < n && buf[end] != 0 {
-                    end += 1 + buf[end] as usize;
-                }
-                end += 5;
-                if n < 12 || end > n {
-                    continue;
-                }
-                let mut reply = buf[..end].to_vec();
-                reply[2] = 0x80 | (buf[2] & 0x01);
-                reply[3] = 0x80 | rcode;
-                reply[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-                let _ = socket.send_to(&reply, from);
-            }
-        });
-        RcodeDns {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for RcodeDns {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 lab_test! {
     fn a_failing_resolver_is_dns_failure_and_never_blames_a_builtin_name() {
         shared();
@@ -1530,7 +1474,7 @@ lab_test! {
             ("127.0.3.42", Some(2), "SERVFAIL"),
             ("127.0.3.43", None, "silence"),
         ] {
-            let _dns = RcodeDns::start(ip, rcode);
+            let _dns = ScriptedDns::rcode(ip, rcode);
             let started = Instant::now();
             let (out, v) = check(&["someone@msn.com", "--dns", ip], None);
             assert_eq!(out.code, 1, "{what}: {}", out.stdout);
