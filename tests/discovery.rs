@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use lab::TestCa;
 use lab::autoconfig::Autoconfig;
-use lab::dns::{Dns, GarbageDns, Record};
+use lab::dns::{Dns, Record, ScriptedDns};
 use lab::greeter::Greeter;
 use lab::https::{Reply, Route, Web};
 use lab::scenario::{ISPDB, Run, json_run};
@@ -899,7 +899,7 @@ lab_test! {
         assert!(e["detail"].as_str().is_some_and(|d| !d.is_empty()), "{e}");
 
         // A name server that answers only garbage.
-        let garbage = GarbageDns::start(&ip(b, 1));
+        let garbage = ScriptedDns::garbage(&ip(b, 1));
         let r = lookup_with_dns(
             &garbage.addr.to_string(),
             &lab.ca,
