@@ -407,30 +407,21 @@ impl Dialogue for Pop3 {
         } else if upper.starts_with("USER ") {
             Action::Reply("+OK\r\n".into())
         } else if let Some(p) = line.strip_prefix("PASS ") {
-            Action::Reply(
-                if p == self.secret {
-                    "+OK in\r\n"
-                } else {
-                    "-ERR [AUTH] no\r\n"
-                }
-                .into(),
-            )
+            reply_if(p == self.secret, "+OK in\r\n", "-ERR [AUTH] no\r\n")
         } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..]) {
             let ok = decode_plain(ir).is_some_and(|(_, p)| p == self.secret);
-            Action::Reply(
-                if ok {
-                    "+OK in\r\n"
-                } else {
-                    "-ERR [AUTH] no\r\n"
-                }
-                .into(),
-            )
+            reply_if(ok, "+OK in\r\n", "-ERR [AUTH] no\r\n")
         } else if upper == "QUIT" {
             Action::Close("+OK bye\r\n".into())
         } else {
             Action::Reply("-ERR unknown\r\n".into())
         }
     }
+}
+
+/// `yes` when `ok`, else `no`.
+fn reply_if(ok: bool, yes: &str, no: &str) -> Action {
+    Action::Reply(if ok { yes } else { no }.into())
 }
 
 /// An SMTP submission server script.
@@ -498,13 +489,10 @@ impl Dialogue for Smtp {
             Action::StartTls(self.starttls_reply.clone())
         } else if let Some(ir) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..]) {
             let ok = decode_plain(ir).is_some_and(|(_, p)| p == self.secret);
-            Action::Reply(
-                if ok {
-                    "235 2.7.0 Authenticated\r\n"
-                } else {
-                    "535 5.7.8 Authentication failed\r\n"
-                }
-                .into(),
+            reply_if(
+                ok,
+                "235 2.7.0 Authenticated\r\n",
+                "535 5.7.8 Authentication failed\r\n",
             )
         } else if upper == "QUIT" {
             Action::Close("221 bye\r\n".into())
