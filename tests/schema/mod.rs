@@ -8,6 +8,8 @@
 //! schema, and PayloadUUIDs or PayloadIdentifiers that are malformed or
 //! repeated inside the profile. Its own tests break good profiles on purpose
 //! and expect each fault to be found.
+//!
+//! [`relaxng`] checks autoconfig files against the draft's RELAX NG grammar.
 
 #![allow(dead_code)]
 
@@ -331,6 +333,30 @@ pub fn assert_no_secrets(profile: &[u8]) {
         }
     }
     walk(&Value::Dictionary(parse(profile)));
+}
+
+/// The autoconfig draft's RELAX NG grammar.
+const RNG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/autoconfig/autoconfig.rng"
+);
+
+/// Runs `xmllint --relaxng` with the autoconfig draft's grammar on `xml`;
+/// what xmllint said when it rejects it.
+pub fn relaxng(xml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config-v1.1.xml");
+    std::fs::write(&file, xml).unwrap();
+    let o = std::process::Command::new("xmllint")
+        .args(["--noout", "--relaxng", RNG])
+        .arg(&file)
+        .output()
+        .expect("xmllint is installed (scripts/install-deps.sh: libxml2-utils)");
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
 }
 
 #[cfg(test)]
