@@ -23,13 +23,8 @@ use mailsetup::settings::{
 use mailsetup::sign::{SignError, Signer};
 use plist::Value;
 use rcgen::KeyPair;
-use schema::{Schema, assert_no_secrets, parse, payload};
+use schema::{Schema, assert_no_secrets, parse, payload, relaxng};
 use serde::Deserialize;
-
-const RNG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/autoconfig/autoconfig.rng"
-);
 
 // --- helpers -----------------------------------------------------------------
 
@@ -87,23 +82,6 @@ fn incoming_oauth_only(p: &Provider) -> bool {
 /// An address at the provider's first domain.
 fn address_of(p: &Provider) -> String {
     format!("test.user@{}", p.domains[0])
-}
-
-/// Runs `xmllint --relaxng` with the draft's grammar on `xml`.
-fn relaxng(xml: &str) -> Result<(), String> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("config-v1.1.xml");
-    std::fs::write(&file, xml).unwrap();
-    let o = Command::new("xmllint")
-        .args(["--noout", "--relaxng", RNG])
-        .arg(&file)
-        .output()
-        .expect("xmllint is installed (scripts/install-deps.sh: libxml2-utils)");
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(stderr(&o))
-    }
 }
 
 fn assert_valid_profile(bytes: &[u8]) {
