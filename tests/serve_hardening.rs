@@ -547,21 +547,22 @@ lab_test! {
         use lab::dns::Record;
         use lab::https::{Reply, Route, Web};
         use lab::scenario::Scenario;
-        let path = "/mail/config-v1.1.xml";
+        // A domain's autoconfig file, with `smtp` as its SMTP server.
+        let config = |d: &str, smtp| {
+            let xml = autoconfig_file(d, smtp);
+            Route::get(
+                &format!("autoconfig.{d}"),
+                "/mail/config-v1.1.xml",
+                Reply::xml(xml),
+            )
+        };
         // clear.test over HTTPS (verified), with SMTP only without encryption.
         let lab = Scenario::new("127.0.4.60")
             .record(Record::a("autoconfig.plain.test", "127.0.4.61"))
             .https(
                 2,
                 &["autoconfig.clear.test"],
-                vec![Route::get(
-                    "autoconfig.clear.test",
-                    path,
-                    Reply::xml(autoconfig_file(
-                        "clear.test",
-                        ("smtp.clear.test", 25, "plain"),
-                    )),
-                )],
+                vec![config("clear.test", ("smtp.clear.test", 25, "plain"))],
             )
             .start();
         // plain.test publishes its config over plain HTTP only: unverified.
@@ -569,14 +570,7 @@ lab_test! {
             "127.0.4.61",
             80,
             None,
-            vec![Route::get(
-                "autoconfig.plain.test",
-                path,
-                Reply::xml(autoconfig_file(
-                    "plain.test",
-                    ("smtp.plain.test", 465, "SSL"),
-                )),
-            )],
+            vec![config("plain.test", ("smtp.plain.test", 465, "SSL"))],
         );
 
         let o = lab.profile(&["jane@plain.test"]);
