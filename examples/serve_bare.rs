@@ -20,6 +20,7 @@ use axum::routing::get;
 
 /// The same allocator as `mailsetup` (src/main.rs), so the difference is
 /// the program's work, not the allocator's.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

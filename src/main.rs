@@ -17,7 +17,9 @@ use clap::Parser;
 /// instead of 450 (bench/scan.sh). The price is paid at start: about
 /// 0.15 ms more for `lookup --offline`, the first touch of one page per
 /// size class (bench/lookup.sh). Version 2 without transparent huge pages:
-/// version 3 and huge pages cost 0.4 ms.
+/// version 3 and huge pages cost 0.4 ms. The `mimalloc` feature (on by
+/// default) chooses it.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
