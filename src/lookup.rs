@@ -300,8 +300,9 @@ pub fn lookup_local(email: &EmailAddress, opts: &Options) -> Result<Option<Looku
     Ok(None)
 }
 
-/// The `tried` entry of a domain the built-in table does not know.
-fn not_built_in(email: &EmailAddress) -> Vec<Tried> {
+/// The `tried` entry of a domain the built-in table does not know (every
+/// lookup that goes on to the network starts with it: here and in `scan`).
+pub fn not_built_in(email: &EmailAddress) -> Vec<Tried> {
     vec![Tried {
         source: Source::ProviderDb,
         url: format!("builtin:{}", email.domain()),

@@ -227,22 +227,41 @@ impl Auditor {
             .iter()
             .filter_map(|u| Url::parse(u).ok())
             .map(|url| async move {
-                let transport = if url.scheme() == "https" {
-                    "https"
-                } else {
-                    "http"
-                };
-                let mut p = Published::new(Source::Autoconfig, url.as_str(), transport);
-                let started = StdInstant::now();
-                let answer = self.http.fetch(url, None, deadline, guard).await;
-                p.ms = started.elapsed().as_millis() as u64;
-                let Some(a) = answered(&mut p, answer) else {
-                    return p;
-                };
-                read_config(&mut p, &a.body, email);
+                let label = url.to_string();
+                let (mut p, answer) = self
+                    .ask(Source::Autoconfig, label, url, None, deadline, guard)
+                    .await;
+                if let Some(a) = answer {
+                    read_config(&mut p, &a.body, email);
+                }
                 p
             });
         join_all(asks).await
+    }
+
+    /// Fetches `url` (POSTing `body` when given) as one published source
+    /// labelled `asked`: its transport, time and failure go into the entry;
+    /// the answer comes back when there is one to read.
+    async fn ask(
+        &self,
+        source: Source,
+        asked: String,
+        url: Url,
+        body: Option<&[u8]>,
+        deadline: Instant,
+        guard: &Guard,
+    ) -> (Published, Option<Answer>) {
+        let transport = if url.scheme() == "https" {
+            "https"
+        } else {
+            "http"
+        };
+        let mut p = Published::new(source, asked, transport);
+        let started = StdInstant::now();
+        let answer = self.http.fetch(url, body, deadline, guard).await;
+        p.ms = started.elapsed().as_millis() as u64;
+        let answer = answered(&mut p, answer);
+        (p, answer)
     }
 
     async fn autodiscover(
@@ -252,16 +271,10 @@ impl Auditor {
         deadline: Instant,
         guard: &Guard,
     ) -> Vec<Published> {
-        let mut urls: Vec<(String, Option<Published>)> = vec![
-            (format!("https://{d}/autodiscover/autodiscover.xml"), None),
-            (
-                format!("https://autodiscover.{d}/autodiscover/autodiscover.xml"),
-                None,
-            ),
-            (
-                format!("http://autodiscover.{d}/autodiscover/autodiscover.xml"),
-                None,
-            ),
+        let mut urls = vec![
+            format!("https://{d}/autodiscover/autodiscover.xml"),
+            format!("https://autodiscover.{d}/autodiscover/autodiscover.xml"),
+            format!("http://autodiscover.{d}/autodiscover/autodiscover.xml"),
         ];
         // The SRV record, and the host it names.
         let name = format!("_autodiscover._tcp.{d}");
@@ -280,12 +293,9 @@ impl Auditor {
                         } else {
                             srv.result = TryResult::Found;
                             let port = if t.port == 0 { 443 } else { t.port };
-                            urls.push((
-                                format!(
-                                    "https://{}:{port}/autodiscover/autodiscover.xml",
-                                    t.target
-                                ),
-                                None,
+                            urls.push(format!(
+                                "https://{}:{port}/autodiscover/autodiscover.xml",
+                                t.target
                             ));
                         }
                     }
@@ -297,19 +307,21 @@ impl Auditor {
         let body = pox_request(&email.login_address()).into_bytes();
         let body = &body;
         let asks = urls
-            .iter_mut()
-            .filter_map(|(u, _)| Url::parse(u).ok())
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
             .map(|url| async move {
-                let transport = if url.scheme() == "https" {
-                    "https"
-                } else {
-                    "http"
-                };
-                let mut p = Published::new(Source::Autodiscover, format!("POST {url}"), transport);
-                let started = StdInstant::now();
-                let answer = self.http.fetch(url, Some(body), deadline, guard).await;
-                p.ms = started.elapsed().as_millis() as u64;
-                let Some(a) = answered(&mut p, answer) else {
+                let label = format!("POST {url}");
+                let (mut p, answer) = self
+                    .ask(
+                        Source::Autodiscover,
+                        label,
+                        url,
+                        Some(body),
+                        deadline,
+                        guard,
+                    )
+                    .await;
+                let Some(a) = answer else {
                     return p;
                 };
                 match pox::parse(&a.body) {

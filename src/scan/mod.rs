@@ -433,14 +433,7 @@ async fn lookup_entry(target: &Target, opts: &Options, shared: &Shared) -> (Outc
             named(serde_json::to_value(&found).unwrap_or_default()),
         );
     }
-    let mut tried = vec![Tried {
-        source: Source::ProviderDb,
-        url: format!("builtin:{}", email.domain()),
-        result: TryResult::NotFound,
-        ms: 0,
-        detail: None,
-        problem: None,
-    }];
+    let mut tried = lookup::not_built_in(&email);
     if opts.offline {
         return (
             Outcome::NotFound,
