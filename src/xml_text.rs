@@ -33,6 +33,13 @@ pub fn escaped(value: &str) -> BytesText<'static> {
     BytesText::from_escaped(partial_escape(clean(value).into_owned()).into_owned())
 }
 
+/// Writes `<name>value</name>`, the value cleaned and escaped ([`escaped`]):
+/// the one text element both client formats' writers are made of.
+pub fn text(w: &mut quick_xml::Writer<Vec<u8>>, name: &str, value: &str) -> std::io::Result<()> {
+    w.create_element(name).write_text_content(escaped(value))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use quick_xml::events::{BytesDecl, Event};
 use crate::address::EmailAddress;
 use crate::dav::{DavAccount, DavKind};
 use crate::settings::{Note, Protocol, Security, Server, Settings};
-use crate::xml_text::{clean, escaped};
+use crate::xml_text::{clean, escaped, text};
 
 /// The media type of an autoconfig file.
 pub const CONTENT_TYPE: &str = "application/xml";
@@ -134,11 +134,6 @@ fn dav_sections(w: &mut Writer<Vec<u8>>, dav: &DavAccount<'_>) -> io::Result<()>
                 Ok(())
             })?;
     }
-    Ok(())
-}
-
-fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
-    w.create_element(name).write_text_content(escaped(value))?;
     Ok(())
 }
 

@@ -30,7 +30,7 @@ use quick_xml::events::{BytesDecl, Event};
 use super::{NS_RESPONSE_ROOT, OUTLOOK_2006A};
 use crate::dav::{DavAccount, DavKind};
 use crate::settings::{AuthMethod, Protocol, Security, Server, Settings};
-use crate::xml_text::escaped;
+use crate::xml_text::text;
 
 /// The media type of the response.
 pub const CONTENT_TYPE: &str = "application/xml";
@@ -74,11 +74,6 @@ fn write_response(
                 })?;
             Ok(())
         })?;
-    Ok(())
-}
-
-fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
-    w.create_element(name).write_text_content(escaped(value))?;
     Ok(())
 }
 
