@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use crate::address::EmailAddress;
+use crate::probe::ProbeError;
 use crate::provider::ProviderTable;
 use crate::settings::{Note, Settings, Source, Trust};
 
@@ -142,10 +143,10 @@ pub enum LookupError {
         /// What was consulted.
         tried: Vec<Tried>,
     },
-    /// Every source was asked; none had settings.
-    #[error(
-        "no settings found for {domain}: no source answered (see 'tried'); check the spelling of the domain, or ask the mail provider for its IMAP and SMTP server names"
-    )]
+    /// Every source was asked; none had settings. When DNS itself did not
+    /// answer ([`dns_unanswered`]), the advice is the network, not the
+    /// spelling.
+    #[error("no settings found for {domain}: {}", not_found_advice(tried))]
     NotFound {
         /// The domain.
         domain: String,
@@ -170,6 +171,22 @@ pub enum LookupError {
     /// Discovery could not start (a bad `--ca-file`, no DNS configuration).
     #[error("{0}")]
     Setup(String),
+}
+
+/// Whether DNS itself failed for every name discovery asked about (no
+/// network, a name server that refuses or fails), rather than the names not
+/// existing: every probed candidate stopped at a DNS failure.
+pub fn dns_unanswered(tried: &[Tried]) -> bool {
+    let mut stopped = tried.iter().filter_map(|t| t.problem.as_ref()).peekable();
+    stopped.peek().is_some() && stopped.all(|p| matches!(p, ProbeError::DnsFailed { .. }))
+}
+
+fn not_found_advice(tried: &[Tried]) -> &'static str {
+    if dns_unanswered(tried) {
+        "DNS did not answer (see 'tried'), so no source could be asked; check the network connection (or give a name server with --dns IP) and try again"
+    } else {
+        "no source answered (see 'tried'); check the spelling of the domain, or ask the mail provider for its IMAP and SMTP server names"
+    }
 }
 
 impl LookupError {
@@ -344,6 +361,55 @@ mod tests {
     use std::time::Duration;
 
     use crate::settings::{AuthMethod, Protocol, Security};
+
+    fn guess(problem: ProbeError) -> Tried {
+        Tried {
+            source: Source::Guess,
+            url: "imaps://imap.example.org:993".into(),
+            result: TryResult::Error,
+            ms: 0,
+            detail: Some(problem.to_string()),
+            problem: Some(problem),
+        }
+    }
+
+    #[test]
+    fn a_dns_outage_is_told_apart_from_names_that_do_not_exist() {
+        let failed = || {
+            guess(ProbeError::DnsFailed {
+                host: "imap.example.org".into(),
+                detail: "REFUSED".into(),
+            })
+        };
+        let missing = || {
+            guess(ProbeError::DnsNotFound {
+                host: "mail.example.org".into(),
+            })
+        };
+        let not_found = |tried: Vec<Tried>| {
+            LookupError::NotFound {
+                domain: "example.org".into(),
+                tried,
+                connections: 0,
+            }
+            .to_string()
+        };
+        assert!(dns_unanswered(&[failed(), failed()]));
+        let m = not_found(vec![failed(), failed()]);
+        assert!(
+            m.contains("DNS did not answer") && m.contains("network"),
+            "{m}"
+        );
+        assert!(!m.contains("spelling"), "{m}");
+        // One name that DNS says does not exist: DNS works.
+        assert!(!dns_unanswered(&[failed(), missing()]));
+        assert!(not_found(vec![failed(), missing()]).contains("spelling"));
+        // Nothing probed at all: nothing says DNS is down.
+        assert!(!dns_unanswered(&not_built_in(
+            &EmailAddress::parse("a@example.org").unwrap()
+        )));
+        assert!(not_found(Vec::new()).contains("spelling"));
+    }
 
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()

@@ -17,6 +17,7 @@ use lab::server::{
 };
 use mailsetup::address::EmailAddress;
 use mailsetup::lookup::{self, Lookup};
+use mailsetup::probe::ProbeError;
 use mailsetup::server::resolve::DiscoverFn;
 use mailsetup::settings::{AuthMethod, Protocol, Security, Server, Settings, Source, Trust};
 use reqwest::StatusCode;
@@ -645,6 +646,69 @@ fn fake_lookup(email: &EmailAddress) -> Lookup {
         problem: None,
     }];
     Lookup::build(email, settings, tried)
+}
+
+/// A discovery that finds nothing: for `down.test` because DNS did not
+/// answer (every probed name stopped at a DNS failure), for any other
+/// domain because its names do not exist.
+fn nothing_found(calls: Arc<AtomicUsize>) -> DiscoverFn {
+    Arc::new(move |email: EmailAddress| {
+        let calls = calls.clone();
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let host = format!("imap.{}", email.domain());
+            let problem = if email.domain() == "down.test" {
+                ProbeError::DnsFailed {
+                    host: host.clone(),
+                    detail: "no connections available".into(),
+                }
+            } else {
+                ProbeError::DnsNotFound { host: host.clone() }
+            };
+            Err(lookup::LookupError::NotFound {
+                domain: email.domain().to_string(),
+                tried: vec![lookup::Tried {
+                    source: Source::Guess,
+                    url: format!("imaps://{host}:993"),
+                    result: lookup::TryResult::Error,
+                    ms: 1,
+                    detail: Some(problem.to_string()),
+                    problem: Some(problem),
+                }],
+                connections: 0,
+            })
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_dns_outage_is_a_503_and_is_not_remembered_as_no_settings() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let s = Running::start(config(""), nothing_found(calls.clone()), "127.0.0.1").await;
+    for _ in 0..2 {
+        let r = s.fetch("/api/v1/lookup?email=jane@down.test").await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("DNS") && body.contains("try again"), "{body}");
+        assert!(!body.contains("spelling"), "{body}");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "a DNS failure is asked again"
+    );
+    for _ in 0..2 {
+        let r = s.fetch("/api/v1/lookup?email=jane@nxdomain.test").await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("check the spelling"), "{body}");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "names that do not exist are cached"
+    );
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,12 @@ pub enum AppError {
     /// many seconds.
     #[error("the server is busy looking up other domains: try again in {0} seconds")]
     Busy(u64),
+    /// The server's own name server did not answer, so nothing could be
+    /// looked up (503); the detail is logged, never shown.
+    #[error(
+        "the server cannot look up mail domains right now (its DNS does not answer): try again in a few minutes"
+    )]
+    DnsDown(String),
     /// Our own failure (500); the detail is logged, never shown.
     #[error("something went wrong on the server; the operator can find the details in its log")]
     Internal(String),
@@ -58,7 +64,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy(_) | AppError::DnsDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,8 +79,10 @@ impl AppError {
 
     /// Logs internal failures; call once when turning into a response.
     fn log(&self) {
-        if let AppError::Internal(detail) = self {
-            tracing::error!(%detail, "internal error");
+        match self {
+            AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            AppError::DnsDown(detail) => tracing::error!(%detail, "DNS does not answer"),
+            _ => {}
         }
     }
 
@@ -103,6 +111,13 @@ impl From<LookupError> for AppError {
     /// not shown.
     fn from(e: LookupError) -> Self {
         match e {
+            LookupError::NotFound { domain, tried, .. }
+                if crate::lookup::dns_unanswered(&tried) =>
+            {
+                AppError::DnsDown(format!(
+                    "no name server answered while looking up {domain}: check the name server the service uses (/etc/resolv.conf, or --dns)"
+                ))
+            }
             LookupError::NotFound { domain, .. } => AppError::NotFound(format!(
                 "no mail settings found for {domain}: none of the usual places (the domain's own configuration file, Autodiscover, DNS) answered; check the spelling of the address, or ask your mail provider for its incoming (IMAP) and outgoing (SMTP) server names"
             )),
@@ -179,6 +194,32 @@ mod tests {
             setup.message()
         );
         assert!(matches!(&setup, AppError::Internal(d) if d.contains("secret-ca")));
+    }
+
+    #[test]
+    fn a_dns_outage_is_the_servers_trouble_not_the_visitors_typo() {
+        let problem = crate::probe::ProbeError::DnsFailed {
+            host: "imap.example.org".into(),
+            detail: "SERVFAIL".into(),
+        };
+        let e = AppError::from(LookupError::NotFound {
+            domain: "example.org".into(),
+            tried: vec![crate::lookup::Tried {
+                source: crate::settings::Source::Guess,
+                url: "imaps://imap.example.org:993".into(),
+                result: crate::lookup::TryResult::Error,
+                ms: 0,
+                detail: None,
+                problem: Some(problem),
+            }],
+            connections: 0,
+        });
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let m = e.message();
+        assert!(m.contains("DNS") && m.contains("try again"), "{m}");
+        // The detail (for the log) names the fix; the visitor sees neither
+        // it nor a command-line flag.
+        assert!(!m.contains("resolv.conf") && !m.contains("--"), "{m}");
     }
 
     #[test]

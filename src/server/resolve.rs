@@ -116,9 +116,14 @@ impl Resolved {
 /// How long a client told "busy" is asked to wait.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
-/// Every discovery slot is taken.
+/// A discovery result that is not cached: every slot was taken, or DNS
+/// itself did not answer (a passing outage must not be remembered as "no
+/// settings" for the cache's lifetime).
 #[derive(Debug)]
-struct Busy;
+enum Uncached {
+    Busy,
+    DnsDown(LookupError),
+}
 
 /// Finds settings for addresses; cheap to share.
 pub struct Resolver {
@@ -256,7 +261,7 @@ impl Resolver {
                 // one or is refused (and the refusal not cached).
                 self.cache
                     .try_get_with(domain, async move {
-                        let _slot = running.try_acquire_owned().map_err(|_| Busy)?;
+                        let _slot = running.try_acquire_owned().map_err(|_| Uncached::Busy)?;
                         let r = discover(template).await;
                         let tried = match &r {
                             Ok(l) => &l.tried,
@@ -266,7 +271,14 @@ impl Resolver {
                         // Whoever started the discovery pays for it; those
                         // who joined it while it ran do not.
                         limiter.charge(client, discovery_cost(&r));
-                        Ok::<_, Busy>(r)
+                        match r {
+                            Err(e @ LookupError::NotFound { .. })
+                                if crate::lookup::dns_unanswered(e.tried()) =>
+                            {
+                                Err(Uncached::DnsDown(e))
+                            }
+                            r => Ok(r),
+                        }
                     })
                     .await
             }
@@ -274,13 +286,15 @@ impl Resolver {
         match result {
             Ok(Ok(found)) => Ok(personalise(found, email)),
             Ok(Err(e)) => Err(e.into()),
-            Err(busy) => {
-                let Busy = *busy;
-                tracing::warn!(
-                    "every discovery slot is taken ([discovery] max_concurrent): answering 503"
-                );
-                Err(AppError::Busy(BUSY_RETRY_AFTER_SECS))
-            }
+            Err(uncached) => match &*uncached {
+                Uncached::DnsDown(e) => Err(e.clone().into()),
+                Uncached::Busy => {
+                    tracing::warn!(
+                        "every discovery slot is taken ([discovery] max_concurrent): answering 503"
+                    );
+                    Err(AppError::Busy(BUSY_RETRY_AFTER_SECS))
+                }
+            },
         }
     }
 }
