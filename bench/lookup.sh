@@ -2,7 +2,8 @@
 # Start-up benchmark of `mailsetup lookup --offline` for a built-in domain,
 # process start included, against /bin/true run the same way.
 #
-# Builds the release binary, runs both commands alternately with hyperfine
+# Builds the release binary as shipped (scripts/build-release.sh: a static
+# PIE on Linux with glibc), runs both commands alternately with hyperfine
 # (no shell in between) and prints their median and fastest wall times and
 # the ratios, then what the loader and kernel do at each start: page faults
 # (perf stat, when available) and the dynamic relocations (readelf -r).
@@ -28,7 +29,7 @@ if ! command -v hyperfine >/dev/null 2>&1; then
 fi
 
 if [ -z "${BIN:-}" ]; then
-    cargo build --release --quiet
+    ./scripts/build-release.sh --quiet
     BIN=target/release/mailsetup
 fi
 bin=$BIN

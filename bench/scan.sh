@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-cargo build --release --quiet
+./scripts/build-release.sh --quiet
 cargo test --no-run --quiet --test scan
 if [ "$(id -u)" != 0 ]; then
   exec sudo -E env "PATH=$PATH" "$0" "$@"

@@ -35,7 +35,10 @@ for tool in wrk python3 curl pgrep; do
   command -v "$tool" >/dev/null || { echo "bench/serve.sh: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 
-cargo build --release --quiet --bin mailsetup --example serve_bare
+# Both linked the same way (scripts/build-release.sh), so the ratio is the
+# servers' own work.
+./scripts/build-release.sh --quiet
+./scripts/build-release.sh --quiet --example serve_bare
 BIN=target/release/mailsetup
 BARE=target/release/examples/serve_bare
 

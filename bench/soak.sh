@@ -36,7 +36,7 @@ done
 
 BIN="${MAILSETUP_BIN:-}"
 if [ -z "$BIN" ]; then
-  cargo build --release --quiet --bin mailsetup
+  ./scripts/build-release.sh --quiet
   BIN=target/release/mailsetup
 fi
 
