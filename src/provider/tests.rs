@@ -320,7 +320,7 @@ fn oauth_only_needs_servers_that_all_refuse_passwords() {
 /// comment names the source). The sources reached so far hold this many.
 /// Raise the floor whenever the table grows: it keeps an entry from being
 /// lost by accident.
-const DOMAIN_FLOOR: usize = 1428;
+const DOMAIN_FLOOR: usize = 1459;
 
 #[test]
 fn the_builtin_table_lists_at_least_the_floor_of_domains_and_finds_each() {
