@@ -74,6 +74,8 @@ struct Index {
     ids: Vec<String>,
     domains: BTreeMap<String, usize>,
     mx: Vec<(String, usize)>,
+    /// Each entry's own domains and MX patterns, in file order.
+    own: Vec<(Vec<String>, Vec<String>)>,
 }
 
 impl Index {
@@ -97,6 +99,7 @@ impl Index {
             ids: Vec::new(),
             domains: BTreeMap::new(),
             mx: Vec::new(),
+            own: Vec::new(),
         };
         for (n, &(start, end)) in toml_blocks.iter().enumerate() {
             let block: toml::Table = text[start..end]
@@ -122,12 +125,14 @@ impl Index {
             let id = entry
                 .get("id")
                 .and_then(|v| v.as_str())
-                .ok_or(format!("provider {n} has no id"))?;
-            if index.ids.iter().any(|i| i == id) {
+                .ok_or(format!("provider {n} has no id"))?
+                .to_string();
+            if index.ids.contains(&id) {
                 return Err(format!("the id {id} is used twice"));
             }
-            index.ids.push(id.to_string());
-            for d in strings(&entry, "domains") {
+            index.ids.push(id.clone());
+            let (own_domains, own_mx) = (strings(&entry, "domains"), strings(&entry, "mx"));
+            for d in own_domains.clone() {
                 if !plausible_host(&d) {
                     return Err(format!(
                         "{id}: domain '{d}' is not lower-case ASCII without a trailing dot"
@@ -141,8 +146,17 @@ impl Index {
                 }
                 index.domains.insert(d, n);
             }
-            for m in strings(&entry, "mx") {
-                index.mx.push((m, n));
+            for m in &own_mx {
+                index.mx.push((m.clone(), n));
+            }
+            index.own.push((own_domains, own_mx));
+            // The domains and MX patterns are left out of the entry's JSON:
+            // the index holds them (OWN), so a lookup that parses the entry
+            // copies none of them (src/provider/names.rs).
+            let mut entry = entry;
+            if let Some(t) = entry.as_table_mut() {
+                t.remove("domains");
+                t.remove("mx");
             }
             let json = serde_json::to_string(&entry).map_err(|e| format!("{id}: {e}"))?;
             let at = index.json.len();
@@ -218,6 +232,51 @@ impl Index {
             }
             s.push_str("];\n");
         }
+        // Each entry's own names in file order, as ranges of names.txt that
+        // the lists above already wrote.
+        let at: std::collections::HashMap<&str, (usize, usize)> = self
+            .domains
+            .keys()
+            .zip(&domains)
+            .map(|(d, &(a, l, _))| (d.as_str(), (a, l)))
+            .chain(
+                self.mx
+                    .iter()
+                    .zip(&mx)
+                    .map(|((m, _), &(a, l, _))| (m.as_str(), (a, l))),
+            )
+            .collect();
+        let mut own_names = Vec::new();
+        let mut own = Vec::new();
+        for (ds, ms) in &self.own {
+            let mut run = |list: &Vec<String>| {
+                let start = own_names.len();
+                own_names.extend(list.iter().map(|n| at[n.as_str()]));
+                (start, list.len())
+            };
+            own.push((run(ds), run(ms)));
+        }
+        let _ = writeln!(
+            s,
+            "/// Each entry's domains, then its MX patterns, in file order:\n\
+             /// (offset in names.txt, length).\n\
+             pub(super) static OWN_NAMES: [(u32, u32); {}] = [",
+            own_names.len()
+        );
+        for (a, l) in &own_names {
+            let _ = writeln!(s, "    ({a}, {l}),");
+        }
+        let _ = writeln!(
+            s,
+            "];\n/// Per entry: its domains and its MX patterns, each as\n\
+             /// (first index in OWN_NAMES, count).\n\
+             pub(super) static OWN: [((u32, u32), (u32, u32)); {}] = [",
+            own.len()
+        );
+        for ((ds, dc), (ms, mc)) in &own {
+            let _ = writeln!(s, "    (({ds}, {dc}), ({ms}, {mc})),");
+        }
+        s.push_str("];\n");
         (s, names)
     }
 }

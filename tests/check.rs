@@ -1525,7 +1525,7 @@ fn builtin_without_servers() -> Option<(String, String)> {
         .providers()
         .iter()
         .find(|p| p.incoming.is_empty() && p.outgoing.is_empty())
-        .map(|p| (p.domains[0].clone(), p.name.clone()))
+        .and_then(|p| Some((p.domains.first()?.to_string(), p.name.clone())))
 }
 
 lab_test! {

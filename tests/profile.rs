@@ -81,7 +81,8 @@ fn incoming_oauth_only(p: &Provider) -> bool {
 
 /// An address at the provider's first domain.
 fn address_of(p: &Provider) -> String {
-    format!("test.user@{}", p.domains[0])
+    let domain = p.domains.first().expect("a provider with a domain");
+    format!("test.user@{domain}")
 }
 
 fn assert_valid_profile(bytes: &[u8]) {

@@ -26,6 +26,7 @@
 //! assert!(table.by_mx_host("example-com.mail.protection.outlook.com").is_some());
 //! ```
 
+mod names;
 mod schema;
 mod validate;
 
@@ -34,6 +35,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use serde::Deserialize;
 
+pub use names::{Iter as NamesIter, Names};
 pub use schema::{IosAccount, Provider, ServerSpec, Status, mx_pattern_matches};
 pub use validate::{ACTION_NOTES, CORPORA, Problem};
 
@@ -189,14 +191,18 @@ impl ProviderTable {
                 return Err(TableError::DuplicateId(p.id.clone()));
             }
             for d in &p.domains {
-                if let Some(&j) = owner.get(d.as_str()) {
+                if let Some(&j) = owner.get(d) {
                     let first = file.provider[j].id.clone();
-                    return Err(TableError::DuplicateDomain(d.clone(), first, p.id.clone()));
+                    return Err(TableError::DuplicateDomain(
+                        d.to_string(),
+                        first,
+                        p.id.clone(),
+                    ));
                 }
                 owner.insert(d, i);
-                domains.push((d.clone(), i));
+                domains.push((d.to_string(), i));
             }
-            mx.extend(p.mx.iter().map(|m| (m.clone(), i)));
+            mx.extend(p.mx.iter().map(|m| (m.to_string(), i)));
         }
         domains.sort();
         let entries = file
@@ -213,9 +219,12 @@ impl ProviderTable {
         })
     }
 
-    /// Parses one entry of the compiled built-in table.
-    fn parse_block(block: &str) -> Result<Provider, TableError> {
-        let p: Provider = serde_json::from_str(block)?;
+    /// Parses entry `n` of the compiled built-in table; its domains and MX
+    /// patterns are the index's.
+    fn parse_block(n: usize) -> Result<Provider, TableError> {
+        let mut p: Provider = serde_json::from_str(Self::block(n))?;
+        p.domains = Names::compiled(n, names::Kind::Domains);
+        p.mx = Names::compiled(n, names::Kind::Mx);
         validate::validate(&p).map_err(|problem| TableError::Invalid {
             provider: p.id.clone(),
             problem,
@@ -244,7 +253,7 @@ impl ProviderTable {
             // Only the compiled table has entries left to parse;
             // `every_builtin_entry_parses_and_follows_the_rules` parses each
             // of them, so this cannot fail in a tested build.
-            let p = Self::parse_block(Self::block(n))
+            let p = Self::parse_block(n)
                 .unwrap_or_else(|err| panic!("built-in provider {n} is invalid: {err}"));
             Box::new(p)
         })

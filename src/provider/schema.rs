@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
+use super::names::Names;
 use crate::address::EmailAddress;
 use crate::settings::{AuthMethod, Note, ProviderRef, Server, ServerUrl, Settings, Source, Trust};
 
@@ -90,10 +91,11 @@ pub struct Provider {
     /// The name people know.
     pub name: String,
     /// The email domains it hosts.
-    pub domains: Vec<String>,
+    #[serde(default)]
+    pub domains: Names,
     /// MX host patterns: `host` exactly or `*.suffix` for any host below it.
     #[serde(default)]
-    pub mx: Vec<String>,
+    pub mx: Names,
     /// The iPhone's built-in account type for it, if any.
     #[serde(default)]
     pub ios: Option<IosAccount>,

@@ -34,8 +34,7 @@ fn every_builtin_entry_parses_and_follows_the_rules() {
     let table = ProviderTable::builtin();
     for n in 0..index::BLOCKS.len() {
         let id = table.id(n);
-        let p = ProviderTable::parse_block(ProviderTable::block(n))
-            .unwrap_or_else(|e| panic!("entry {id}: {e}"));
+        let p = ProviderTable::parse_block(n).unwrap_or_else(|e| panic!("entry {id}: {e}"));
         assert_eq!(p.id, id);
     }
 }
@@ -67,6 +66,24 @@ fn lookups_ignore_case_and_trailing_dot() {
     assert!(t.by_domain(&"a".repeat(5000)).is_none());
     assert_eq!(t.by_id("gmail.com").unwrap().name, "Gmail");
     assert!(t.by_id("nope").is_none());
+}
+
+#[test]
+fn an_entry_found_alone_has_its_domains_and_mx_from_the_index() {
+    // The compiled JSON leaves them out; the entry points into the index.
+    let block = ProviderTable::block(0);
+    assert!(
+        !block.contains("\"domains\"") && !block.contains("\"mx\""),
+        "{block}"
+    );
+    let t = ProviderTable::builtin();
+    let outlook = t.by_domain("msn.com").unwrap();
+    assert_eq!(outlook.domains.first(), Some("hotmail.com"), "file order");
+    assert!(outlook.domains.len() > 100);
+    assert!(outlook.domains.iter().any(|d| d == "msn.com"));
+    assert!(outlook.mx.iter().any(|m| m.starts_with("*.")));
+    let full = ProviderTable::parse(PROVIDERS_TOML).unwrap();
+    assert_eq!(full.by_id("outlook.com").unwrap().domains, outlook.domains);
 }
 
 #[test]

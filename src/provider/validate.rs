@@ -83,12 +83,12 @@ pub enum Problem {
 pub fn validate(p: &Provider) -> Result<(), Problem> {
     for d in &p.domains {
         if !is_normalised_host(d) {
-            return Err(Problem::BadDomain(d.clone()));
+            return Err(Problem::BadDomain(d.to_string()));
         }
     }
     for m in &p.mx {
         if !is_normalised_host(m.strip_prefix("*.").unwrap_or(m)) {
-            return Err(Problem::BadMxPattern(m.clone()));
+            return Err(Problem::BadMxPattern(m.to_string()));
         }
     }
     if p.domains.is_empty() && p.mx.is_empty() {
