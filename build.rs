@@ -7,15 +7,18 @@
 //! a complete entry on its own and agrees with the whole file, that ids and
 //! domains are unique and domains plausible, and writes two files into
 //! `OUT_DIR`: `providers.json`, each entry as one compact JSON object (which
-//! serde reads ten times faster than TOML), `names.txt`, every id, domain
-//! and MX pattern one after the other, and `provider_index.rs`: the
-//! entries' byte ranges in that JSON, and as byte ranges of `names.txt`
-//! their ids, the domains sorted for binary search, and the MX patterns.
+//! serde reads ten times faster than TOML) without its domains and MX
+//! patterns, `names.txt`, every id, domain and MX pattern one after the
+//! other, and `provider_index.rs`: the entries' byte ranges in that JSON,
+//! and as byte ranges of `names.txt` their ids, the domains sorted for
+//! binary search, the MX patterns, and each entry's own domains and MX
+//! patterns in file order (so that a parsed entry points at them instead of
+//! copying them: `src/provider/names.rs`).
 //! The index holds integers only: a table of `&str` would need one
 //! relocation per string each time the (position-independent) program is
-//! loaded, and start-up time grows with the table. At run time a lookup parses only its
-//! own entry. The full checks of each entry (servers, notes, links) live in
-//! the library (`src/provider/check.rs`): they run whenever an entry is
+//! loaded, and start-up time grows with the table. At run time a lookup
+//! parses only its own entry. The full checks of each entry (servers,
+//! notes, links) live in the library (`src/provider/validate.rs`): they run whenever an entry is
 //! parsed, and its tests parse every entry and compare the compiled form
 //! with a direct parse of the TOML.
 
