@@ -18,9 +18,9 @@
 //! relocation per string each time the (position-independent) program is
 //! loaded, and start-up time grows with the table. At run time a lookup
 //! parses only its own entry. The full checks of each entry (servers,
-//! notes, links) live in the library (`src/provider/validate.rs`): they run whenever an entry is
-//! parsed, and its tests parse every entry and compare the compiled form
-//! with a direct parse of the TOML.
+//! notes, links) live in the library (`src/provider/validate.rs`): they
+//! run whenever an entry is parsed, and its tests parse every entry and
+//! compare the compiled form with a direct parse of the TOML.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
