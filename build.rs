@@ -135,19 +135,19 @@ impl Index {
             }
             index.ids.push(id.clone());
             let (own_domains, own_mx) = (strings(&entry, "domains"), strings(&entry, "mx"));
-            for d in own_domains.clone() {
-                if !plausible_host(&d) {
+            for d in &own_domains {
+                if !plausible_host(d) {
                     return Err(format!(
                         "{id}: domain '{d}' is not lower-case ASCII without a trailing dot"
                     ));
                 }
-                if let Some(&other) = index.domains.get(&d) {
+                if let Some(&other) = index.domains.get(d) {
                     return Err(format!(
                         "domain {d} is listed by both {} and {id}",
                         index.ids[other]
                     ));
                 }
-                index.domains.insert(d, n);
+                index.domains.insert(d.clone(), n);
             }
             for m in &own_mx {
                 index.mx.push((m.clone(), n));
