@@ -688,6 +688,7 @@ async fn a_dns_outage_is_a_503_and_is_not_remembered_as_no_settings() {
     for _ in 0..2 {
         let r = s.fetch("/api/v1/lookup?email=jane@down.test").await;
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()["retry-after"], "120");
         let body = r.text().await.unwrap();
         assert!(body.contains("DNS") && body.contains("try again"), "{body}");
         assert!(!body.contains("spelling"), "{body}");

@@ -54,6 +54,10 @@ pub enum AppError {
     Internal(String),
 }
 
+/// How long a client told that the service's DNS does not answer is asked
+/// to wait ("a few minutes" in the message).
+pub const DNS_RETRY_AFTER_SECS: u64 = 120;
+
 impl AppError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
@@ -88,9 +92,14 @@ impl AppError {
 
     /// Headers every error response carries.
     fn decorate(&self, mut r: Response) -> Response {
-        if let AppError::RateLimited(secs) | AppError::Busy(secs) = self {
+        let retry_after = match self {
+            AppError::RateLimited(secs) | AppError::Busy(secs) => Some(*secs),
+            AppError::DnsDown(_) => Some(DNS_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }
