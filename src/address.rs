@@ -26,6 +26,9 @@ use std::str::FromStr;
 pub const MAX_ADDRESS_OCTETS: usize = 254;
 /// The longest local part (RFC 5321 §4.5.3.1.1).
 pub const MAX_LOCAL_OCTETS: usize = 64;
+/// The most bytes an address may take as typed: every character of a
+/// [`MAX_ADDRESS_OCTETS`] address written in four-byte UTF-8.
+const MAX_TYPED_OCTETS: usize = 4 * MAX_ADDRESS_OCTETS;
 
 /// Why a string is not an email address. Each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,7 +92,15 @@ impl EmailAddress {
         if input.is_empty() {
             return Err(AddressError::Empty);
         }
-        if input.len() > MAX_ADDRESS_OCTETS {
+        // The limit is for the form on the wire, with the domain in
+        // punycode (checked below). Typed in Unicode, a domain can take more
+        // bytes than its punycode form (CJK letters are three bytes each,
+        // their punycode often less), so only ASCII input is held to the
+        // limit as typed; anything else gets a bound on the work IDN
+        // processing may do.
+        if (input.is_ascii() && input.len() > MAX_ADDRESS_OCTETS)
+            || input.len() > MAX_TYPED_OCTETS
+        {
             return Err(AddressError::TooLong(input.len()));
         }
         let at = split_at_sign(input)?;
@@ -328,6 +339,31 @@ mod tests {
         let long = format!("{}@{}de", "a".repeat(60), "\u{fc}.".repeat(24));
         let err = EmailAddress::parse(&long).unwrap_err();
         assert!(matches!(err, AddressError::TooLong(_)), "{err}");
+    }
+
+    /// Found by the `address` fuzz target in CI: a domain whose Unicode
+    /// form (shown to people) is 326 bytes while its punycode form, the one
+    /// on the wire, is 143. What is shown must parse again.
+    #[test]
+    fn a_unicode_domain_longer_than_its_punycode_round_trips() {
+        let input = "user@xn--bcrhAeaxvheJrvQAAAATTTAATTTTTTlcrMa.xn--bc-bcrhAerhAeaxvhvQAAAATTTAATTTTTTlcrMa.xn--bc-bcrhAerhAeaxvheJreJrvAAAAATTTAATTTTTTlee";
+        let a = EmailAddress::parse(input).unwrap();
+        let shown = a.to_string();
+        assert!(shown.len() > MAX_ADDRESS_OCTETS, "{}", shown.len());
+        assert_eq!(EmailAddress::parse(&shown).unwrap(), a);
+        assert_eq!(EmailAddress::parse(&a.ascii()).unwrap(), a);
+        // Beyond four bytes per character of the limit, nothing is looked at.
+        let huge = format!("a@{}.de", "\u{fc}".repeat(600));
+        assert_eq!(
+            EmailAddress::parse(&huge).unwrap_err(),
+            AddressError::TooLong(huge.len())
+        );
+        // ASCII is held to the limit as typed.
+        let ascii = format!("a@{}.de", "b".repeat(260));
+        assert_eq!(
+            EmailAddress::parse(&ascii).unwrap_err(),
+            AddressError::TooLong(ascii.len())
+        );
     }
 
     fn err(s: &str) -> AddressError {
