@@ -98,8 +98,7 @@ impl EmailAddress {
         // their punycode often less), so only ASCII input is held to the
         // limit as typed; anything else gets a bound on the work IDN
         // processing may do.
-        if (input.is_ascii() && input.len() > MAX_ADDRESS_OCTETS)
-            || input.len() > MAX_TYPED_OCTETS
+        if (input.is_ascii() && input.len() > MAX_ADDRESS_OCTETS) || input.len() > MAX_TYPED_OCTETS
         {
             return Err(AddressError::TooLong(input.len()));
         }
